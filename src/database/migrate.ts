@@ -1,0 +1,57 @@
+import { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import { ENTITIES } from './entities/index.js';
+import { MIGRATIONS } from './migrations/index.js';
+import { mapDbError } from './db-error.mapper.js';
+
+/** Any 64-bit constant works; this one is "rampart" in ASCII so an operator can recognise it. */
+export const MIGRATION_LOCK_KEY = '125780153516404';
+
+export interface MigrateOptions {
+  url: string;
+  connectTimeoutMs: number;
+  logger: Logger;
+  /** Runs while the lock is still held, so first-start seeding cannot race either. */
+  afterMigrations?: (dataSource: DataSource) => Promise<void>;
+}
+
+/**
+ * Runs pending migrations holding a PostgreSQL advisory lock on a dedicated connection, so
+ * several workers or replicas starting together apply each migration exactly once.
+ */
+export async function runMigrations(options: MigrateOptions): Promise<string[]> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: options.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logging: false,
+    extra: { application_name: 'rampart:migrate', max: 2, connectionTimeoutMillis: options.connectTimeoutMs },
+  });
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    throw mapDbError(error, { poolTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: 0 });
+  }
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.connect();
+    const waited = Date.now();
+    await runner.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    try {
+      // The lock lives on `runner`'s session; migrations and seeding use the pool's second connection.
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      const names = applied.map((migration) => migration.name);
+      if (names.length > 0) options.logger.info({ migrations: names, waitedForLockMs: Date.now() - waited }, 'migrations applied');
+      if (options.afterMigrations) await options.afterMigrations(dataSource);
+      return names;
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    }
+  } finally {
+    await runner.release().catch(() => undefined);
+    await dataSource.destroy().catch(() => undefined);
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { LotsController } from './lots/lots.controller.js';
+import { LotsService } from './lots/lots.service.js';
+import { ReportsController } from './reports/reports.controller.js';
+import { ReportsService } from './reports/reports.service.js';
+import { WipSummaryStore } from './reports/wip-summary.store.js';
+
+@Module({
+  controllers: [ReportsController, LotsController],
+  providers: [ReportsService, LotsService, WipSummaryStore],
+  exports: [ReportsService],
+})
+export class DomainModule {}

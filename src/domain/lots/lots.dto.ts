@@ -1,0 +1,84 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { LOT_STATUSES, type LotStatus } from '../../database/entities/index.js';
+
+export class ListLotsQuery {
+  @ApiPropertyOptional({ enum: LOT_STATUSES })
+  @IsOptional()
+  @IsIn(LOT_STATUSES)
+  status?: LotStatus;
+
+  @ApiPropertyOptional({ description: 'Station id' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  station?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Opaque cursor from the previous page (`nextCursor`)' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'cursor is not one this API issued' })
+  cursor?: string;
+}
+
+export class LotIdParam {
+  @ApiProperty()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(2_147_483_647)
+  id!: number;
+}
+
+export class CreateNoteBody {
+  @ApiProperty({ minLength: 1, maxLength: 2000 })
+  @IsString()
+  @Length(1, 2000)
+  text!: string;
+}
+
+export class LotDto {
+  @ApiProperty() id!: number;
+  @ApiProperty() code!: string;
+  @ApiProperty() product!: string;
+  @ApiProperty() stationId!: number;
+  @ApiProperty({ enum: LOT_STATUSES }) status!: LotStatus;
+  @ApiProperty() priority!: number;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+}
+
+export class LotPageDto {
+  @ApiProperty({ type: [LotDto] }) items!: LotDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+}
+
+export class LotEventDto {
+  @ApiProperty() id!: number;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty() kind!: string;
+  @ApiProperty() stationId!: number;
+  @ApiProperty({ type: 'object', additionalProperties: true }) payload!: Record<string, unknown>;
+}
+
+export class NoteDto {
+  @ApiProperty() id!: number;
+  @ApiProperty() lotId!: number;
+  @ApiProperty() authorId!: number;
+  @ApiProperty() text!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
+
+export class LotDetailDto extends LotDto {
+  @ApiProperty({ type: [LotEventDto] }) events!: LotEventDto[];
+  @ApiProperty({ type: [NoteDto] }) notes!: NoteDto[];
+}

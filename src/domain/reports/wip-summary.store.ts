@@ -1,0 +1,39 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { Redis } from 'ioredis';
+import type { RampartConfig } from '../../config/rampart-config.js';
+import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
+import type { WipSummaryDto } from './reports.dto.js';
+
+/**
+ * Where the last good wip-summary lives: Redis when configured, so the one updater across
+ * workers and replicas feeds every one of them; this process otherwise.
+ */
+@Injectable()
+export class WipSummaryStore {
+  private local: WipSummaryDto | null = null;
+  private readonly key: string;
+
+  constructor(
+    @Inject(REDIS_CLIENT) private readonly redis: Redis | null,
+    config: ConfigService<RampartConfig, true>,
+  ) {
+    this.key = `${config.get('redis', { infer: true }).keyPrefix}report:wip-summary`;
+  }
+
+  async get(): Promise<WipSummaryDto | null> {
+    if (!this.redis) return this.local;
+    try {
+      const raw = await this.redis.get(this.key);
+      if (raw) this.local = JSON.parse(raw) as WipSummaryDto;
+    } catch {
+      // Redis blinking must not take the report down: the copy in memory is as good as it gets.
+    }
+    return this.local;
+  }
+
+  async set(value: WipSummaryDto): Promise<void> {
+    this.local = value;
+    if (this.redis) await this.redis.set(this.key, JSON.stringify(value), 'EX', 24 * 3600).catch(() => undefined);
+  }
+}

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export const CORRELATION_HEADER = 'X-Correlation-ID';
+const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The id of CONTRACT.md: a well-formed inbound id is reused, anything else replaced. */
+export function pickCorrelationId(req: IncomingMessage): string {
+  const inbound = req.headers['x-correlation-id'] ?? req.headers['x-request-id'];
+  const candidate = Array.isArray(inbound) ? inbound[0] : inbound;
+  return candidate !== undefined && VALID_ID.test(candidate) ? candidate : randomUUID();
+}
+
+export type CorrelatedRequest = IncomingMessage & { correlationId?: string };
+
+/**
+ * First middleware of the stack, before body parsing, so even a 400 for malformed JSON or a
+ * 413 carries the header. pino-http reuses `req.id` instead of generating its own.
+ */
+export function correlationMiddleware(req: CorrelatedRequest, res: ServerResponse, next: () => void): void {
+  const id = pickCorrelationId(req);
+  req.correlationId = id;
+  // pino-http reuses an existing `req.id` as the request id instead of generating its own.
+  (req as { id?: unknown }).id = id;
+  res.setHeader(CORRELATION_HEADER, id);
+  next();
+}
+
+export function correlationIdOf(req: unknown): string {
+  const id = (req as CorrelatedRequest | undefined)?.correlationId;
+  return typeof id === 'string' ? id : randomUUID();
+}

@@ -1,0 +1,25 @@
+import { Global, Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { RampartConfig } from '../config/rampart-config.js';
+import { RUNTIME, type Runtime } from '../runtime.js';
+import { BreakerService, MAIN_DB_BREAKER } from './breaker.service.js';
+import { ShutdownRegistry } from './shutdown-registry.service.js';
+
+@Global()
+@Module({
+  providers: [
+    { provide: ShutdownRegistry, inject: [RUNTIME], useFactory: (runtime: Runtime) => runtime.registry },
+    {
+      provide: MAIN_DB_BREAKER,
+      inject: [ConfigService, ShutdownRegistry],
+      useFactory: (config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry) => {
+        const options = config.get('resilience', { infer: true }).breaker;
+        const breaker = new BreakerService({ name: 'main-db', ...options });
+        registry.register({ name: 'main-db-breaker', phase: 'main-db', close: () => breaker.shutdown() });
+        return breaker;
+      },
+    },
+  ],
+  exports: [ShutdownRegistry, MAIN_DB_BREAKER],
+})
+export class ResilienceModule {}

@@ -1,0 +1,14 @@
+import type { Logger } from 'pino';
+import type { RampartConfig } from './config/rampart-config.js';
+import type { ShutdownRegistry } from './resilience/shutdown-registry.service.js';
+
+/** What exists before Nest does: validated config, the root logger, the registry, the database URL. */
+export interface Runtime {
+  config: RampartConfig;
+  logger: Logger;
+  registry: ShutdownRegistry;
+  databaseUrl: string;
+  embedded: boolean;
+}
+
+export const RUNTIME = Symbol('RUNTIME');
