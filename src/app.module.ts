@@ -6,6 +6,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { DomainModule } from './domain/domain.module.js';
 import { httpLoggerOptions } from './observability/logger.js';
 import { ROOT_LOGGER } from './observability/observability.tokens.js';
+import { RealtimeModule } from './realtime/realtime.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { ResilienceModule } from './resilience/resilience.module.js';
 import { RUNTIME, type Runtime } from './runtime.js';
@@ -36,6 +37,7 @@ export class AppModule {
         RedisModule,
         DatabaseModule,
         DomainModule,
+        RealtimeModule,
       ],
     };
   }

@@ -17,6 +17,7 @@ import { runMigrations } from './database/migrate.js';
 import { firstStart } from './database/seed/first-start.js';
 import { correlationMiddleware } from './observability/correlation.js';
 import { createRootLogger, httpLoggerOptions } from './observability/logger.js';
+import { EarlyNestLogger } from './observability/nest-logger.js';
 import { ShutdownRegistry, type ShutdownReport } from './resilience/shutdown-registry.service.js';
 import type { Runtime } from './runtime.js';
 import { VERSION } from './version.js';
@@ -57,6 +58,8 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
       registry.register({ name: 'embedded-postgres', phase: 'embedded-db', timeoutMs: 15_000, close: () => embedded.stop() });
       databaseUrl = embedded.url;
     }
+    // The target helps an operator spot a wrong host; the logger scrubs the password out of it.
+    logger.info({ database: databaseUrl }, 'connecting to PostgreSQL');
     const publicUrl = `http://${config.app.host.includes(':') ? `[${config.app.host}]` : config.app.host}:${config.app.port}`;
     await runMigrations({
       url: databaseUrl,
@@ -76,7 +79,7 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
     const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url };
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), {
       bodyParser: false,
-      bufferLogs: true,
+      logger: new EarlyNestLogger(logger),
       abortOnError: false,
     });
     app.useLogger(app.get(NestPinoLogger));
@@ -125,8 +128,11 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   app.use(correlationMiddleware);
   app.use(pinoHttp(httpLoggerOptions(logger)));
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!registry.refusing) return next();
+    if (!registry.draining) return next();
+    // From the first moment of shutdown no socket is kept alive, so none is idle (and racing
+    // a client's next request) when the server finally closes.
     res.setHeader('Connection', 'close');
+    if (!registry.refusing) return next();
     sendError(new ShuttingDownException(), req, res, logger);
   });
   app.useBodyParser('json', { limit: config.app.bodyLimit });

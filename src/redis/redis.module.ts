@@ -30,6 +30,7 @@ async function createRedis(config: ConfigService<RampartConfig, true>, registry:
     if (lastState === 'error') logger.info('redis connection restored');
     lastState = 'ready';
   });
+  logger.info({ redis: url }, 'connecting to Redis');
   // Startup failures are fatal: a worker that cannot reach its session store must not serve.
   await client.connect();
   registry.register({

@@ -1,6 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { RampartConfig } from '../config/rampart-config.js';
+import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { BreakerService, MAIN_DB_BREAKER } from './breaker.service.js';
 import { ShutdownRegistry } from './shutdown-registry.service.js';
@@ -11,10 +13,15 @@ import { ShutdownRegistry } from './shutdown-registry.service.js';
     { provide: ShutdownRegistry, inject: [RUNTIME], useFactory: (runtime: Runtime) => runtime.registry },
     {
       provide: MAIN_DB_BREAKER,
-      inject: [ConfigService, ShutdownRegistry],
-      useFactory: (config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry) => {
+      inject: [ConfigService, ShutdownRegistry, ROOT_LOGGER],
+      useFactory: (config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry, logger: Logger) => {
         const options = config.get('resilience', { infer: true }).breaker;
         const breaker = new BreakerService({ name: 'main-db', ...options });
+        // Listeners run after the state change is complete and off the request path.
+        breaker.onStateChange((change) => {
+          const level = change.to === 'open' ? 'error' : change.to === 'closed' ? 'info' : 'warn';
+          logger[level]({ breaker: 'main-db', ...change }, `main database circuit ${change.from} -> ${change.to}`);
+        });
         registry.register({ name: 'main-db-breaker', phase: 'main-db', close: () => breaker.shutdown() });
         return breaker;
       },

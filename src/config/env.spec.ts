@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ENV_EXAMPLE_SESSION_SECRET, loadConfig, sessionSecretWeakness } from './env.js';
+
+const STRONG = 'Zq8#pL2@vN5!xR7$kT4%mW9^bY3&cH6*';
+const PROD_BASE = {
+  NODE_ENV: 'production',
+  SESSION_SECRET: STRONG,
+  DATABASE_URL: 'postgres://app:pw@db:5432/rampart',
+  REDIS_URL: 'redis://cache:6379',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe(loadConfig.name, () => {
+  it('starts in development with no environment at all, generating a session secret with a warning', () => {
+    const { config, warnings } = loadConfig({});
+    expect(config.app.env).toBe('development');
+    expect(config.app.port).toBe(3000);
+    expect(config.app.host).toBe('127.0.0.1');
+    expect(config.database.url).toBeNull();
+    expect(config.security.sessionSecretGenerated).toBe(true);
+    expect(config.security.sessionSecret.length).toBeGreaterThanOrEqual(32);
+    expect(warnings.join('\n')).toMatch(/SESSION_SECRET is not set/);
+    expect(warnings.join('\n')).toMatch(/single-instance mode/);
+  });
+
+  it('generates a different secret on every start', () => {
+    expect(loadConfig({}).config.security.sessionSecret).not.toBe(loadConfig({}).config.security.sessionSecret);
+  });
+
+  it('refuses production without SESSION_SECRET, DATABASE_URL and REDIS_URL, one problem each', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems.some((p) => p.includes('SESSION_SECRET'))).toBe(true);
+    expect(problems.some((p) => p.includes('DATABASE_URL'))).toBe(true);
+    expect(problems.some((p) => p.includes('REDIS_URL'))).toBe(true);
+  });
+
+  it.each([
+    ['changeme', /placeholder/],
+    ['secret', /placeholder/],
+    [ENV_EXAMPLE_SESSION_SECRET, /placeholder/],
+    ['short-but-random-9f3k', /too short/],
+    ['abababababababababababababababababab', /fewer than 10 distinct/],
+  ])('refuses the weak production secret %#, without echoing it', (secret, reason) => {
+    const problems = problemsOf({ ...PROD_BASE, SESSION_SECRET: secret });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(reason);
+    expect(problems.join('\n')).not.toContain(secret);
+  });
+
+  it('accepts a strong production configuration', () => {
+    const { config } = loadConfig(PROD_BASE);
+    expect(config.app.isProduction).toBe(true);
+    expect(config.resilience.shutdown.drainDelayMs).toBe(5000);
+  });
+
+  it('reports every invalid variable at once and never quotes secret values', () => {
+    const problems = problemsOf({ ...PROD_BASE, PORT: 'eighty', DB_POOL_SIZE: '0', DATABASE_URL: 'mysql://u:hunter2@x/y' });
+    expect(problems.some((p) => p.startsWith('PORT'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('DB_POOL_SIZE'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('DATABASE_URL'))).toBe(true);
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
+  it('refuses test hooks in production', () => {
+    expect(problemsOf({ ...PROD_BASE, ENABLE_TEST_HOOKS: 'true' }).join()).toMatch(/ENABLE_TEST_HOOKS/);
+  });
+
+  it('turns health caching off under NODE_ENV=test unless set', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).config.health.cacheMs).toBe(0);
+    expect(loadConfig({ NODE_ENV: 'test', HEALTH_CACHE_MS: '250' }).config.health.cacheMs).toBe(250);
+    expect(loadConfig({}).config.health.cacheMs).toBe(5000);
+  });
+});
+
+describe(sessionSecretWeakness.name, () => {
+  it('passes a long random secret', () => {
+    expect(sessionSecretWeakness(STRONG)).toBeNull();
+  });
+});
