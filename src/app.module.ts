@@ -1,14 +1,22 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module.js';
+import { AuthModule } from './auth/auth.module.js';
 import { LoggerModule } from 'nestjs-pino';
 import { RampartConfigModule } from './config/config.module.js';
 import { CoreModule } from './core/core.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DomainModule } from './domain/domain.module.js';
+import { HealthModule } from './health/health.module.js';
 import { httpLoggerOptions } from './observability/logger.js';
+import { MetricsModule } from './observability/metrics.module.js';
 import { ROOT_LOGGER } from './observability/observability.tokens.js';
+import { TestHooksModule } from './observability/test-hooks.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { ResilienceModule } from './resilience/resilience.module.js';
+import { CspModule } from './security/csp/csp.module.js';
+import { IpModule } from './security/ip/ip.module.js';
+import { RateLimitModule } from './security/rate-limit/rate-limit.module.js';
 import { RUNTIME, type Runtime } from './runtime.js';
 
 @Module({})
@@ -31,13 +39,22 @@ export class AppModule {
       imports: [
         runtimeModule,
         RampartConfigModule.forRoot(runtime.config),
-        LoggerModule.forRoot({ pinoHttp: httpLoggerOptions(runtime.logger) }),
+        // bootstrap installs pino-http ahead of body parsing; this only binds its req.log for PinoLogger.
+        LoggerModule.forRoot({ pinoHttp: httpLoggerOptions(runtime.logger), useExisting: true }),
         CoreModule,
         ResilienceModule,
         RedisModule,
+        IpModule,
+        RateLimitModule,
+        CspModule,
         DatabaseModule,
+        AuthModule,
         DomainModule,
+        HealthModule,
         RealtimeModule,
+        AdminModule,
+        MetricsModule,
+        TestHooksModule.register(runtime.config.app.testHooks),
       ],
     };
   }

@@ -15,10 +15,23 @@ import { setupOpenApi } from './core/openapi.js';
 import { startEmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
 import { firstStart } from './database/seed/first-start.js';
+import { createWorkerChannel, type WorkerChannel } from './cluster/worker-channel.js';
+import { join } from 'node:path';
+import expressModule from 'express';
+import { PROJECT_ROOT } from './project-root.js';
+import { MetricsService } from './observability/metrics.service.js';
+import { metricsMiddleware } from './observability/metrics.middleware.js';
 import { correlationMiddleware } from './observability/correlation.js';
 import { createRootLogger, httpLoggerOptions } from './observability/logger.js';
 import { EarlyNestLogger } from './observability/nest-logger.js';
-import { ShutdownRegistry, type ShutdownReport } from './resilience/shutdown-registry.service.js';
+import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './resilience/shutdown-registry.service.js';
+import { CsrfMiddleware } from './security/csrf/csrf.middleware.js';
+import { jsonBodiesOnly } from './security/csrf/json-bodies-only.middleware.js';
+import { cspReportBodyParser } from './security/csp/csp-report.body-parser.js';
+import { buildSecurityHeaders, CSP_REPORT_PATH, securityHeadersMiddleware } from './security/csp/security-headers.js';
+import { installClientIp } from './security/ip/client-ip.js';
+import { TrustedProxies } from './security/ip/trusted-proxies.js';
+import { SessionMiddleware } from './security/session/session.middleware.js';
 import type { Runtime } from './runtime.js';
 import { VERSION } from './version.js';
 
@@ -35,8 +48,9 @@ export interface RunningApp {
   registry: ShutdownRegistry;
   url: string;
   port: number;
+  channel: WorkerChannel;
   /** Drains and tears everything down once; later calls get the same report. */
-  close(reason?: string): Promise<ShutdownReport>;
+  close(reason?: string, options?: ShutdownOptions): Promise<ShutdownReport>;
 }
 
 /**
@@ -76,7 +90,11 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
         }),
     });
 
-    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url };
+    const channel = createWorkerChannel({
+      single: { churnWindowS: config.cluster.churnWindowS, churnMax: config.cluster.churnMax, cooldownS: config.cluster.cooldownS },
+    });
+    registry.register({ name: 'worker-channel', phase: 'logs', close: () => channel.close() });
+    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel };
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), {
       bodyParser: false,
       logger: new EarlyNestLogger(logger),
@@ -93,7 +111,9 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
     registry.attachHttpServer(server);
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.app.host.includes(':') ? `[${config.app.host}]` : config.app.host}:${port}`;
-    logger.info({ url, embeddedDatabase: runtime.embedded, version: config.app.version }, `Rampart listening on ${url}`);
+    logger.info({ url, embeddedDatabase: runtime.embedded, version: config.app.version, mode: channel.mode }, `Rampart listening on ${url}`);
+    // Application-level readiness for the supervisor: database, Redis and migrations are done.
+    channel.notifyReady();
 
     let closing: Promise<ShutdownReport> | null = null;
     return {
@@ -103,9 +123,10 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
       registry,
       url,
       port,
-      close: (reason = 'close') => {
+      channel,
+      close: (reason = 'close', options = {}) => {
         closing ??= (async () => {
-          const report = await registry.shutdown(reason);
+          const report = await registry.shutdown(reason, options);
           await app.close().catch((error: unknown) => logger.warn({ err: error }, 'nest close reported an error'));
           return report;
         })();
@@ -119,14 +140,23 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
   }
 }
 
+const CONSOLE_ASSET_DIRS = ['src/admin/console', 'libs/api-client/src'];
+
 function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   const { config, logger, registry } = runtime;
   const express = app.getHttpAdapter().getInstance() as import('express').Express;
   express.disable('x-powered-by');
+  // req.ip (and req.protocol/secure) follow TRUSTED_PROXIES everywhere, rate limits included.
+  installClientIp(express, app.get(TrustedProxies).trust);
   // Order matters: the correlation id exists before anything can fail, and the request
   // logger sees body-parser failures too.
   app.use(correlationMiddleware);
+  // Security headers are computed here once; per response only the CSP nonce is new.
+  app.use(securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })));
   app.use(pinoHttp(httpLoggerOptions(logger)));
+  app.use(metricsMiddleware(app.get(MetricsService)));
+  // The console's browser modules (compiled TypeScript): public code, no session needed.
+  for (const dir of CONSOLE_ASSET_DIRS) app.use(`/assets/${dir}`, expressModule.static(join(PROJECT_ROOT, 'dist', dir), { index: false, fallthrough: false }));
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (!registry.draining) return next();
     // From the first moment of shutdown no socket is kept alive, so none is idle (and racing
@@ -135,6 +165,15 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
     if (!registry.refusing) return next();
     sendError(new ShuttingDownException(), req, res, logger);
   });
+  // Before the app-wide parsers: its own media types and a 16 KB limit.
+  app.use(CSP_REPORT_PATH, cspReportBodyParser());
+  // JSON endpoints refuse other bodies before anything parses them (a cross-site text/plain
+  // form is a "simple" request that skips CORS preflight).
+  app.use(jsonBodiesOnly);
   app.useBodyParser('json', { limit: config.app.bodyLimit });
   app.useBodyParser('urlencoded', { limit: config.app.bodyLimit, extended: false });
+  // Sessions only on /api, /admin and /login; CSRF needs both the session and the parsed
+  // `_csrf` form field, so it comes last, before any guard or handler.
+  app.use(app.get(SessionMiddleware).handle);
+  app.use(app.get(CsrfMiddleware).handle);
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { WorkerChannel } from './cluster/worker-channel.js';
 import type { RampartConfig } from './config/rampart-config.js';
 import type { ShutdownRegistry } from './resilience/shutdown-registry.service.js';
 
@@ -9,6 +10,8 @@ export interface Runtime {
   registry: ShutdownRegistry;
   databaseUrl: string;
   embedded: boolean;
+  /** IPC to the cluster supervisor, or this process alone (WORKERS=1). */
+  channel: WorkerChannel;
 }
 
 export const RUNTIME = Symbol('RUNTIME');

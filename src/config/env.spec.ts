@@ -70,6 +70,11 @@ describe(loadConfig.name, () => {
     expect(problems.join('\n')).not.toContain('hunter2');
   });
 
+  it('refuses several workers without Redis, since in-process sessions cannot be shared', () => {
+    expect(problemsOf({ WORKERS: '2' }).join()).toMatch(/WORKERS > 1 needs REDIS_URL/);
+    expect(problemsOf({ WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379' })).toEqual([]);
+  });
+
   it('refuses test hooks in production', () => {
     expect(problemsOf({ ...PROD_BASE, ENABLE_TEST_HOOKS: 'true' }).join()).toMatch(/ENABLE_TEST_HOOKS/);
   });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { trustedProxiesProblem } from '../security/ip/trusted-proxies.js';
 import type { EnforceMode, NodeEnv, RampartConfig } from './rampart-config.js';
 import { envSchema } from './schema.js';
 
@@ -91,6 +92,13 @@ export function loadConfig(env: Env, version = '0.0.0'): LoadedConfig {
     sessionSecret = randomBytes(48).toString('base64url');
     sessionSecretGenerated = true;
     warnings.push('SESSION_SECRET is not set: generated one for this start; sessions will not survive a restart');
+  }
+  if (typeof v.TRUSTED_PROXIES === 'string') {
+    const proxyProblem = trustedProxiesProblem(v.TRUSTED_PROXIES.split(','));
+    if (proxyProblem) problems.push(proxyProblem);
+  }
+  if (v.WORKERS !== undefined && parseWorkers(v.WORKERS as number | string) > 1 && !v.REDIS_URL) {
+    problems.push('WORKERS > 1 needs REDIS_URL: sessions and rate-limit counters must be shared between workers');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

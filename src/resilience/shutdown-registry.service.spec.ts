@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -77,7 +77,7 @@ describe(ShutdownRegistry.name, () => {
       server = null;
     });
 
-    async function listen(handler: Parameters<typeof createServer>[0]): Promise<number> {
+    async function listen(handler: RequestListener): Promise<number> {
       server = createServer(handler);
       await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
       return (server.address() as AddressInfo).port;

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { trackHttpServer, type HttpDrainer } from '../cluster/http-drain.js';
 
 /** Teardown order; a later phase starts only when every hook of the earlier one has ended. */
 export const SHUTDOWN_PHASES = [
@@ -31,6 +32,15 @@ export interface ShutdownReport {
   abandonedRequests: number;
 }
 
+export interface ShutdownOptions {
+  /** Overrides SHUTDOWN_DRAIN_DELAY_MS for this run. */
+  drainDelayMs?: number;
+  /** Lowers SHUTDOWN_TIMEOUT_MS for this run (the supervisor's kill deadline). */
+  timeoutMs?: number;
+  /** Serve requests on still-open sockets (with Connection: close) instead of answering 503. */
+  serveDuringDrain?: boolean;
+}
+
 export type ShutdownState = 'running' | 'draining' | 'closing' | 'closed';
 
 export interface ShutdownRegistryOptions {
@@ -50,9 +60,8 @@ export class ShutdownRegistry implements BeforeApplicationShutdown {
   private stateValue: ShutdownState = 'running';
   private refusingRequests = false;
   private running: Promise<ShutdownReport> | null = null;
-  private server: Server | null = null;
+  private drainer: HttpDrainer | null = null;
   private inFlight = 0;
-  private readonly idleWaiters = new Set<() => void>();
 
   constructor(
     private readonly options: ShutdownRegistryOptions,
@@ -94,18 +103,12 @@ export class ShutdownRegistry implements BeforeApplicationShutdown {
 
   /** The listening server, so shutdown can stop accepting and wait for in-flight requests. */
   attachHttpServer(server: Server): void {
-    this.server = server;
+    this.drainer = trackHttpServer(server);
     server.on('request', (_req, res) => {
       this.inFlight += 1;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
+      res.once('close', () => {
         this.inFlight -= 1;
-        if (this.inFlight === 0) for (const wake of [...this.idleWaiters]) wake();
-      };
-      res.once('finish', finish);
-      res.once('close', finish);
+      });
     });
   }
 
@@ -113,20 +116,28 @@ export class ShutdownRegistry implements BeforeApplicationShutdown {
     return this.shutdown(signal ?? 'application close');
   }
 
-  /** Idempotent: every caller gets the same run. */
-  shutdown(reason: string): Promise<ShutdownReport> {
-    this.running ??= this.run(reason);
+  /**
+   * Idempotent: every caller gets the same run. `options` shape only the first run: SIGTERM
+   * uses the configured drain; the cluster supervisor asks for no delay (it has already taken
+   * the worker out of rotation) and for requests on open sockets to be served, not refused.
+   */
+  shutdown(reason: string, options: ShutdownOptions = {}): Promise<ShutdownReport> {
+    this.running ??= this.run(reason, options);
     return this.running;
   }
 
-  private async run(reason: string): Promise<ShutdownReport> {
+  private async run(reason: string, options: ShutdownOptions): Promise<ShutdownReport> {
     const started = Date.now();
+    const drainDelayMs = options.drainDelayMs ?? this.options.drainDelayMs;
+    const timeoutMs = Math.min(this.options.timeoutMs, options.timeoutMs ?? Number.POSITIVE_INFINITY);
     this.stateValue = 'draining';
-    this.logger.info({ reason, drainDelayMs: this.options.drainDelayMs }, 'shutdown started: readiness now reports shutting_down');
+    this.logger.info({ reason, drainDelayMs }, 'shutdown started: readiness now reports shutting_down');
     for (const listener of this.drainListeners) safely(listener, this.logger, 'drain listener');
 
-    if (this.options.drainDelayMs > 0) await delay(this.options.drainDelayMs);
-    const abandonedRequests = await this.drainHttp();
+    // No await before the drain when there is no delay: a supervisor's disconnect follows its
+    // shutdown message at once, and the listener must be closed by then.
+    if (drainDelayMs > 0) await delay(drainDelayMs);
+    const abandonedRequests = await this.drainHttp(timeoutMs, options.serveDuringDrain === true);
 
     this.stateValue = 'closing';
     const report: ShutdownReport = { reason, forced: abandonedRequests > 0, hooks: [], abandonedRequests };
@@ -144,37 +155,23 @@ export class ShutdownRegistry implements BeforeApplicationShutdown {
     return report;
   }
 
-  private async drainHttp(): Promise<number> {
-    const server = this.server;
-    if (!server) return 0;
-    this.refusingRequests = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Idle keep-alive sockets would otherwise hold `close` open until their timeout.
-    server.closeIdleConnections();
-    const finished = await this.waitForIdle(this.options.timeoutMs);
-    const abandoned = finished ? 0 : this.inFlight;
-    if (!finished) {
-      this.logger.warn({ inFlight: abandoned, timeoutMs: this.options.timeoutMs }, 'shutdown: requests still running at the bound; closing their connections');
+  /**
+   * Stops accepting, then lets each connection end on its own terms: a socket with a request
+   * in flight closes after its response (`Connection: close`), an idle one after a short grace
+   * (closing idle sockets at once would reset a client that is just sending on one).
+   */
+  private async drainHttp(timeoutMs: number, serve: boolean): Promise<number> {
+    if (!this.drainer) return 0;
+    this.refusingRequests = !serve;
+    const inFlightAtStart = this.inFlight;
+    const result = await this.drainer.drain({ timeoutMs, idleGraceMs: IDLE_GRACE_MS });
+    if (result.timedOut) {
+      this.logger.warn(
+        { connections: result.forced, inFlightAtStart, timeoutMs },
+        'shutdown: connections still open at the bound were closed',
+      );
     }
-    server.closeAllConnections();
-    await Promise.race([closed, delay(1000)]);
-    return abandoned;
-  }
-
-  private waitForIdle(timeoutMs: number): Promise<boolean> {
-    if (this.inFlight === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.idleWaiters.delete(wake);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.idleWaiters.delete(wake);
-        resolve(false);
-      }, timeoutMs);
-      this.idleWaiters.add(wake);
-    });
+    return result.timedOut ? Math.max(result.forced, this.inFlight) : 0;
   }
 
   private async runHook(hook: ShutdownHook): Promise<ShutdownReport['hooks'][number]> {
@@ -200,6 +197,9 @@ export class ShutdownRegistry implements BeforeApplicationShutdown {
     return { name: hook.name, phase: hook.phase, outcome, ms: Date.now() - started };
   }
 }
+
+/** How long an idle kept-alive socket may still carry one request after draining begins. */
+const IDLE_GRACE_MS = 300;
 
 function once(fn: () => Promise<void> | void): () => Promise<void> {
   let result: Promise<void> | null = null;

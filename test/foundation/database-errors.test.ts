@@ -1,24 +1,13 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { countConnections } from '../support/database.js';
+import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
+import { login, type Session } from '../support/login.js';
+import { countConnections, lockTables } from '../support/database.js';
 
-/** Holds an exclusive lock on `lots` so every query touching it waits, on a connection of the test's own. */
-async function lockLots(url: string): Promise<{ release(): Promise<void> }> {
-  const client = new pg.Client({ connectionString: url, application_name: 'test:locker' });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query('LOCK TABLE lots IN ACCESS EXCLUSIVE MODE');
-  return {
-    async release() {
-      await client.query('ROLLBACK').catch(() => undefined);
-      await client.end();
-    },
-  };
-}
+const lockLots = (url: string) => lockTables(url, ['lots']);
 
 describe('main pool limits and timeouts', () => {
   let app: TestApp;
+  let session: Session;
   beforeAll(async () => {
     app = await startTestApp({
       DB_POOL_SIZE: '2',
@@ -26,6 +15,7 @@ describe('main pool limits and timeouts', () => {
       DB_POOL_TIMEOUT_MS: '300',
       DB_QUERY_TIMEOUT_MS: '1500',
     });
+    session = await login(app.url, TEST_ADMIN.username, TEST_ADMIN.password);
   });
   afterAll(async () => {
     await app?.stop();
@@ -38,7 +28,7 @@ describe('main pool limits and timeouts', () => {
       void countConnections(app.db.name, 'rampart:main').then((n) => (peak = Math.max(peak, n)));
     }, 50);
     try {
-      const requests = [0, 1, 2].map(() => fetch(`${app.url}/api/lots?limit=5`));
+      const requests = [0, 1, 2].map(() => fetch(`${app.url}/api/lots?limit=5`, { headers: session.headers() }));
       // The third request waits DB_POOL_TIMEOUT_MS for one of the two connections held behind the lock.
       await new Promise((r) => setTimeout(r, 700));
       const stillWaiting = await countConnections(app.db.name, 'rampart:main');
@@ -63,7 +53,7 @@ describe('main pool limits and timeouts', () => {
     const lock = await lockLots(app.db.url);
     try {
       const started = Date.now();
-      const response = await fetch(`${app.url}/api/lots/1`);
+      const response = await fetch(`${app.url}/api/lots/1`, { headers: session.headers() });
       expect(Date.now() - started).toBeLessThan(4000);
       expect(response.status).toBe(504);
       const body = (await response.json()) as { error: Record<string, unknown> };

@@ -67,3 +67,29 @@ export async function countConnections(database: string, applicationName: string
     await client.end();
   }
 }
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Takes ACCESS EXCLUSIVE locks on `tables` in an open transaction on a connection of the
+ * test's own, so every query touching them waits: a stalled database, as the app sees it.
+ * `release` is idempotent.
+ */
+export async function lockTables(url: string, tables: string[]): Promise<HeldLock> {
+  const client = new pg.Client({ connectionString: url, application_name: 'test:locker' });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${tables.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+  let released: Promise<void> | null = null;
+  return {
+    release() {
+      released ??= client
+        .query('ROLLBACK')
+        .catch(() => undefined)
+        .then(() => client.end());
+      return released;
+    },
+  };
+}

@@ -27,6 +27,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       try {
         const { Redis } = await import('ioredis');
         const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        probe.on('error', () => undefined);
         await probe.connect();
         await probe.ping();
         probe.disconnect();

@@ -26,3 +26,4 @@ export {
 } from './errors.js';
 export { fullJitterDelay, parseRetryAfter, type HttpMethod } from './retry.js';
 export type * from './types.js';
+export { ENDPOINTS, SHAPES, type Endpoint, type Shape, type ShapeName, type ShapeTypes } from './shapes.js';

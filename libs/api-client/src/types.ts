@@ -1,7 +1,8 @@
 /**
  * Hand-written types of the endpoints in DOMAIN.md and CONTRACT.md. Timestamps are ISO 8601
- * strings, as JSON carries them. The integration test checks these against the server's
- * OpenAPI document (`/api/docs-json`), so a drift fails CI rather than a dashboard.
+ * strings, as JSON carries them. `shapes.ts` mirrors them as runtime data (checked against these
+ * types at compile time), and the integration test compares that with the server's OpenAPI
+ * document (`/api/docs-json`), so a drift fails CI rather than a dashboard.
  */
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -25,12 +26,6 @@ export interface CsrfResponse {
 export type LotStatus = 'queued' | 'running' | 'hold' | 'done';
 export type EquipmentState = 'run' | 'idle' | 'down' | 'maint';
 
-/** Served from a cache; `stale: true` when the DB is degraded and this is the last good value. */
-interface CachedReport {
-  asOf: string;
-  stale?: boolean;
-}
-
 export interface WipStation {
   stationId: number;
   code: string;
@@ -39,30 +34,37 @@ export interface WipStation {
   total: number;
 }
 
-/** `GET /api/reports/wip-summary`. */
-export interface WipSummary extends CachedReport {
+/**
+ * `GET /api/reports/wip-summary`. Served from a cache; `stale: true` when the database is
+ * degraded and this is the last good value, `asOf` says when it was read.
+ */
+export interface WipSummary {
+  asOf: string;
+  stale?: boolean;
   stations: WipStation[];
 }
 
 export interface EquipmentStatusItem {
   id: number;
   stationId: number;
+  stationCode: string;
   code: string;
   state: EquipmentState;
   stateSince: string;
   secondsInState: number;
 }
 
-/** `GET /api/reports/equipment-status`. */
-export interface EquipmentStatusReport extends CachedReport {
-  equipment: EquipmentStatusItem[];
+/** `GET /api/reports/equipment-status`: read live, not cached, so never stale. */
+export interface EquipmentStatusReport {
+  asOf: string;
+  items: EquipmentStatusItem[];
 }
 
 export interface Lot {
   id: number;
   code: string;
   product: string;
-  stationId: number | null;
+  stationId: number;
   status: LotStatus;
   priority: number;
   updatedAt: string;
@@ -72,7 +74,7 @@ export interface Lot {
 export interface LotListParams {
   status?: LotStatus;
   station?: number | string;
-  /** At most 200. */
+  /** 1 to 200; default 50. */
   limit?: number;
   cursor?: string;
 }
@@ -82,13 +84,12 @@ export interface LotPage {
   nextCursor: string | null;
 }
 
+/** One of a lot's latest events, newest first (`GET /api/lots/:id`). */
 export interface LotEvent {
-  /** bigserial: a string, since it may exceed Number.MAX_SAFE_INTEGER. */
-  id: string;
-  lotId: number;
+  id: number;
   at: string;
   kind: string;
-  stationId: number | null;
+  stationId: number;
   payload: Record<string, unknown>;
 }
 
@@ -108,33 +109,73 @@ export interface LotDetail extends Lot {
 
 export type PolicyState = 'allowed' | 'cooling_down' | 'blocked';
 
+/** The restart churn policy's verdict. */
 export interface RestartPolicy {
   state: PolicyState;
+  /** Whole seconds until automatic recovery is allowed again; 0 when `allowed`. */
   cooldownRemainingS: number;
+  restartsInWindow: number;
+  windowS: number;
+  threshold: number;
+  exceeded: boolean;
   nextAction: string;
 }
 
+export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
+
 export interface WorkerInfo {
+  /** Stable position 0..workers-1; survives replacements, unlike id and pid. */
+  slot: number;
+  /** Cluster worker id (0 in single-process mode). */
   id: number;
-  pid: number;
-  state: string;
+  pid: number | null;
+  state: WorkerState;
   startedAt: string;
+  readyAt: string | null;
+  /** How many times this slot's worker has been replaced. */
   restarts: number;
   lastHeartbeatAt: string | null;
-  eventLoopLagMs: number;
+  eventLoopLagMs: number | null;
+  watchdog: 'ok' | 'lagging' | 'unresponsive' | 'n/a';
 }
 
 export interface RestartRecord {
   at: string;
-  workerId: number | null;
-  reason: string | null;
+  kind: 'rolling' | 'watchdog' | 'crash';
+  reason: string;
+  restartId: string | null;
+  slot: number | null;
+  override: boolean;
+}
+
+/** A rolling restart: the running one, or the last one to finish. */
+export interface Rollout {
+  restartId: string;
+  reason: string;
+  status: 'running' | 'completed' | 'failed' | 'rejected' | 'aborted';
+  /** Set when status is rejected, failed or aborted. */
+  code: string | null;
+  message: string | null;
+  override: boolean;
+  alreadyRunning: boolean;
+  startedAt: string;
+  finishedAt: string | null;
+  total: number;
+  replaced: number;
+  skipped: number;
+  policy: RestartPolicy;
 }
 
 /** `GET /admin/api/worker/status`. */
 export interface WorkerStatus {
+  mode: 'cluster' | 'single';
   workers: WorkerInfo[];
-  restartHistory: RestartRecord[];
+  /** Restarts within the churn window, oldest first. */
+  history: RestartRecord[];
   policy: RestartPolicy;
+  cooldownRemainingS: number;
+  nextAction: string;
+  rollout: Rollout | null;
 }
 
 /** Body of `POST /admin/api/worker/restart`; without `acknowledgeOverride: true` a blocked policy answers 409 `RESTART_BLOCKED`. */
@@ -146,4 +187,5 @@ export interface RestartRequest {
 /** 202 answer of `POST /admin/api/worker/restart`. */
 export interface RestartAccepted {
   restartId: string;
+  status: 'running';
 }

@@ -1,0 +1,50 @@
+import { Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
+import { ApiErrorResponses } from '../core/openapi.js';
+import { correlationIdOf } from '../observability/correlation.js';
+import { AuditQuery, RestartAcceptedDto, RestartBody } from './admin.dto.js';
+import { AdminService } from './admin.service.js';
+import { AuditLogService } from './audit-log.service.js';
+
+@ApiTags('admin')
+@ApiErrorResponses()
+@RequireRole('admin')
+@Controller('admin/api')
+export class AdminApiController {
+  constructor(
+    private readonly admin: AdminService,
+    private readonly audit: AuditLogService,
+  ) {}
+
+  @Get('system-status')
+  @ApiOkResponse({ description: 'Uptime, version, workers, pools, breaker, Redis, restart churn, policy' })
+  systemStatus() {
+    return this.admin.systemStatus();
+  }
+
+  @Get('worker/status')
+  @ApiOkResponse({ description: 'Workers, restart history within the window, policy, cooldown, next action' })
+  workerStatus() {
+    return this.admin.workerStatus();
+  }
+
+  @Post('worker/restart')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: RestartAcceptedDto })
+  restart(@Body() body: RestartBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
+    return this.admin.restart({
+      reason: body.reason,
+      acknowledgeOverride: body.acknowledgeOverride === true,
+      actor: { id: user.id, username: user.username },
+      correlationId: correlationIdOf(req),
+    });
+  }
+
+  @Get('audit')
+  @ApiOkResponse({ description: 'Audit entries, newest first' })
+  auditLog(@Query() query: AuditQuery) {
+    return this.audit.list(query.limit ?? 50, query.before ?? null);
+  }
+}

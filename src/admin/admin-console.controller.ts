@@ -1,0 +1,67 @@
+import { Body, Controller, Get, Header, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
+import { AppException } from '../core/errors/index.js';
+import { correlationIdOf } from '../observability/correlation.js';
+import { CsrfTokens } from '../security/csrf/csrf-tokens.js';
+import { RestartFormBody } from './admin.dto.js';
+import { AdminService } from './admin.service.js';
+import { AuditLogService } from './audit-log.service.js';
+import { renderConsole } from './console/render.js';
+
+// Fixed texts: nothing from the query string is reflected into the page.
+const FLASH: Record<string, string> = {
+  started: 'Rolling restart started.',
+  RESTART_BLOCKED: 'Restart refused: the churn policy blocks restarts. Tick the override box and give a reason to proceed.',
+  CONFLICT: 'Restart refused by the supervisor (see the audit log).',
+  failed: 'Restart failed; see the audit log and the service logs.',
+};
+
+@ApiExcludeController()
+@RequireRole('admin')
+@Controller('admin')
+export class AdminConsoleController {
+  constructor(
+    private readonly admin: AdminService,
+    private readonly audit: AuditLogService,
+    private readonly csrf: CsrfTokens,
+  ) {}
+
+  @Get()
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  async console(@Req() req: Request, @Res({ passthrough: true }) res: Response, @CurrentUser() user: AuthenticatedUser, @Query('flash') flash?: string): Promise<string> {
+    const [system, workers, audit] = await Promise.all([
+      this.admin.systemStatus(),
+      this.admin.workerStatus(),
+      // The console must open while the database is degraded: that is when it is needed.
+      this.audit.list(20, null).catch(() => []),
+    ]);
+    return renderConsole({
+      nonce: String((res.locals as { cspNonce?: string }).cspNonce ?? ''),
+      csrfToken: this.csrf.tokenFor(req),
+      username: user.username,
+      state: { system, workers, audit },
+      flash: flash !== undefined ? (FLASH[flash] ?? null) : null,
+    });
+  }
+
+  /** The form's no-JavaScript path: same service, answered with a redirect back to the console. */
+  @Post('worker/restart')
+  @HttpCode(303)
+  async restart(@Body() body: RestartFormBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    let flash = 'started';
+    try {
+      await this.admin.restart({
+        reason: body.reason,
+        acknowledgeOverride: body.acknowledgeOverride === true,
+        actor: { id: user.id, username: user.username },
+        correlationId: correlationIdOf(req),
+      });
+    } catch (error) {
+      flash = error instanceof AppException && FLASH[error.code] ? error.code : 'failed';
+    }
+    res.setHeader('Location', `/admin?flash=${flash}`);
+  }
+}

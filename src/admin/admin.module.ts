@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { RUNTIME, type Runtime } from '../runtime.js';
+import { AdminApiController } from './admin-api.controller.js';
+import { AdminConsoleController } from './admin-console.controller.js';
+import { AdminService } from './admin.service.js';
+import { AuditLogService } from './audit-log.service.js';
+import { ChannelWorkerControl } from './worker-control.channel.js';
+import { WorkerControl } from './worker-control.js';
+
+@Module({
+  controllers: [AdminApiController, AdminConsoleController],
+  providers: [
+    AdminService,
+    AuditLogService,
+    { provide: WorkerControl, inject: [RUNTIME], useFactory: (runtime: Runtime) => new ChannelWorkerControl(runtime.channel) },
+  ],
+  exports: [WorkerControl],
+})
+export class AdminModule {}

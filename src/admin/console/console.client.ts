@@ -1,0 +1,124 @@
+// Browser code for the operator console (served as an ES module under /assets/). It
+// renders with textContent only: every value is data, never markup.
+import { ApiError, createApiClient } from '../../../libs/api-client/src/index.js';
+
+interface WorkerView {
+  slot: number;
+  id: number;
+  pid: number | null;
+  state: string;
+  startedAt: string;
+  restarts: number;
+  lastHeartbeatAt: string | null;
+  eventLoopLagMs: number | null;
+  watchdog: string;
+}
+interface PolicyView {
+  state: string;
+  cooldownRemainingS: number;
+  restartsInWindow: number;
+  nextAction: string;
+}
+interface HistoryView {
+  at: string;
+  kind: string;
+  reason: string;
+  slot: number | null;
+  override: boolean;
+}
+interface AuditView {
+  at: string;
+  actor: string | null;
+  action: string;
+  reason: string | null;
+  outcome: string;
+}
+interface ConsoleState {
+  system: Record<string, unknown> & { breaker?: { state?: string }; pools?: { main?: Record<string, number> }; redis?: { status?: string } };
+  workers: { workers: WorkerView[]; history: HistoryView[]; policy: PolicyView };
+  audit: AuditView[];
+}
+
+const api = createApiClient({ maxAttempts: 2 });
+
+function byId<T extends HTMLElement>(id: string): T {
+  return document.getElementById(id) as T;
+}
+
+function row(cells: (string | number | null | undefined)[], className?: string): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  if (className) tr.className = className;
+  for (const cell of cells) {
+    const td = document.createElement('td');
+    td.textContent = cell === null || cell === undefined ? '–' : String(cell);
+    tr.append(td);
+  }
+  return tr;
+}
+
+function render(state: ConsoleState): void {
+  const system = state.system;
+  const pool = system.pools?.main ?? {};
+  byId('system').replaceChildren(
+    row(['version', String(system.version ?? '')]),
+    row(['mode', String(system.mode ?? '')]),
+    row(['uptime s', String(system.uptimeS ?? '')]),
+    row(['breaker', String(system.breaker?.state ?? '')], `state-${String(system.breaker?.state ?? '')}`),
+    row(['main pool', `in use ${pool.inUse ?? '?'} / ${pool.max ?? '?'}, waiting ${pool.waiting ?? '?'}`]),
+    row(['redis', String(system.redis?.status ?? '')]),
+  );
+  const policy = state.workers.policy;
+  const badge = byId('policy-state');
+  badge.textContent = policy.state;
+  badge.className = `badge state-${policy.state}`;
+  byId('policy-cooldown').textContent = String(policy.cooldownRemainingS);
+  byId('policy-restarts').textContent = String(policy.restartsInWindow);
+  byId('policy-next').textContent = policy.nextAction;
+  byId('workers').replaceChildren(
+    ...state.workers.workers.map((w) =>
+      row([w.slot, w.id, w.pid, w.state, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog]),
+    ),
+  );
+  byId('history').replaceChildren(
+    ...[...state.workers.history].reverse().map((h) => row([h.at, h.kind, h.reason, h.slot, h.override ? 'yes' : 'no'])),
+  );
+  byId('audit').replaceChildren(...state.audit.map((a) => row([a.at, a.actor, a.action, a.reason, a.outcome])));
+  byId('refreshed').textContent = new Date().toLocaleTimeString();
+}
+
+async function refresh(): Promise<void> {
+  try {
+    const [system, workers, audit] = await Promise.all([
+      api.get<ConsoleState['system']>('/admin/api/system-status'),
+      api.get<ConsoleState['workers']>('/admin/api/worker/status'),
+      api.get<AuditView[]>('/admin/api/audit?limit=20'),
+    ]);
+    render({ system, workers, audit });
+    byId('error').textContent = '';
+  } catch (error) {
+    byId('error').textContent = error instanceof ApiError ? `${error.code}: ${error.message} (${error.correlationId ?? 'no id'})` : String(error);
+  }
+}
+
+const initial = JSON.parse(byId('rampart-state').textContent ?? '{}') as ConsoleState;
+render(initial);
+setInterval(() => void refresh(), 5000);
+
+byId<HTMLFormElement>('restart-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const data = new FormData(form);
+  const reason = String(data.get('reason') ?? '');
+  const acknowledgeOverride = data.get('acknowledgeOverride') === 'true';
+  void api.admin
+    .restart({ reason, acknowledgeOverride })
+    .then((accepted) => {
+      byId('flash').textContent = `Rolling restart ${accepted.restartId} started.`;
+      form.reset();
+      return refresh();
+    })
+    .catch((error: unknown) => {
+      byId('error').textContent = error instanceof ApiError ? `${error.code}: ${error.message}` : String(error);
+      return refresh();
+    });
+});

@@ -1,0 +1,47 @@
+import { Body, Controller, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { ApiErrorResponses } from '../core/openapi.js';
+import { RateLimit } from '../security/rate-limit/rate-limit.decorator.js';
+import { type AuthenticatedUser, CurrentUser, Public } from './auth.decorators.js';
+import { CsrfTokenDto, CurrentUserDto, LoginBody } from './auth.dto.js';
+import { AuthService } from './auth.service.js';
+
+@ApiTags('auth')
+@ApiErrorResponses()
+@Controller('api/auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Public()
+  @RateLimit('login')
+  @Post('login')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  @ApiOkResponse({ type: CurrentUserDto, description: 'Sets a new session cookie; fetch a new CSRF token afterwards' })
+  async login(@Req() req: Request, @Body() body: LoginBody): Promise<CurrentUserDto> {
+    return { user: await this.auth.login(req, body.username, body.password) };
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'The session is deleted and the cookie cleared' })
+  logout(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    return this.auth.logout(req, res);
+  }
+
+  @Get('me')
+  @Header('Cache-Control', 'no-store')
+  @ApiOkResponse({ type: CurrentUserDto })
+  me(@CurrentUser() user: AuthenticatedUser): CurrentUserDto {
+    return { user };
+  }
+
+  @Public()
+  @Get('csrf')
+  @Header('Cache-Control', 'no-store')
+  @ApiOkResponse({ type: CsrfTokenDto, description: 'Starts an anonymous session when there is none' })
+  async csrf(@Req() req: Request): Promise<CsrfTokenDto> {
+    return { token: await this.auth.csrfToken(req) };
+  }
+}

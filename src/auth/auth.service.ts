@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { UnauthenticatedException } from '../core/errors/index.js';
+import { CsrfTokens } from '../security/csrf/csrf-tokens.js';
+import { SessionControl } from '../security/session/session-control.js';
+import type { AuthenticatedUser } from './auth.decorators.js';
+import { CredentialVerifier } from './credential-verifier.js';
+
+export const LOGIN_FAILED_MESSAGE = 'Invalid username or password';
+
+/** Login, logout and the CSRF token, shared by the JSON API and the HTML login page. */
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly credentials: CredentialVerifier,
+    private readonly sessions: SessionControl,
+    private readonly csrf: CsrfTokens,
+  ) {}
+
+  /** A new session id for the user; the pre-login session and its CSRF token are gone. */
+  async login(req: Request, username: string, password: string): Promise<AuthenticatedUser> {
+    const user = await this.credentials.verify(username, password);
+    if (user === null) {
+      req.log?.info({ event: 'login-failed' }, 'login refused');
+      throw new UnauthenticatedException(LOGIN_FAILED_MESSAGE);
+    }
+    await this.sessions.establish(req, user);
+    req.log?.info({ event: 'login', userId: user.id }, 'logged in');
+    return user;
+  }
+
+  logout(req: Request, res: Response): Promise<void> {
+    return this.sessions.end(req, res);
+  }
+
+  /** The session's CSRF token; starts an anonymous session when there is none yet. */
+  async csrfToken(req: Request): Promise<string> {
+    const existing = req.session?.csrfToken;
+    this.sessions.begin(req);
+    const token = this.csrf.tokenFor(req);
+    // Stored before the token is handed out, so a store outage is a 503 and not a token
+    // that no session backs.
+    if (token !== existing) await this.sessions.save(req);
+    return token;
+  }
+}

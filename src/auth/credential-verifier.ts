@@ -1,0 +1,40 @@
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { DatabaseService } from '../database/database.service.js';
+import type { Role } from '../database/entities/index.js';
+import type { AuthenticatedUser } from './auth.decorators.js';
+import { PasswordHasher } from './password-hasher.js';
+
+interface UserRow {
+  id: number;
+  username: string;
+  role: Role;
+  password_hash: string;
+  disabled: boolean;
+}
+
+/**
+ * Username and password to a user, or null. Every attempt runs exactly one argon2 verify
+ * (against a dummy hash for unknown users, the real one for disabled users), so neither
+ * response time nor message tells an attacker which usernames exist.
+ */
+@Injectable()
+export class CredentialVerifier implements OnApplicationBootstrap {
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Computes the dummy hash now, or the first unknown username would be the slow one.
+    await this.hasher.verify(null, '');
+  }
+
+  async verify(username: string, password: string): Promise<AuthenticatedUser | null> {
+    const [row] = (await this.db.run((m) =>
+      m.query('SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1', [username]),
+    )) as UserRow[];
+    const matches = await this.hasher.verify(row?.password_hash ?? null, password);
+    if (row === undefined || !matches || row.disabled) return null;
+    return { id: row.id, username: row.username, role: row.role };
+  }
+}

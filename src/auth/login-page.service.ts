@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import type { Request, Response as ExpressResponse } from 'express';
+import { UnauthenticatedException } from '../core/errors/index.js';
+import { AuthService, LOGIN_FAILED_MESSAGE } from './auth.service.js';
+import { renderLoginPage } from './login-page.view.js';
+
+/**
+ * The HTML login flow for browsers without the dashboard's JavaScript: the form carries
+ * the session's CSRF token, success redirects with 303 (so a reload does not re-post),
+ * failure shows the form again with 401.
+ */
+@Injectable()
+export class LoginPageService {
+  constructor(private readonly auth: AuthService) {}
+
+  async show(req: Request, res: ExpressResponse): Promise<Response> {
+    return this.page(req, res, 200, null, '');
+  }
+
+  async submit(req: Request, res: ExpressResponse, username: string, password: string): Promise<Response> {
+    try {
+      const user = await this.auth.login(req, username, password);
+      return new Response(null, { status: 303, headers: { Location: user.role === 'admin' ? '/admin' : '/' } });
+    } catch (error) {
+      if (!(error instanceof UnauthenticatedException)) throw error;
+      return this.page(req, res, 401, LOGIN_FAILED_MESSAGE, username);
+    }
+  }
+
+  private async page(req: Request, res: ExpressResponse, status: number, error: string | null, username: string): Promise<Response> {
+    const csrfToken = await this.auth.csrfToken(req);
+    const html = renderLoginPage({ csrfToken, nonce: cspNonceOf(res), error, username });
+    return new Response(html, { status, headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } });
+  }
+}
+
+/** The nonce the CSP middleware puts in `res.locals.cspNonce`, if that middleware ran. */
+function cspNonceOf(res: ExpressResponse): string | null {
+  const nonce: unknown = (res.locals as Record<string, unknown> | undefined)?.cspNonce;
+  return typeof nonce === 'string' && nonce !== '' ? nonce : null;
+}

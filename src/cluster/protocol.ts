@@ -1,0 +1,251 @@
+/**
+ * The IPC protocol between the cluster primary (supervisor.ts) and its workers
+ * (worker-channel.ts), plus the status shapes both sides hand to the admin API.
+ *
+ * Everything in src/cluster imports only `node:` builtins and sibling files: the cross-process
+ * tests compile this folder on its own and fork it, and the primary must stay small and free of
+ * the Nest application's dependency graph.
+ *
+ * Worker -> primary: ready, heartbeat, request.  Primary -> worker: shutdown, response.
+ */
+
+export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
+export type PolicyState = 'allowed' | 'cooling_down' | 'blocked';
+export type RestartKind = 'rolling' | 'watchdog' | 'crash';
+/** What the watchdog currently thinks of a worker; `n/a` while it is not serving. */
+export type WatchdogVerdict = 'ok' | 'lagging' | 'unresponsive' | 'n/a';
+
+/** Environment variables the supervisor hands to every worker it forks. */
+export const WORKER_ENV = {
+  slot: 'RAMPART_CLUSTER_SLOT',
+  heartbeatMs: 'RAMPART_CLUSTER_HEARTBEAT_MS',
+  drainTimeoutMs: 'RAMPART_CLUSTER_DRAIN_TIMEOUT_MS',
+} as const;
+
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+/** The application is fully up (database, Redis, migrations done) and listening. */
+export interface ReadyMessage {
+  type: 'ready';
+}
+
+export interface HeartbeatMessage {
+  type: 'heartbeat';
+  /** Event-loop lag observed over the last interval, in milliseconds. */
+  lagMs: number;
+  /** Worker clock, epoch ms; informative only, the primary judges staleness by its own clock. */
+  at: number;
+}
+
+/** `metrics`: every worker's Prometheus registry aggregated by the primary, as exposition text. */
+export type RequestOp = 'status' | 'rollingRestart' | 'metrics';
+
+export interface WorkerRequestMessage {
+  type: 'request';
+  /** Correlation id, unique within the sending worker. */
+  id: string;
+  op: RequestOp;
+  payload?: RollingRestartRequest;
+}
+
+export type WorkerToPrimary = ReadyMessage | HeartbeatMessage | WorkerRequestMessage;
+
+/** Stop accepting, finish in-flight work, exit. The primary kills the worker after `deadlineMs`. */
+export interface ShutdownMessage {
+  type: 'shutdown';
+  reason: string;
+  deadlineMs: number;
+}
+
+export interface ResponseError {
+  code: string;
+  message: string;
+}
+
+export type ResponseMessage =
+  | { type: 'response'; id: string; ok: true; result: unknown }
+  | { type: 'response'; id: string; ok: false; error: ResponseError };
+
+export type PrimaryToWorker = ShutdownMessage | ResponseMessage;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** Narrows a raw IPC payload; anything unexpected is ignored rather than trusted. */
+export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
+  if (!isRecord(raw)) return null;
+  switch (raw['type']) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'heartbeat':
+      if (!isFiniteNumber(raw['lagMs']) || raw['lagMs'] < 0) return null;
+      return { type: 'heartbeat', lagMs: raw['lagMs'], at: isFiniteNumber(raw['at']) ? raw['at'] : 0 };
+    case 'request': {
+      const id = raw['id'];
+      const op = raw['op'];
+      if (typeof id !== 'string' || id.length === 0 || id.length > 200) return null;
+      if (op !== 'status' && op !== 'rollingRestart' && op !== 'metrics') return null;
+      const payload = raw['payload'];
+      if (op === 'rollingRestart') {
+        if (!isRecord(payload)) return null;
+        return { type: 'request', id, op, payload: parseRollingRestartRequest(payload) };
+      }
+      return { type: 'request', id, op };
+    }
+    default:
+      return null;
+  }
+}
+
+function parseRollingRestartRequest(raw: Record<string, unknown>): RollingRestartRequest {
+  const request: RollingRestartRequest = {
+    reason: typeof raw['reason'] === 'string' ? raw['reason'] : '',
+  };
+  if (typeof raw['restartId'] === 'string') request.restartId = raw['restartId'];
+  if (raw['acknowledgeOverride'] === true) request.acknowledgeOverride = true;
+  if (typeof raw['requestedBy'] === 'string') request.requestedBy = raw['requestedBy'];
+  return request;
+}
+
+export function parsePrimaryMessage(raw: unknown): PrimaryToWorker | null {
+  if (!isRecord(raw)) return null;
+  if (raw['type'] === 'shutdown') {
+    return {
+      type: 'shutdown',
+      reason: typeof raw['reason'] === 'string' ? raw['reason'] : 'shutdown',
+      deadlineMs: isFiniteNumber(raw['deadlineMs']) ? raw['deadlineMs'] : 0,
+    };
+  }
+  if (raw['type'] === 'response' && typeof raw['id'] === 'string') {
+    if (raw['ok'] === true) return { type: 'response', id: raw['id'], ok: true, result: raw['result'] };
+    const error = isRecord(raw['error']) ? raw['error'] : {};
+    return {
+      type: 'response',
+      id: raw['id'],
+      ok: false,
+      error: {
+        code: typeof error['code'] === 'string' ? error['code'] : 'INTERNAL',
+        message: typeof error['message'] === 'string' ? error['message'] : 'supervisor error',
+      },
+    };
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and status shapes (all JSON-safe: they cross IPC and end up in HTTP responses)
+// ---------------------------------------------------------------------------------------------
+
+export interface RollingRestartRequest {
+  /** Why; required, kept in the restart history and logs (the admin API audits it). */
+  reason: string;
+  /** Supplied by the admin API so its audit row and the rollout share one id; generated otherwise. */
+  restartId?: string;
+  /** Must be true to restart while the churn policy is `blocked`. */
+  acknowledgeOverride?: boolean;
+  /** Free-form actor for logs, e.g. the admin username. */
+  requestedBy?: string;
+}
+
+export type RolloutStatus = 'running' | 'completed' | 'failed' | 'rejected' | 'aborted';
+
+export type RolloutCode =
+  | 'RESTART_BLOCKED'
+  | 'SHUTTING_DOWN'
+  | 'INVALID_REQUEST'
+  | 'NOT_CLUSTERED'
+  | 'READY_TIMEOUT'
+  | 'WORKER_EXITED';
+
+export interface RolloutResult {
+  restartId: string;
+  reason: string;
+  status: RolloutStatus;
+  /** Set when status is rejected, failed or aborted. */
+  code: RolloutCode | null;
+  message: string | null;
+  /** True when the churn block was bypassed with acknowledgeOverride. */
+  override: boolean;
+  /** True when this answer is a rollout that was already running (a second request joins it). */
+  alreadyRunning: boolean;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Workers to replace when the rollout started. */
+  total: number;
+  replaced: number;
+  /** Slots left alone because automatic recovery was already replacing them. */
+  skipped: number;
+  policy: PolicyEvaluation;
+}
+
+export interface PolicyEvaluation {
+  state: PolicyState;
+  /**
+   * Whole seconds until automatic recovery is allowed again: the cooldown when `cooling_down`,
+   * the later of cooldown and window drain when `blocked`, 0 when `allowed`.
+   */
+  cooldownRemainingS: number;
+  restartsInWindow: number;
+  windowS: number;
+  threshold: number;
+  exceeded: boolean;
+  nextAction: string;
+}
+
+export interface WorkerStatus {
+  /** Stable position 0..workers-1; survives replacements, unlike id and pid. */
+  slot: number;
+  /** cluster worker id (0 in single-process mode). */
+  id: number;
+  pid: number | null;
+  state: WorkerState;
+  startedAt: string;
+  readyAt: string | null;
+  /** How many times this slot's worker has been replaced. */
+  restarts: number;
+  lastHeartbeatAt: string | null;
+  eventLoopLagMs: number | null;
+  watchdog: WatchdogVerdict;
+}
+
+export interface RestartRecordView {
+  at: string;
+  kind: RestartKind;
+  reason: string;
+  restartId: string | null;
+  slot: number | null;
+  override: boolean;
+}
+
+export interface ChurnSummary {
+  windowS: number;
+  restarts: number;
+  threshold: number;
+  exceeded: boolean;
+}
+
+export interface SupervisorStatus {
+  mode: 'cluster' | 'single';
+  pid: number;
+  startedAt: string;
+  uptimeS: number;
+  desiredWorkers: number;
+  shuttingDown: boolean;
+  workers: WorkerStatus[];
+  /** The running rollout, or the last one to finish. */
+  rollout: RolloutResult | null;
+  /** Restarts within the churn window, oldest first. */
+  history: RestartRecordView[];
+  churn: ChurnSummary;
+  policy: PolicyEvaluation;
+  crashesInWindow: number;
+}

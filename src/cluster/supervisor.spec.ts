@@ -1,0 +1,562 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PrimaryToWorker } from './protocol.js';
+import { Supervisor, type ClusterPrimary, type SupervisorOptions, type WorkerHandle } from './supervisor.js';
+
+/**
+ * Unit tests with a fake cluster and fake timers: every fork, message and exit is scripted, so
+ * ordering (replacement ready before the old one drains), bounds and policy decisions can be
+ * checked exactly. test/cluster/supervisor.test.ts covers the same paths with real processes.
+ */
+
+interface Behaviour {
+  /** ms until the worker reports ready; null = never. */
+  readyAfterMs: number | null;
+  /** ms from the shutdown message to exit; null = ignores it (stuck). */
+  drainMs: number | null;
+  /** Exit (crash) this many ms after start instead of becoming ready. */
+  crashAfterMs?: number;
+}
+
+let nextId = 1;
+let nextPid = 1000;
+
+class FakeWorker extends EventEmitter implements WorkerHandle {
+  readonly id = nextId++;
+  readonly process: { pid: number; kill: (signal?: NodeJS.Signals | number) => boolean };
+  readonly sent: PrimaryToWorker[] = [];
+  readonly signals: Array<NodeJS.Signals | number | undefined> = [];
+  readonly env: Record<string, string>;
+  connected = true;
+  exited = false;
+  /** Heartbeats stop while stuck. */
+  stuck = false;
+  lagMs = 1;
+  private beat: NodeJS.Timeout | null = null;
+
+  constructor(env: Record<string, string>, behaviour: Behaviour) {
+    super();
+    this.env = env;
+    const pid = nextPid++;
+    this.process = {
+      pid,
+      kill: (signal) => {
+        this.signals.push(signal);
+        setTimeout(() => this.exit(null, typeof signal === 'string' ? signal : 'SIGKILL'), 1);
+        return true;
+      },
+    };
+    if (behaviour.crashAfterMs !== undefined) setTimeout(() => this.exit(1, null), behaviour.crashAfterMs);
+    else if (behaviour.readyAfterMs !== null) setTimeout(() => this.ready(), behaviour.readyAfterMs);
+    this.drainMs = behaviour.drainMs;
+  }
+
+  private readonly drainMs: number | null;
+
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  send(message: PrimaryToWorker): boolean {
+    this.sent.push(message);
+    if (message.type === 'shutdown' && this.drainMs !== null && !this.stuck) setTimeout(() => this.exit(0, null), this.drainMs);
+    return true;
+  }
+
+  disconnect(): void {
+    this.connected = false;
+  }
+
+  isConnected(): boolean {
+    return this.connected && !this.exited;
+  }
+
+  ready(): void {
+    if (this.exited) return;
+    this.emit('message', { type: 'ready' });
+    this.beat = setInterval(() => {
+      if (!this.stuck && !this.exited) this.emit('message', { type: 'heartbeat', lagMs: this.lagMs, at: Date.now() });
+    }, 100);
+  }
+
+  exit(code: number | null, signal: string | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.connected = false;
+    if (this.beat) clearInterval(this.beat);
+    this.emit('exit', code, signal);
+  }
+
+  gotShutdown(): boolean {
+    return this.sent.some((m) => m.type === 'shutdown');
+  }
+}
+
+class FakeCluster implements ClusterPrimary {
+  readonly workers: FakeWorker[] = [];
+  readonly setups: Array<{ exec: string; args: string[]; silent: boolean }> = [];
+  /** Behaviour of the next forks, consumed in order; then `fallback`. */
+  readonly queue: Behaviour[] = [];
+  fallback: Behaviour = { readyAfterMs: 10, drainMs: 20 };
+  readonly events: string[] = [];
+
+  setupPrimary(settings: { exec: string; args: string[]; silent: boolean }): void {
+    this.setups.push(settings);
+  }
+
+  fork(env: Record<string, string>): FakeWorker {
+    const worker = new FakeWorker(env, this.queue.shift() ?? this.fallback);
+    this.workers.push(worker);
+    this.events.push(`fork ${worker.pid}`);
+    worker.on('message', (m: { type: string }) => {
+      if (m.type === 'ready') this.events.push(`ready ${worker.pid}`);
+    });
+    worker.on('exit', () => this.events.push(`exit ${worker.pid}`));
+    const send = worker.send.bind(worker);
+    worker.send = (message) => {
+      if (message.type === 'shutdown') this.events.push(`shutdown ${worker.pid}`);
+      return send(message);
+    };
+    return worker;
+  }
+
+  alive(): FakeWorker[] {
+    return this.workers.filter((w) => !w.exited);
+  }
+}
+
+interface LogEntry {
+  level: 'info' | 'warn' | 'error';
+  obj: Record<string, unknown>;
+  msg: string;
+}
+
+function setup(overrides: Partial<SupervisorOptions> = {}): { supervisor: Supervisor; fake: FakeCluster; logs: LogEntry[] } {
+  const fake = new FakeCluster();
+  const logs: LogEntry[] = [];
+  const logger = {
+    info: (obj: Record<string, unknown>, msg: string) => logs.push({ level: 'info', obj, msg }),
+    warn: (obj: Record<string, unknown>, msg: string) => logs.push({ level: 'warn', obj, msg }),
+    error: (obj: Record<string, unknown>, msg: string) => logs.push({ level: 'error', obj, msg }),
+  };
+  const supervisor = new Supervisor({
+    workers: 2,
+    exec: '/app/worker.js',
+    args: ['--flag'],
+    env: { PORT: '3000' },
+    readyTimeoutMs: 1000,
+    drainTimeoutMs: 2000,
+    watchdogTimeoutMs: 500,
+    lagThresholdMs: 100,
+    lagBeats: 3,
+    churnWindowS: 60,
+    churnMax: 3,
+    cooldownS: 0,
+    crashBackoffBaseMs: 100,
+    crashBackoffMaxMs: 1000,
+    heartbeatIntervalMs: 100,
+    stuckKillMs: 200,
+    watchdogIntervalMs: 50,
+    handleSignals: false,
+    random: () => 0.5,
+    logger,
+    cluster: fake,
+    ...overrides,
+  });
+  return { supervisor, fake, logs };
+}
+
+const advance = (ms: number): Promise<void> => vi.advanceTimersByTimeAsync(ms).then(() => undefined);
+
+async function started(overrides: Partial<SupervisorOptions> = {}): Promise<ReturnType<typeof setup>> {
+  const context = setup(overrides);
+  const start = context.supervisor.start();
+  await advance(20);
+  await expect(start).resolves.toEqual({ ready: overrides.workers ?? 2, failed: 0 });
+  return context;
+}
+
+describe('Supervisor', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: new Date('2025-01-01T12:00:00Z') });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('forks the configured workers with exec, args and the protocol environment', async () => {
+    const { supervisor, fake } = await started();
+    expect(fake.setups).toEqual([{ exec: '/app/worker.js', args: ['--flag'], silent: false }]);
+    expect(fake.workers).toHaveLength(2);
+    expect(fake.workers[1]!.env).toEqual({
+      PORT: '3000',
+      RAMPART_CLUSTER_SLOT: '1',
+      RAMPART_CLUSTER_HEARTBEAT_MS: '100',
+      RAMPART_CLUSTER_DRAIN_TIMEOUT_MS: '2000',
+    });
+    const status = supervisor.status();
+    expect(status.workers.map((w) => [w.slot, w.state, w.restarts])).toEqual([
+      [0, 'ready', 0],
+      [1, 'ready', 0],
+    ]);
+    expect(status.policy.state).toBe('allowed');
+  });
+
+  describe('rolling restart', () => {
+    it('replaces one worker at a time, draining the old one only after its replacement is ready', async () => {
+      const { supervisor, fake } = await started();
+      const [a, b] = fake.workers;
+      fake.events.length = 0;
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, fake.alive().length)), 1);
+
+      const done = supervisor.rollingRestart({ reason: 'deploy', restartId: 'r-1' });
+      await advance(200);
+      clearInterval(sampler);
+      const result = await done;
+
+      expect(result).toMatchObject({ restartId: 'r-1', status: 'completed', replaced: 2, total: 2, code: null, override: false });
+      const [c, d] = fake.workers.slice(2);
+      expect(fake.events).toEqual([
+        `fork ${c!.pid}`,
+        `ready ${c!.pid}`,
+        `shutdown ${a!.pid}`,
+        `exit ${a!.pid}`,
+        `fork ${d!.pid}`,
+        `ready ${d!.pid}`,
+        `shutdown ${b!.pid}`,
+        `exit ${b!.pid}`,
+      ]);
+      expect(peak).toBe(3);
+      expect(a!.connected).toBe(false); // disconnect() followed the shutdown message
+      expect(a!.sent[0]).toEqual({ type: 'shutdown', reason: 'rolling restart r-1', deadlineMs: 2000 });
+      const status = supervisor.status();
+      expect(status.workers.map((w) => [w.pid, w.restarts])).toEqual([
+        [c!.pid, 1],
+        [d!.pid, 1],
+      ]);
+      expect(status.history).toEqual([expect.objectContaining({ kind: 'rolling', reason: 'deploy', restartId: 'r-1' })]);
+      expect(status.rollout).toMatchObject({ status: 'completed', restartId: 'r-1' });
+    });
+
+    it('stops and keeps the old workers when a replacement never becomes ready', async () => {
+      const { supervisor, fake, logs } = await started();
+      const [a, b] = fake.workers;
+      fake.queue.push({ readyAfterMs: null, drainMs: 20 });
+
+      const done = supervisor.rollingRestart({ reason: 'broken build' });
+      await advance(999);
+      expect(a!.gotShutdown()).toBe(false);
+      await advance(100);
+      const result = await done;
+
+      expect(result).toMatchObject({ status: 'failed', code: 'READY_TIMEOUT', replaced: 0 });
+      const replacement = fake.workers[2]!;
+      expect(replacement.gotShutdown()).toBe(true); // retired gracefully: it may have taken connections
+      expect(replacement.exited).toBe(true);
+      expect(a!.gotShutdown() || b!.gotShutdown()).toBe(false);
+      expect(fake.workers).toHaveLength(3); // no further replacement attempted
+      expect(supervisor.status().workers.map((w) => w.pid)).toEqual([a!.pid, b!.pid]);
+      expect(logs.some((l) => l.level === 'error' && l.msg.startsWith('rolling restart stopped'))).toBe(true);
+    });
+
+    it('stops when the replacement exits before becoming ready', async () => {
+      const { supervisor, fake } = await started();
+      fake.queue.push({ readyAfterMs: null, drainMs: 20, crashAfterMs: 30 });
+      const done = supervisor.rollingRestart({ reason: 'crashing build' });
+      await advance(100);
+      await expect(done).resolves.toMatchObject({ status: 'failed', code: 'WORKER_EXITED', replaced: 0 });
+      expect(fake.alive()).toHaveLength(2);
+    });
+
+    it('SIGKILLs an old worker that does not finish draining within drainTimeoutMs', async () => {
+      const { supervisor, fake } = await started({ workers: 1 });
+      const old = fake.workers[0]!;
+      old.stuck = false;
+      // Ignores the shutdown request but keeps heartbeating (a slow drain, not a stuck loop).
+      old.send = (message) => {
+        old.sent.push(message);
+        return true;
+      };
+      const done = supervisor.rollingRestart({ reason: 'deploy' });
+      // Replacement ready at 10 ms, then the 2000 ms drain bound.
+      await advance(1990);
+      expect(old.signals).toEqual([]);
+      await advance(30);
+      expect(old.signals).toEqual(['SIGKILL']);
+      await expect(done).resolves.toMatchObject({ status: 'completed', replaced: 1 });
+    });
+
+    it('runs one rollout at a time: a second request joins the running one', async () => {
+      const { supervisor } = await started();
+      const first = supervisor.beginRollingRestart({ reason: 'one', restartId: 'first' });
+      const second = supervisor.beginRollingRestart({ reason: 'two', restartId: 'second' });
+      expect(first.result).toMatchObject({ status: 'running', restartId: 'first', alreadyRunning: false });
+      expect(second.result).toMatchObject({ status: 'running', restartId: 'first', alreadyRunning: true });
+      expect(second.done).toBe(first.done);
+      await advance(200);
+      expect(supervisor.status().history).toHaveLength(1);
+    });
+
+    it('refuses without a reason, and while blocked without acknowledgeOverride', async () => {
+      const { supervisor } = await started({ churnMax: 1 });
+      await expect(supervisor.rollingRestart({ reason: '  ' })).resolves.toMatchObject({ status: 'rejected', code: 'INVALID_REQUEST' });
+
+      for (const reason of ['one', 'two']) {
+        const done = supervisor.rollingRestart({ reason });
+        await advance(200);
+        await expect(done).resolves.toMatchObject({ status: 'completed' });
+      }
+      expect(supervisor.status().policy.state).toBe('blocked');
+
+      const refused = await supervisor.rollingRestart({ reason: 'three' });
+      expect(refused).toMatchObject({ status: 'rejected', code: 'RESTART_BLOCKED', total: 0 });
+      expect(refused.message).toContain('acknowledgeOverride');
+      expect(supervisor.status().history).toHaveLength(2);
+
+      const override = supervisor.rollingRestart({ reason: 'incident 42', acknowledgeOverride: true });
+      await advance(200);
+      await expect(override).resolves.toMatchObject({ status: 'completed', override: true });
+      expect(supervisor.status().history.at(-1)).toMatchObject({ reason: 'incident 42', override: true });
+    });
+  });
+
+  describe('watchdog', () => {
+    it('replaces a worker whose heartbeat stops, SIGKILLing it after stuckKillMs', async () => {
+      const { supervisor, fake, logs } = await started();
+      const stuck = fake.workers[0]!;
+      stuck.stuck = true;
+      await advance(500);
+      expect(fake.workers).toHaveLength(2);
+      await advance(150); // past watchdogTimeoutMs (from the last beat) plus a tick
+      expect(fake.workers).toHaveLength(3);
+      expect(logs.some((l) => l.obj['problem'] === 'unresponsive' && l.obj['pid'] === stuck.pid)).toBe(true);
+      await advance(20); // replacement ready -> the stuck one is told, then killed at stuckKillMs
+      expect(stuck.gotShutdown()).toBe(true);
+      expect(stuck.signals).toEqual([]);
+      await advance(200);
+      expect(stuck.signals).toEqual(['SIGKILL']);
+      expect(stuck.exited).toBe(true);
+      expect(supervisor.status().history.map((h) => h.kind)).toEqual(['watchdog']);
+      expect(supervisor.status().workers.every((w) => w.state === 'ready')).toBe(true);
+    });
+
+    it('replaces a worker whose lag stays over the threshold for lagBeats consecutive beats', async () => {
+      const { fake } = await started();
+      const slow = fake.workers[0]!;
+      slow.lagMs = 150;
+      await advance(250); // two beats over
+      slow.lagMs = 10;
+      await advance(100); // one beat under: the count restarts
+      slow.lagMs = 150;
+      await advance(250);
+      expect(fake.workers).toHaveLength(2);
+      await advance(120); // third consecutive beat over
+      expect(fake.workers).toHaveLength(3);
+      await advance(100);
+      expect(slow.gotShutdown()).toBe(true);
+      expect(slow.exited).toBe(true);
+      expect(slow.signals).toEqual([]); // a lagging loop still drains on its own
+    });
+
+    it('defers while cooling down, then restarts', async () => {
+      const { fake, logs } = await started({ cooldownS: 2 });
+      fake.workers[0]!.stuck = true;
+      await advance(700);
+      expect(fake.workers).toHaveLength(3); // first one allowed
+      await advance(300);
+      fake.workers[1]!.stuck = true;
+      await advance(700);
+      expect(fake.workers).toHaveLength(3);
+      expect(logs.some((l) => l.level === 'warn' && l.msg.includes('waits') && l.msg.includes('cooldown'))).toBe(true);
+      await advance(1100);
+      expect(fake.workers).toHaveLength(4);
+    });
+
+    it('leaves a stuck worker alone while blocked, logging the operator action once', async () => {
+      const { supervisor, fake, logs } = await started({ churnMax: 1 });
+      for (const reason of ['one', 'two']) {
+        const done = supervisor.rollingRestart({ reason });
+        await advance(200);
+        await done;
+      }
+      const stuck = fake.alive()[0]!;
+      stuck.stuck = true;
+      const forks = fake.workers.length;
+      await advance(2000);
+      expect(fake.workers).toHaveLength(forks);
+      const complaints = logs.filter((l) => l.level === 'error' && l.obj['pid'] === stuck.pid);
+      expect(complaints).toHaveLength(1);
+      expect(complaints[0]!.msg).toContain('blocked by the restart churn policy');
+      expect(String(complaints[0]!.obj['operatorAction'])).toContain('acknowledgeOverride');
+      expect(supervisor.status().workers.find((w) => w.pid === stuck.pid)).toMatchObject({ watchdog: 'unresponsive' });
+    });
+  });
+
+  describe('crash recovery', () => {
+    it('replaces a crashed worker after the full-jitter backoff, growing with crashes in the window', async () => {
+      const { supervisor, fake, logs } = await started();
+      fake.workers[0]!.exit(1, null);
+      // attempt 0: ceiling 100 ms, random 0.5 -> 50 ms
+      await advance(49);
+      expect(fake.workers).toHaveLength(2);
+      await advance(2);
+      expect(fake.workers).toHaveLength(3);
+      expect(logs.some((l) => l.level === 'error' && l.msg === 'worker exited unexpectedly')).toBe(true);
+      await advance(20);
+
+      // Thirty seconds of healthy uptime later it crashes again: still the same window.
+      await advance(30_000);
+      fake.workers[2]!.exit(1, null);
+      await advance(99); // attempt 1: ceiling 200 -> 100 ms
+      expect(fake.workers).toHaveLength(3);
+      await advance(2);
+      expect(fake.workers).toHaveLength(4);
+      await advance(20);
+      const status = supervisor.status();
+      expect(status.crashesInWindow).toBe(2);
+      expect(status.workers.find((w) => w.slot === 0)).toMatchObject({ state: 'ready', restarts: 2 });
+      expect(status.history.map((h) => h.kind)).toEqual(['crash', 'crash']);
+    });
+
+    it('while blocked leaves a crashed slot empty if others serve, but always keeps one worker', async () => {
+      const { supervisor, fake, logs } = await started({ churnMax: 1 });
+      for (const reason of ['one', 'two']) {
+        const done = supervisor.rollingRestart({ reason });
+        await advance(200);
+        await done;
+      }
+      const [first, second] = fake.alive();
+      first!.exit(1, null);
+      await advance(2000);
+      expect(fake.alive()).toEqual([second]);
+      expect(logs.some((l) => l.level === 'error' && l.msg.includes('crashed worker is not replaced'))).toBe(true);
+      expect(supervisor.status().workers.find((w) => w.pid === first!.pid)).toMatchObject({ state: 'stopped' });
+
+      second!.exit(1, null);
+      await advance(500);
+      expect(fake.alive()).toHaveLength(1);
+      expect(logs.some((l) => l.msg.includes('recovering one worker despite the restart churn block'))).toBe(true);
+
+      // The block lifts by itself once the window drains; the empty slot is refilled then.
+      await advance(60_000);
+      expect(fake.alive()).toHaveLength(2);
+      expect(logs.some((l) => l.msg.includes('block lifted'))).toBe(true);
+    });
+
+    it('keeps retrying a start that never becomes ready, with backoff', async () => {
+      const { supervisor, fake } = setup({ workers: 1 });
+      fake.queue.push({ readyAfterMs: null, drainMs: 5 }, { readyAfterMs: null, drainMs: 5 });
+      const start = supervisor.start();
+      await advance(1010);
+      await expect(start).resolves.toEqual({ ready: 0, failed: 1 });
+      expect(supervisor.status().crashesInWindow).toBe(1);
+      await advance(1100); // second attempt also times out
+      expect(supervisor.status().crashesInWindow).toBe(2);
+      await advance(300);
+      expect(fake.workers).toHaveLength(3);
+      await advance(20);
+      expect(supervisor.status().workers).toEqual([expect.objectContaining({ state: 'ready', restarts: 1 })]);
+    });
+  });
+
+  describe('IPC requests from workers', () => {
+    it('answers status and rollingRestart with the correlation id', async () => {
+      const { fake } = await started();
+      const asker = fake.workers[1]!;
+      asker.emit('message', { type: 'request', id: '7:1', op: 'status' });
+      const statusReply = asker.sent.find((m) => m.type === 'response' && m.id === '7:1');
+      expect(statusReply).toMatchObject({ ok: true, result: { mode: 'cluster', desiredWorkers: 2 } });
+
+      asker.emit('message', { type: 'request', id: '7:2', op: 'rollingRestart', payload: { reason: 'from admin', restartId: 'adm-1' } });
+      const restartReply = asker.sent.find((m) => m.type === 'response' && m.id === '7:2');
+      // Answered at once with `running`: the asking worker is itself replaced by the rollout.
+      expect(restartReply).toMatchObject({ ok: true, result: { status: 'running', restartId: 'adm-1' } });
+      await advance(200);
+    });
+
+    it('ignores malformed messages', async () => {
+      const { supervisor, fake } = await started();
+      const worker = fake.workers[0]!;
+      worker.emit('message', 'ready');
+      worker.emit('message', { type: 'heartbeat', lagMs: -5 });
+      worker.emit('message', { type: 'request', id: 'x', op: 'exec' });
+      expect(worker.sent).toEqual([]);
+      expect(supervisor.status().workers).toHaveLength(2);
+    });
+  });
+
+  describe('stop', () => {
+    it('drains every worker, SIGKILLs the ones that overrun, and refuses rollouts afterwards', async () => {
+      const { supervisor, fake } = await started();
+      const [a, b] = fake.workers;
+      b!.send = (message) => {
+        b!.sent.push(message);
+        return true;
+      };
+      let stopped = false;
+      void supervisor.stop().then(() => (stopped = true));
+      await advance(30);
+      expect(a!.exited).toBe(true);
+      expect(b!.exited).toBe(false);
+      await advance(2000);
+      expect(b!.signals).toEqual(['SIGKILL']);
+      await advance(5);
+      expect(stopped).toBe(true);
+      expect(fake.workers).toHaveLength(2); // nothing recovered while stopping
+      await expect(supervisor.rollingRestart({ reason: 'late' })).resolves.toMatchObject({ status: 'rejected', code: 'SHUTTING_DOWN' });
+    });
+  });
+
+  describe('signals', () => {
+    it('SIGHUP rolls (as an acknowledged override), SIGTERM drains then exits 0, a second SIGTERM forces', async () => {
+      const exit = vi.fn();
+      const { supervisor, fake, logs } = await started({ handleSignals: true, exit, churnMax: 0 });
+      try {
+        // churnMax 0: the first restart already blocks; SIGHUP still goes through, logged as override.
+        process.emit('SIGHUP', 'SIGHUP');
+        await advance(200);
+        expect(supervisor.status().rollout).toMatchObject({ reason: 'SIGHUP', status: 'completed', override: false });
+        process.emit('SIGHUP', 'SIGHUP');
+        await advance(200);
+        expect(supervisor.status().rollout).toMatchObject({ reason: 'SIGHUP', status: 'completed', override: true });
+        expect(logs.some((l) => l.msg.includes('OVERRIDES'))).toBe(true);
+
+        const [a, b] = fake.alive();
+        b!.send = (message) => {
+          b!.sent.push(message);
+          return true;
+        };
+        process.emit('SIGTERM', 'SIGTERM');
+        await advance(100);
+        expect(a!.exited).toBe(true);
+        expect(exit).not.toHaveBeenCalled();
+        process.emit('SIGTERM', 'SIGTERM');
+        expect(exit).toHaveBeenCalledWith(1);
+        await advance(10);
+        expect(b!.signals).toEqual(['SIGKILL']);
+      } finally {
+        supervisor.removeSignalHandlers();
+      }
+      expect(process.listenerCount('SIGTERM')).toBe(0);
+    });
+
+    it('exits 0 once a signal-initiated stop has drained everything', async () => {
+      const exit = vi.fn();
+      const { supervisor } = await started({ handleSignals: true, exit });
+      try {
+        process.emit('SIGINT', 'SIGINT');
+        await advance(100);
+        expect(exit).toHaveBeenCalledWith(0);
+      } finally {
+        supervisor.removeSignalHandlers();
+      }
+    });
+  });
+
+  it('validates its options', () => {
+    expect(() => setup({ workers: 0 })).toThrow(RangeError);
+    expect(() => setup({ readyTimeoutMs: -1 })).toThrow(RangeError);
+    expect(() => setup({ exec: '' })).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,71 @@
+import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import type { Logger } from 'pino';
+import type { RampartConfig } from '../config/rampart-config.js';
+import { ROOT_LOGGER } from '../observability/observability.tokens.js';
+import { ShutdownRegistry } from '../resilience/shutdown-registry.service.js';
+import { RUNTIME, type Runtime } from '../runtime.js';
+import { BreakerHealthIndicator } from './breaker.health.js';
+import { DatabaseHealthIndicator } from './database.health.js';
+import { EventLoopHealthIndicator } from './event-loop.health.js';
+import { EventLoopLagMonitor } from './event-loop-lag.monitor.js';
+import { HealthController } from './health.controller.js';
+import { HealthDatabase, PgHealthDatabase, healthDbTimeouts } from './health-database.js';
+import { HealthService } from './health.service.js';
+import { LifecycleHealthIndicator } from './lifecycle.health.js';
+import { PoolsHealthIndicator } from './pools.health.js';
+import { RedisHealthIndicator } from './redis.health.js';
+import { ResilienceDiagnostics } from './resilience-diagnostics.js';
+import { ChannelRestartPolicySource } from './channel-restart-policy.source.js';
+import { RestartPolicySource } from './restart-policy.source.js';
+import { WorkerHealthIndicator } from './worker.health.js';
+
+@Module({
+  // Terminus would log every failed probe at error level; HealthService logs status changes instead.
+  imports: [TerminusModule.forRoot({ logger: false })],
+  controllers: [HealthController],
+  providers: [
+    {
+      provide: HealthDatabase,
+      inject: [RUNTIME, ConfigService, ShutdownRegistry, ROOT_LOGGER],
+      useFactory: (runtime: Runtime, config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry, logger: Logger) => {
+        const timeouts = healthDbTimeouts(config.get('health', { infer: true }).dbTimeoutMs);
+        const database = new PgHealthDatabase(runtime.databaseUrl, timeouts, logger.child({ component: 'health-db' }));
+        registry.register({ name: 'health-datasource', phase: 'health-db', close: () => database.close() });
+        return database;
+      },
+    },
+    {
+      provide: EventLoopLagMonitor,
+      inject: [ShutdownRegistry],
+      useFactory: (registry: ShutdownRegistry) => {
+        const monitor = new EventLoopLagMonitor();
+        monitor.start();
+        registry.register({ name: 'event-loop-monitor', phase: 'jobs', close: () => monitor.stop() });
+        return monitor;
+      },
+    },
+    {
+      provide: RestartPolicySource,
+      inject: [RUNTIME, ShutdownRegistry],
+      useFactory: (runtime: Runtime, registry: ShutdownRegistry) => {
+        const source = new ChannelRestartPolicySource(runtime.channel);
+        source.start();
+        registry.register({ name: 'restart-policy-refresh', phase: 'jobs', close: () => source.stop() });
+        return source;
+      },
+    },
+    LifecycleHealthIndicator,
+    DatabaseHealthIndicator,
+    RedisHealthIndicator,
+    EventLoopHealthIndicator,
+    BreakerHealthIndicator,
+    PoolsHealthIndicator,
+    WorkerHealthIndicator,
+    ResilienceDiagnostics,
+    HealthService,
+  ],
+  exports: [HealthDatabase, EventLoopLagMonitor],
+})
+export class HealthModule {}

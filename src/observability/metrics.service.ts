@@ -1,0 +1,123 @@
+import { Inject, Injectable } from '@nestjs/common';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RUNTIME, type Runtime } from '../runtime.js';
+import { PoolManager } from '../database/pool-manager.js';
+import { BreakerService, MAIN_DB_BREAKER, type BreakerState } from '../resilience/breaker.service.js';
+import { RateLimitMetrics } from '../security/rate-limit/rate-limit.metrics.js';
+
+const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/**
+ * This worker's Prometheus registry. Gauges read live values at scrape time (no timers);
+ * in cluster mode the supervisor aggregates every worker's registry into one scrape, so each
+ * metric declares how it combines (`aggregator`).
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+
+  constructor(
+    pool: PoolManager,
+    @Inject(MAIN_DB_BREAKER) breaker: BreakerService,
+    rateLimits: RateLimitMetrics,
+    @Inject(RUNTIME) runtime: Runtime,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    if (cluster.isWorker) {
+      // Answer the primary's aggregation requests with this registry (constructing one installs the listener).
+      AggregatorRegistry.setRegistries([this.registry]);
+      new AggregatorRegistry();
+    } else {
+      // Alone (WORKERS=1) this process is its own supervisor view; in a cluster the primary publishes these.
+      const channel = runtime.channel;
+      new Gauge({
+        name: 'rampart_restart_policy_state',
+        help: 'Restart churn policy: 0 allowed, 1 cooling_down, 2 blocked',
+        registers: [this.registry],
+        async collect() {
+          const state = (await channel.requestStatus()).policy.state;
+          this.set(state === 'blocked' ? 2 : state === 'cooling_down' ? 1 : 0);
+        },
+      });
+      const restarts = new Counter({ name: 'rampart_worker_restarts_total', help: 'Worker replacements by kind', labelNames: ['reason'], registers: [this.registry] });
+      for (const reason of ['rolling', 'watchdog', 'crash']) restarts.inc({ reason }, 0);
+    }
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by method, route template and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'rampart_db_pool_connections',
+      help: 'Main pool connections by state (size is the configured DB_POOL_SIZE)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      aggregator: 'sum',
+      collect() {
+        const stats = pool.stats();
+        this.set({ state: 'size' }, stats.size);
+        this.set({ state: 'max' }, stats.max);
+        this.set({ state: 'in_use' }, stats.inUse);
+        this.set({ state: 'idle' }, stats.idle);
+        this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+    new Gauge({
+      name: 'rampart_db_pool_saturation',
+      help: 'Main pool connections in use / max (1.0 = every connection busy); worst worker in cluster mode',
+      registers: [this.registry],
+      aggregator: 'max',
+      collect() {
+        this.set(pool.stats().saturation);
+      },
+    });
+    new Gauge({
+      name: 'rampart_breaker_state',
+      help: 'Main database circuit breaker: 0 closed, 1 half_open, 2 open; worst worker in cluster mode',
+      registers: [this.registry],
+      aggregator: 'max',
+      collect() {
+        this.set(BREAKER_STATE_VALUE[breaker.snapshot().state]);
+      },
+    });
+    new Gauge({
+      name: 'rampart_breaker_failure_rate',
+      help: 'Main database infrastructure failure rate over the breaker window',
+      registers: [this.registry],
+      aggregator: 'max',
+      collect() {
+        this.set(breaker.snapshot().failureRate);
+      },
+    });
+    const transitions = new Counter({
+      name: 'rampart_breaker_transitions_total',
+      help: 'Main database circuit breaker state changes by target state',
+      labelNames: ['to'],
+      registers: [this.registry],
+    });
+    breaker.onStateChange((change) => transitions.inc({ to: change.to }));
+    // The limiter counts in-process (it must not depend on Prometheus); this publishes its tally.
+    new Counter({
+      name: 'rampart_rate_limit_rejections_total',
+      help: 'Requests rejected with 429 by limit name',
+      labelNames: ['limit'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [limit, count] of rateLimits.snapshot().rejections) this.inc({ limit }, count);
+      },
+    });
+  }
+
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

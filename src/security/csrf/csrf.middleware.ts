@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import type { RampartConfig } from '../../config/rampart-config.js';
+import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
+import { inSessionScope } from '../session/session-scope.js';
+import { markCsrfChecked, SAFE_METHODS } from './csrf-checked.js';
+import { CsrfInvalidException } from './csrf.exceptions.js';
+import { CsrfTokens } from './csrf-tokens.js';
+import { crossSiteReason } from './request-origin.js';
+
+export const CSRF_WOULD_BLOCK_HEADER = 'X-CSRF-Would-Block';
+
+/**
+ * Every request with a method other than GET, HEAD or OPTIONS on a session-bearing path
+ * (login included) must come from this site and carry the session's token. The method is
+ * the one on the wire: no method-override middleware is installed, so neither
+ * `X-HTTP-Method-Override` nor `_method` can turn a POST into something this skips.
+ * `CSRF_MODE=report-only` logs and flags what enforce would refuse, for a safe rollout.
+ */
+@Injectable()
+export class CsrfMiddleware {
+  readonly handle: RequestHandler;
+
+  constructor(
+    tokens: CsrfTokens,
+    @Inject(ConfigService) config: ConfigService<RampartConfig, true>,
+    @Inject(ROOT_LOGGER) logger: Logger,
+  ) {
+    const reportOnly = config.get('security', { infer: true }).csrfMode === 'report-only';
+    this.handle = (req: Request, res: Response, next: NextFunction) => {
+      if (SAFE_METHODS.has(req.method) || !inSessionScope(req.path)) return next();
+      markCsrfChecked(req);
+      const reason = crossSiteReason(req) ?? (tokens.verify(req) ? null : 'missing or invalid CSRF token');
+      if (reason === null) return next();
+      const log = req.log ?? logger;
+      // The path without its query string: routes are not matched yet at this point.
+      const where = { method: req.method, path: req.path, reason };
+      if (reportOnly) {
+        res.setHeader(CSRF_WOULD_BLOCK_HEADER, '1');
+        log.warn(where, 'CSRF check failed; let through because CSRF_MODE=report-only');
+        return next();
+      }
+      log.info(where, 'CSRF check refused the request');
+      next(new CsrfInvalidException());
+    };
+  }
+}

@@ -1,0 +1,77 @@
+import { Global, Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import type { Redis } from 'ioredis';
+import type { RampartConfig } from '../../config/rampart-config.js';
+import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
+import { AccountRateLimitInterceptor } from './account-rate-limit.interceptor.js';
+import { routeRatePolicy } from './rate-limit.decorator.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimitMetrics } from './rate-limit.metrics.js';
+import { type IpRatePolicyName, ratePolicies } from './rate-limit.policies.js';
+import { RateLimitStore } from './rate-limit.store.js';
+import { RateLimiter } from './rate-limiter.service.js';
+import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
+import { RedisRateLimitStore } from './redis-rate-limit.store.js';
+
+type Config = ConfigService<RampartConfig, true>;
+
+const IP_POLICIES: IpRatePolicyName[] = ['login', 'reset', 'csp-report'];
+
+/** Redis when configured (shared by workers and replicas), otherwise this process's memory. */
+@Module({
+  providers: [
+    {
+      provide: RateLimitStore,
+      inject: [REDIS_CLIENT, ConfigService],
+      useFactory: (redis: Redis | null, config: Config): RateLimitStore =>
+        redis ? new RedisRateLimitStore(redis, config.get('redis', { infer: true }).keyPrefix) : new MemoryRateLimitStore(),
+    },
+  ],
+  exports: [RateLimitStore],
+})
+export class RateLimitStoreModule {}
+
+/**
+ * Rate limits of CONTRACT.md. Per-IP policies are @nestjs/throttler throttlers that apply
+ * only to routes marked `@RateLimit(name)`; the per-account budget is a global interceptor.
+ * Global so the guard behind `@RateLimit` resolves in whichever module declares the route.
+ */
+@Global()
+@Module({
+  imports: [
+    RateLimitStoreModule,
+    ThrottlerModule.forRootAsync({
+      imports: [RateLimitStoreModule],
+      inject: [RateLimitStore, ConfigService],
+      useFactory: (storage: RateLimitStore, config: Config) => {
+        const policies = ratePolicies(config.get('security', { infer: true }));
+        return {
+          storage,
+          setHeaders: false,
+          throttlers: IP_POLICIES.map((name) => ({
+            name,
+            limit: policies[name].limit,
+            ttl: policies[name].windowMs,
+            blockDuration: policies[name].blockMs,
+            skipIf: (context) => routeRatePolicy(context) !== name,
+          })),
+        };
+      },
+    }),
+  ],
+  providers: [
+    RateLimitMetrics,
+    RateLimiter,
+    RateLimitGuard,
+    {
+      provide: APP_INTERCEPTOR,
+      inject: [RateLimiter, ConfigService],
+      useFactory: (limiter: RateLimiter, config: Config) =>
+        new AccountRateLimitInterceptor(limiter, ratePolicies(config.get('security', { infer: true })).account),
+    },
+  ],
+  exports: [RateLimitMetrics, RateLimiter, RateLimitGuard],
+})
+export class RateLimitModule {}

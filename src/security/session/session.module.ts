@@ -1,0 +1,41 @@
+import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RampartConfig } from '../../config/rampart-config.js';
+import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
+import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
+import { MemorySessionBackend } from './memory-session.backend.js';
+import { RampartSessionStore } from './rampart-session.store.js';
+import { RedisSessionBackend } from './redis-session.backend.js';
+import { SessionBackend } from './session-backend.js';
+import { SessionControl } from './session-control.js';
+import { SessionCookie } from './session-cookie.js';
+import { SessionMiddleware } from './session.middleware.js';
+
+/**
+ * Sessions in Redis whenever REDIS_URL is set (never a fallback to memory then: a Redis
+ * outage answers SESSION_STORE_UNAVAILABLE); in memory only in single-instance mode, which
+ * the config refuses in production and announces once at start.
+ */
+@Module({
+  providers: [
+    {
+      provide: SessionBackend,
+      inject: [REDIS_CLIENT, ConfigService],
+      useFactory: (redis: Redis | null, config: ConfigService<RampartConfig, true>): SessionBackend =>
+        redis ? new RedisSessionBackend(redis, config.get('redis', { infer: true }).keyPrefix) : new MemorySessionBackend(),
+    },
+    {
+      provide: RampartSessionStore,
+      inject: [SessionBackend, ConfigService, ROOT_LOGGER],
+      useFactory: (backend: SessionBackend, config: ConfigService<RampartConfig, true>, logger: Logger) =>
+        new RampartSessionStore(backend, config.get('security', { infer: true }), logger.child({ component: 'session-store' })),
+    },
+    SessionCookie,
+    SessionMiddleware,
+    SessionControl,
+  ],
+  exports: [SessionMiddleware, SessionControl, SessionBackend],
+})
+export class SessionModule {}

@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { login } from '../support/login.js';
+import { spawnApp, type AppProcess } from '../support/process.js';
+
+function postgresProcessesFor(dataDir: string): number {
+  const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.includes('postgres') && line.includes(dataDir)).length;
+}
+
+describe('embedded PostgreSQL default (no DATABASE_URL)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rampart-embedded-'));
+  let proc: AppProcess | null = null;
+  afterAll(() => {
+    proc?.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const env = { DATA_DIR: dataDir, ADMIN_BOOTSTRAP_PASSWORD: 'embedded-admin-password', LOG_LEVEL: 'info' };
+
+  it('serves data, keeps a note across a SIGTERM and restart, and leaves no PostgreSQL behind', async () => {
+    const started = Date.now();
+    proc = await spawnApp(env, { readyTimeoutMs: 60_000 });
+    const session = await login(proc.url, 'admin', 'embedded-admin-password');
+    const summary = await fetch(`${proc.url}/api/reports/wip-summary`, { headers: session.headers() });
+    expect(summary.status).toBe(200);
+    expect(((await summary.json()) as { stations: unknown[] }).stations.length).toBeGreaterThan(0);
+    console.info(`[embedded] first start to data: ${Date.now() - started} ms`);
+
+    const text = `survives restart ${Date.now()}`;
+    const created = await fetch(`${proc.url}/api/lots/1/notes`, { method: 'POST', headers: session.headers(), body: JSON.stringify({ text }) });
+    expect(created.status).toBe(201);
+
+    const signalled = Date.now();
+    proc.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - signalled).toBeLessThan(10_000);
+    expect(postgresProcessesFor(dataDir)).toBe(0);
+
+    proc = await spawnApp(env, { readyTimeoutMs: 60_000 });
+    const again = await login(proc.url, 'admin', 'embedded-admin-password');
+    const lot = await fetch(`${proc.url}/api/lots/1`, { headers: again.headers() });
+    const body = (await lot.json()) as { notes: { text: string }[] };
+    expect(body.notes.map((n) => n.text)).toContain(text);
+    proc.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    expect(postgresProcessesFor(dataDir)).toBe(0);
+  });
+});

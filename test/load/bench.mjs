@@ -1,0 +1,461 @@
+#!/usr/bin/env node
+// The benchmark of issue 8, in one run on this machine:
+//  1. the same JSON route and the same database-backed route served by
+//     (a) a bare NestJS app (test/load/bare-app.mjs: one controller, a plain pg.Pool) and
+//     (b) Rampart with its whole stack (Redis sessions, CSRF, rate limits, logging, breaker, metrics):
+//         JSON: bare GET /bench/json      vs Rampart GET /api/auth/me (authenticated, no DB work)
+//         DB:   bare GET /bench/db/1      vs Rampart GET /api/lots/1  (the same three queries)
+//     autocannon, 50 connections, 3 s warm-up, 15 s measured, each; targets: Rampart keeps
+//     >= 0.6x the bare app's requests/s on JSON and >= 0.75x on DB;
+//  2. health latency with the main pool exhausted: Rampart with DB_POOL_SIZE=2 and no overflow,
+//     both connections blocked on a table lock and more requests queued behind them, while
+//     /health/live and /health/ready are hammered.
+// Needs PostgreSQL on 127.0.0.1:5432 (a fresh database, created and dropped here) and Redis on
+// 127.0.0.1:6379 (a unique key prefix, deleted afterwards). Exits 1 when a target fails
+// (--no-gate: always 0 unless the run itself breaks). See test/load/README.md.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  busyWarning,
+  cpuBusy,
+  fmt,
+  freePort,
+  machine,
+  markdownTable,
+  nodeTreeRssMb,
+  onCleanup,
+  requireBuild,
+  runMain,
+  sleep,
+  spawnNode,
+  textTable,
+  treeCpuSeconds,
+  writeResults,
+} from './lib/common.mjs';
+import { parseJson, VirtualUser } from './lib/http-client.mjs';
+
+const TARGETS = { json: 0.6, db: 0.75 };
+
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    'seed-lots': { type: 'string', default: '100000' },
+    'health-duration': { type: 'string', default: '5' },
+    'pg-url': { type: 'string', default: process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'redis-url': { type: 'string', default: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    'no-gate': { type: 'boolean', default: false },
+    'keep-logs': { type: 'boolean', default: false },
+    // e.g. --rampart-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" (the full-stack instance)
+    'rampart-node-args': { type: 'string', default: '' },
+    // Extra variables for the full-stack instance, for experiments: --rampart-env LOG_LEVEL=warn
+    'rampart-env': { type: 'string', multiple: true, default: [] },
+    // Skip the pool-exhaustion part (quicker when profiling the throughput runs).
+    'skip-health': { type: 'boolean', default: false },
+  },
+});
+const duration = Number(opts.duration);
+const warmup = Number(opts.warmup);
+const connections = Number(opts.connections);
+const healthDuration = Number(opts['health-duration']);
+const POOL_SIZE = 10; // Rampart's defaults: DB_POOL_SIZE 10 + DB_POOL_MAX_OVERFLOW 5
+const POOL_MAX = 15;
+
+let rampartEnvShown = {};
+const log = (line) => process.stdout.write(`${line}\n`);
+
+function withDatabase(url, name) {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function createDatabase(adminUrl) {
+  const name = `rampart_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  onCleanup(`drop database ${name}`, async () => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  });
+  return { name, url: withDatabase(adminUrl, name) };
+}
+
+async function redisPrefix(redisUrl) {
+  const prefix = `rbench${randomBytes(4).toString('hex')}:`;
+  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  await probe.connect();
+  await probe.ping();
+  probe.disconnect();
+  onCleanup(`delete Redis keys ${prefix}*`, async () => {
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  });
+  return prefix;
+}
+
+/** One autocannon run; latencies in ms. */
+async function cannon(label, url, { headers = {}, seconds = duration, warm = warmup, conns = connections, pid } = {}) {
+  // CPU per request of the server's Node processes (its main thread and libuv/GC threads):
+  // less sensitive to a noisy neighbour than requests/s. Counted over warm-up + run.
+  const cpuBefore = pid ? treeCpuSeconds(pid).node : 0;
+  const result = await autocannon({
+    url,
+    connections: conns,
+    duration: seconds,
+    headers,
+    warmup: warm > 0 ? { connections: conns, duration: warm } : undefined,
+  });
+  const cpuSeconds = pid ? treeCpuSeconds(pid).node - cpuBefore : null;
+  const allRequests = result.requests.total + (result.warmup?.requests?.total ?? 0);
+  const out = {
+    label,
+    url: new URL(url).pathname,
+    connections: conns,
+    durationS: seconds,
+    rps: result.requests.average,
+    requests: result.requests.total,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    cpuUsPerReq: cpuSeconds === null || allRequests === 0 ? undefined : (cpuSeconds * 1e6) / allRequests,
+  };
+  log(
+    `  ${label.padEnd(34)} ${fmt(out.rps, 0).padStart(7)} req/s  p50 ${fmt(out.p50)} ms  p99 ${fmt(out.p99)} ms` +
+      (out.cpuUsPerReq === undefined ? '' : `  ${fmt(out.cpuUsPerReq, 0)} us CPU/req`) +
+      (out.non2xx + out.errors + out.timeouts > 0 ? `  (non-2xx ${out.non2xx}, errors ${out.errors}, timeouts ${out.timeouts})` : ''),
+  );
+  return out;
+}
+
+async function expectOk(label, url, headers = {}) {
+  const response = await fetch(url, { headers });
+  const body = await response.text();
+  if (response.status !== 200) throw new Error(`${label}: GET ${url} answered ${response.status}: ${body.slice(0, 300)}`);
+  return body;
+}
+
+async function adminSession(baseUrl, password) {
+  const vu = new VirtualUser(baseUrl);
+  const pre = await vu.request('GET', '/api/auth/csrf');
+  if (pre.status !== 200) throw new Error(`GET /api/auth/csrf answered ${pre.status}: ${pre.body.slice(0, 300)}`);
+  vu.csrfToken = parseJson('csrf', pre).token;
+  const res = await vu.request('POST', '/api/auth/login', { json: { username: 'admin', password } });
+  if (res.status !== 200) throw new Error(`POST /api/auth/login answered ${res.status}: ${res.body.slice(0, 300)}`);
+  vu.close();
+  return vu.cookieHeader();
+}
+
+async function main() {
+  requireBuild();
+  const startedAt = new Date();
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-'));
+  onCleanup(`remove ${dir}`, () => (opts['keep-logs'] ? log(`kept ${dir}`) : rmSync(dir, { recursive: true, force: true })));
+  const db = await createDatabase(opts['pg-url']);
+  const prefix = await redisPrefix(opts['redis-url']);
+  const adminPassword = `bench-${randomBytes(12).toString('base64url')}`;
+  const rampartEnv = {
+    HOST: '127.0.0.1',
+    DATABASE_URL: db.url,
+    REDIS_URL: opts['redis-url'],
+    REDIS_KEY_PREFIX: prefix,
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    ADMIN_BOOTSTRAP_PASSWORD: adminPassword,
+    // One admin session drives 50 connections: ~100x the per-account budget of 100/min.
+    RATE_LIMIT_ACCOUNT_PER_MIN: '100000000',
+    ...Object.fromEntries(opts['rampart-env'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+  };
+  rampartEnvShown = rampartEnv;
+  const shownEnv = { ...rampartEnv, DATABASE_URL: `(fresh database ${db.name})`, SESSION_SECRET: '(random)', ADMIN_BOOTSTRAP_PASSWORD: '(random)' };
+
+  // --- Rampart, full stack, seeding on first start ------------------------------------------
+  const port = await freePort();
+  log(`starting Rampart (database ${db.name}, SEED_LOTS ${opts['seed-lots']}, Redis prefix ${prefix})...`);
+  let t = Date.now();
+  const rampart = await spawnNode({
+    env: { ...rampartEnv, PORT: String(port), SEED_LOTS: opts['seed-lots'] },
+    nodeArgs: opts['rampart-node-args'].split(/\s+/).filter(Boolean),
+    logFile: join(dir, 'rampart.log'),
+    name: 'rampart',
+    readyTimeoutMs: 300_000,
+  });
+  const startupS = (Date.now() - t) / 1000;
+  const seeded = rampart.log().split('\n').find((line) => line.includes('demo data seeded'));
+  const seedMs = Number(/"ms":(\d+)/.exec(seeded ?? '')?.[1] ?? NaN);
+  log(`Rampart pid ${rampart.pid} ready after ${startupS.toFixed(1)} s (seeding ${Number.isNaN(seedMs) ? '?' : (seedMs / 1000).toFixed(1)} s)`);
+  const rampartUrl = `http://127.0.0.1:${port}`;
+
+  const barePort = await freePort();
+  const bare = await spawnNode({
+    script: join('test', 'load', 'bare-app.mjs'),
+    env: { PORT: String(barePort), DATABASE_URL: db.url, POOL_MAX: String(POOL_MAX) },
+    logFile: join(dir, 'bare.log'),
+    name: 'bare app',
+    readyPattern: /bare app listening/,
+  });
+  const bareUrl = `http://127.0.0.1:${barePort}`;
+
+  const cookie = await adminSession(rampartUrl, adminPassword);
+  const auth = { cookie };
+  await expectOk('Rampart JSON route', `${rampartUrl}/api/auth/me`, auth);
+  const rampartLot = JSON.parse(await expectOk('Rampart DB route', `${rampartUrl}/api/lots/1`, auth));
+  const bareLot = JSON.parse(await expectOk('bare DB route', `${bareUrl}/bench/db/1`));
+  await expectOk('bare JSON route', `${bareUrl}/bench/json`);
+  if (rampartLot.code !== bareLot.code || rampartLot.events.length !== bareLot.events.length) {
+    throw new Error('the bare DB route does not return what Rampart returns for lot 1');
+  }
+  const [{ lots, events }] = (await queryOnce(db.url, 'SELECT (SELECT count(*) FROM lots)::int AS lots, (SELECT count(*) FROM lot_events)::int AS events'));
+
+  // --- 1. bare versus full stack ---------------------------------------------------------------
+  await sleep(2000); // let the startup work (report cache, first health) settle
+  const memory = { rampartBeforeMb: nodeTreeRssMb(rampart.pid), bareBeforeMb: nodeTreeRssMb(bare.pid) };
+  const busyBefore = await cpuBusy(2000);
+  const warning = busyWarning(busyBefore);
+  if (warning) log(warning);
+  log(`\nthroughput (${connections} connections, ${warmup} s warm-up + ${duration} s each):`);
+  const runs = {
+    jsonBare: await cannon('JSON  bare    GET /bench/json', `${bareUrl}/bench/json`, { pid: bare.pid }),
+    jsonRampart: await cannon('JSON  Rampart GET /api/auth/me', `${rampartUrl}/api/auth/me`, { headers: auth, pid: rampart.pid }),
+    dbBare: await cannon('DB    bare    GET /bench/db/1', `${bareUrl}/bench/db/1`, { pid: bare.pid }),
+    dbRampart: await cannon('DB    Rampart GET /api/lots/1', `${rampartUrl}/api/lots/1`, { headers: auth, pid: rampart.pid }),
+  };
+  memory.rampartAfterMb = nodeTreeRssMb(rampart.pid);
+  memory.bareAfterMb = nodeTreeRssMb(bare.pid);
+  await bare.stop();
+  await rampart.stop();
+
+  // --- 2. health with the main pool exhausted -------------------------------------------------
+  const health = opts['skip-health'] ? null : await measureHealth({ rampartEnv, dir, adminPassword, db });
+
+
+  // --- report ----------------------------------------------------------------------------------
+  const ratio = {
+    json: runs.jsonRampart.rps / runs.jsonBare.rps,
+    db: runs.dbRampart.rps / runs.dbBare.rps,
+  };
+  const failedRuns = Object.values(runs).filter((r) => r.non2xx + r.errors + r.timeouts > 0);
+  const checks = [
+    { check: 'JSON route: Rampart / bare req/s', target: `>= ${TARGETS.json}x`, actual: `${ratio.json.toFixed(2)}x`, pass: ratio.json >= TARGETS.json },
+    { check: 'DB route: Rampart / bare req/s', target: `>= ${TARGETS.db}x`, actual: `${ratio.db.toFixed(2)}x`, pass: ratio.db >= TARGETS.db },
+    { check: 'no errors in the throughput runs', target: '0', actual: String(failedRuns.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0)), pass: failedRuns.length === 0 },
+  ];
+  if (health) {
+    const { live, ready, blockedAtEnd } = health.exhausted;
+    const bad = [live, ready].filter((x) => x.non2xx + x.errors + x.timeouts > 0 || x.p99 >= 1000);
+    checks.push({
+      check: 'health with the main pool exhausted',
+      target: 'all 200, p99 < 1000 ms',
+      actual: `live ${live.non2xx} non-2xx p99 ${fmt(live.p99)} ms, ready ${ready.non2xx} non-2xx p99 ${fmt(ready.p99)} ms`,
+      pass: bad.length === 0 && blockedAtEnd >= 2,
+    });
+  }
+  const passed = checks.every((c) => c.pass);
+
+  const header = ['route', 'app', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors', 'app CPU/req'];
+  const r = (route, app, x) => [route, app, fmt(x.rps, 0), fmt(x.p50), fmt(x.p99), `${x.non2xx}/${x.errors + x.timeouts}`, x.cpuUsPerReq === undefined ? '-' : `${fmt(x.cpuUsPerReq, 0)} us`];
+  const rows = [
+    r('JSON', 'bare NestJS  GET /bench/json', runs.jsonBare),
+    r('JSON', 'Rampart      GET /api/auth/me', runs.jsonRampart),
+    r('DB', 'bare NestJS  GET /bench/db/1', runs.dbBare),
+    r('DB', 'Rampart      GET /api/lots/1', runs.dbRampart),
+  ];
+  const healthHeader = ['health (pool of 2)', 'main pool', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors', 'app CPU/req'];
+  const healthRows = health
+    ? [
+        r('/health/live', 'idle', health.idle.live),
+        r('/health/ready', 'idle', health.idle.ready),
+        r('/health/live', `exhausted (${health.exhausted.blockedAtStart} blocked + queue)`, health.exhausted.live),
+        r('/health/ready', `exhausted (${health.exhausted.blockedAtStart} blocked + queue)`, health.exhausted.ready),
+      ]
+    : [['(skipped: --skip-health)', '', '', '', '', '', '']];
+  const checkHeader = ['check', 'target', 'actual', 'result'];
+  const checkRows = checks.map((c) => [c.check, c.target, c.actual, c.pass ? 'PASS' : 'FAIL']);
+  const memHeader = ['memory (RSS, MiB)', 'before', 'after', 'delta'];
+  const memRows = [
+    ['Rampart (full stack)', fmt(memory.rampartBeforeMb, 0), fmt(memory.rampartAfterMb, 0), fmt(memory.rampartAfterMb - memory.rampartBeforeMb, 0)],
+    ['bare NestJS', fmt(memory.bareBeforeMb, 0), fmt(memory.bareAfterMb, 0), fmt(memory.bareAfterMb - memory.bareBeforeMb, 0)],
+  ];
+  const m = await machine();
+  const context =
+    `${m.cpus} CPU (${m.cpuModel}), Node ${m.node}; database ${lots} lots / ${events} events (seeded in ` +
+    `${Number.isNaN(seedMs) ? '?' : (seedMs / 1000).toFixed(1)} s); autocannon ${connections} connections, ${warmup} s warm-up + ${duration} s; ` +
+    `Rampart with Redis sessions (REDIS_URL), LOG_LEVEL ${rampartEnvShown.LOG_LEVEL ?? 'info (default)'}, RATE_LIMIT_ACCOUNT_PER_MIN=100000000 (one session drives all connections)` +
+    (opts['rampart-env'].length > 0 ? `, extra: ${opts['rampart-env'].join(' ')}` : '') +
+    '; ' +
+    `bare app: pg.Pool max ${POOL_MAX} (Rampart: DB_POOL_SIZE ${POOL_SIZE} + overflow ${POOL_MAX - POOL_SIZE}), same three queries as GET /api/lots/:id.`;
+  log(`\n${context}\n\n${textTable(header, rows)}\n\n${textTable(healthHeader, healthRows)}\n\n${textTable(memHeader, memRows)}\n\n${textTable(checkHeader, checkRows)}\n`);
+  if (warning) log(`${warning}\n`);
+  log(`benchmark targets: ${passed ? 'PASS' : 'FAIL'}`);
+
+  const markdown = [
+    `# Rampart benchmark, ${startedAt.toISOString()}`,
+    '',
+    context,
+    '',
+    markdownTable(header, rows),
+    '',
+    markdownTable(healthHeader, healthRows),
+    '',
+    markdownTable(memHeader, memRows),
+    '',
+    markdownTable(checkHeader, checkRows),
+    '',
+    ...(warning ? [warning, ''] : []),
+    `**Targets: ${passed ? 'PASS' : 'FAIL'}**`,
+  ].join('\n');
+  const files = writeResults('bench', {
+    kind: 'bench',
+    startedAt: startedAt.toISOString(),
+    machine: m,
+    config: { connections, warmupS: warmup, durationS: duration, healthDurationS: healthDuration, seedLots: Number(opts['seed-lots']), lots, events, seedMs, rampartEnv: shownEnv, exhaustedEnv: { DB_POOL_SIZE: 2, DB_POOL_MAX_OVERFLOW: 0, DB_QUERY_TIMEOUT_MS: 60000, HEALTH_CACHE_MS: 0 } },
+    runs,
+    ratio,
+    targets: TARGETS,
+    health,
+    memory,
+    busyBefore,
+    checks,
+    passed,
+  }, markdown, startedAt);
+  log(`results: ${files.json}\n         ${files.markdown}`);
+  return passed || opts['no-gate'] ? 0 : 1;
+}
+
+/**
+ * Rampart with a main pool of 2 and no overflow: both connections blocked on a table lock,
+ * more requests queued behind them, while /health/live and /health/ready are hammered.
+ */
+async function measureHealth({ rampartEnv, dir, adminPassword, db }) {
+  const exhaustedEnv = {
+    ...rampartEnv,
+    PORT: String(await freePort()),
+    SEED_LOTS: '0',
+    DB_POOL_SIZE: '2',
+    DB_POOL_MAX_OVERFLOW: '0',
+    // The blocked queries must hold their connections for the whole measurement.
+    DB_QUERY_TIMEOUT_MS: '60000',
+    // Measure the checks, not the memo: every probe runs them.
+    HEALTH_CACHE_MS: '0',
+  };
+  log(`\nhealth with the main pool exhausted (DB_POOL_SIZE=2, DB_POOL_MAX_OVERFLOW=0, HEALTH_CACHE_MS=0):`);
+  const small = await spawnNode({ env: exhaustedEnv, logFile: join(dir, 'rampart-exhausted.log'), name: 'rampart (pool 2)' });
+  const smallUrl = `http://127.0.0.1:${exhaustedEnv.PORT}`;
+  const smallAuth = { cookie: await adminSession(smallUrl, adminPassword) };
+  await expectOk('lots before the lock', `${smallUrl}/api/lots/1`, smallAuth);
+  const health = {
+    idle: {
+      live: await cannon('idle pool      GET /health/live', `${smallUrl}/health/live`, { seconds: healthDuration, warm: 1, conns: 10, pid: small.pid }),
+      ready: await cannon('idle pool      GET /health/ready', `${smallUrl}/health/ready`, { seconds: healthDuration, warm: 1, conns: 10, pid: small.pid }),
+    },
+  };
+
+  const locker = new pg.Client({ connectionString: db.url, application_name: 'rampart-bench:locker' });
+  await locker.connect();
+  await locker.query('BEGIN');
+  await locker.query('LOCK TABLE lots IN ACCESS EXCLUSIVE MODE');
+  let holding = true;
+  const outcomes = new Map();
+  const hammer = async () => {
+    const vu = new VirtualUser(smallUrl, { timeoutMs: 120_000 });
+    try {
+      while (holding) {
+        const started = performance.now();
+        let key;
+        try {
+          const res = await vu.request('GET', '/api/lots/1', { headers: { cookie: smallAuth.cookie } });
+          key = res.status === 200 ? '200' : `${res.status} ${parseJson('lots', res)?.error?.code ?? ''}`;
+        } catch (error) {
+          key = `network ${error.code ?? error.message}`;
+        }
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        // A fast failure (breaker open) must not turn into a busy loop that steals the CPU.
+        if (performance.now() - started < 100) await sleep(100);
+      }
+    } finally {
+      vu.close();
+    }
+  };
+  // Two requests take both connections and wait on the lock; four more queue for the pool.
+  const blockers = Array.from({ length: 6 }, () => hammer());
+  let blocked = 0;
+  for (let i = 0; i < 50 && blocked < 2; i += 1) {
+    await sleep(100);
+    [{ blocked }] = await queryOnce(
+      db.url,
+      `SELECT count(*)::int AS blocked FROM pg_stat_activity WHERE datname = $1 AND application_name = 'rampart:main' AND wait_event_type = 'Lock'`,
+      [db.name],
+    );
+  }
+  if (blocked < 2) throw new Error(`could not exhaust the pool: ${blocked} main-pool connections wait on the lock`);
+  await sleep(300);
+  let poolSnapshot = null;
+  try {
+    const res = await fetch(`${smallUrl}/health`);
+    poolSnapshot = (await res.json())?.resilience?.pool ?? null;
+  } catch {
+    // /health without a resilience block: the pg_stat_activity count above is the evidence
+  }
+  log(`  main pool: ${blocked} connections blocked on the lock${poolSnapshot ? `; /health says ${JSON.stringify(poolSnapshot)}` : ''}`);
+  health.exhausted = {
+    live: await cannon('exhausted pool GET /health/live', `${smallUrl}/health/live`, { seconds: healthDuration, warm: 0, conns: 10, pid: small.pid }),
+    ready: await cannon('exhausted pool GET /health/ready', `${smallUrl}/health/ready`, { seconds: healthDuration, warm: 0, conns: 10, pid: small.pid }),
+  };
+  const [{ stillBlocked }] = await queryOnce(
+    db.url,
+    `SELECT count(*)::int AS "stillBlocked" FROM pg_stat_activity WHERE datname = $1 AND application_name = 'rampart:main' AND wait_event_type = 'Lock'`,
+    [db.name],
+  );
+  holding = false;
+  await locker.query('ROLLBACK');
+  await locker.end();
+  await Promise.all(blockers);
+  health.exhausted.blockedAtStart = blocked;
+  health.exhausted.blockedAtEnd = stillBlocked;
+  health.exhausted.pool = poolSnapshot;
+  health.exhausted.lotRequests = Object.fromEntries(outcomes);
+  log(`  still blocked at the end: ${stillBlocked}; the queued GET /api/lots/1 requests got ${JSON.stringify(Object.fromEntries(outcomes))}`);
+  await small.stop();
+  return health;
+}
+
+async function queryOnce(url, sql, params = []) {
+  const client = new pg.Client({ connectionString: url, application_name: 'rampart-bench' });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+runMain(main);
