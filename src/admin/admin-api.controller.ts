@@ -2,9 +2,9 @@ import { Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/commo
 import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
-import { ApiErrorResponses } from '../core/openapi.js';
+import { ApiErrorResponse, ApiErrorResponses } from '../core/openapi.js';
 import { correlationIdOf } from '../observability/correlation.js';
-import { AuditQuery, RestartAcceptedDto, RestartBody } from './admin.dto.js';
+import { AuditEntryDto, AuditQuery, RestartAcceptedDto, RestartBody, SystemStatusDto, WorkerStatusDto } from './admin.dto.js';
 import { AdminService } from './admin.service.js';
 import { AuditLogService } from './audit-log.service.js';
 
@@ -19,13 +19,13 @@ export class AdminApiController {
   ) {}
 
   @Get('system-status')
-  @ApiOkResponse({ description: 'Uptime, version, workers, pools, breaker, Redis, restart churn, policy' })
+  @ApiOkResponse({ type: SystemStatusDto, description: 'Uptime, version, workers, pools, breaker, Redis, restart churn, policy' })
   systemStatus() {
     return this.admin.systemStatus();
   }
 
   @Get('worker/status')
-  @ApiOkResponse({ description: 'Workers, restart history within the window, policy, cooldown, next action' })
+  @ApiOkResponse({ type: WorkerStatusDto, description: 'Workers, restart history within the window, policy, cooldown, next action' })
   workerStatus() {
     return this.admin.workerStatus();
   }
@@ -33,6 +33,7 @@ export class AdminApiController {
   @Post('worker/restart')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: RestartAcceptedDto })
+  @ApiErrorResponse(409, 'RESTART_BLOCKED: the churn policy blocks restarts (send acknowledgeOverride: true with a reason), or there is no cluster supervisor')
   restart(@Body() body: RestartBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
     return this.admin.restart({
       reason: body.reason,
@@ -43,7 +44,7 @@ export class AdminApiController {
   }
 
   @Get('audit')
-  @ApiOkResponse({ description: 'Audit entries, newest first' })
+  @ApiOkResponse({ type: [AuditEntryDto], description: 'Audit entries, newest first' })
   auditLog(@Query() query: AuditQuery) {
     return this.audit.list(query.limit ?? 50, query.before ?? null);
   }

@@ -13,8 +13,7 @@ import { renderConsole } from './console/render.js';
 // Fixed texts: nothing from the query string is reflected into the page.
 const FLASH: Record<string, string> = {
   started: 'Rolling restart started.',
-  RESTART_BLOCKED: 'Restart refused: the churn policy blocks restarts. Tick the override box and give a reason to proceed.',
-  CONFLICT: 'Restart refused by the supervisor (see the audit log).',
+  RESTART_BLOCKED: 'Restart refused (churn policy, or no cluster supervisor with WORKERS=1): see the audit log. When blocked by churn, tick the override box and give a reason.',
   failed: 'Restart failed; see the audit log and the service logs.',
 };
 

@@ -43,3 +43,97 @@ export class RestartAcceptedDto {
   @ApiProperty() restartId!: string;
   @ApiProperty({ enum: ['running'] }) status!: string;
 }
+
+// Response shapes, for the OpenAPI document the frontend generates its types from. They mirror
+// the supervisor's status types in src/cluster/protocol.ts.
+
+export class PolicyDto {
+  @ApiProperty({ enum: ['allowed', 'cooling_down', 'blocked'] }) state!: string;
+  @ApiProperty() cooldownRemainingS!: number;
+  @ApiProperty() restartsInWindow!: number;
+  @ApiProperty() windowS!: number;
+  @ApiProperty() threshold!: number;
+  @ApiProperty() exceeded!: boolean;
+  @ApiProperty() nextAction!: string;
+}
+
+export class WorkerDto {
+  @ApiProperty() slot!: number;
+  @ApiProperty() id!: number;
+  @ApiProperty({ type: Number, nullable: true }) pid!: number | null;
+  @ApiProperty({ enum: ['starting', 'ready', 'draining', 'stopped'] }) state!: string;
+  @ApiProperty({ format: 'date-time' }) startedAt!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) readyAt!: string | null;
+  @ApiProperty() restarts!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastHeartbeatAt!: string | null;
+  @ApiProperty({ type: Number, nullable: true }) eventLoopLagMs!: number | null;
+  @ApiProperty({ enum: ['ok', 'lagging', 'unresponsive', 'n/a'] }) watchdog!: string;
+}
+
+export class RestartRecordDto {
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ enum: ['rolling', 'watchdog', 'crash'] }) kind!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ type: String, nullable: true }) restartId!: string | null;
+  @ApiProperty({ type: Number, nullable: true }) slot!: number | null;
+  @ApiProperty() override!: boolean;
+}
+
+export class RolloutDto {
+  @ApiProperty() restartId!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ enum: ['running', 'completed', 'failed', 'rejected', 'aborted'] }) status!: string;
+  @ApiProperty({ type: String, nullable: true }) code!: string | null;
+  @ApiProperty({ type: String, nullable: true }) message!: string | null;
+  @ApiProperty() override!: boolean;
+  @ApiProperty() alreadyRunning!: boolean;
+  @ApiProperty({ format: 'date-time' }) startedAt!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) finishedAt!: string | null;
+  @ApiProperty() total!: number;
+  @ApiProperty() replaced!: number;
+  @ApiProperty() skipped!: number;
+  @ApiProperty({ type: PolicyDto }) policy!: PolicyDto;
+}
+
+export class WorkerStatusDto {
+  @ApiProperty({ enum: ['cluster', 'single'] }) mode!: string;
+  @ApiProperty({ type: [WorkerDto] }) workers!: WorkerDto[];
+  @ApiProperty({ type: [RestartRecordDto], description: 'Restarts within the churn window, oldest first' }) history!: RestartRecordDto[];
+  @ApiProperty({ type: PolicyDto }) policy!: PolicyDto;
+  @ApiProperty() cooldownRemainingS!: number;
+  @ApiProperty() nextAction!: string;
+  @ApiProperty({ type: RolloutDto, nullable: true }) rollout!: RolloutDto | null;
+}
+
+export class ChurnDto {
+  @ApiProperty() windowS!: number;
+  @ApiProperty() restarts!: number;
+  @ApiProperty() threshold!: number;
+  @ApiProperty() exceeded!: boolean;
+}
+
+export class SystemStatusDto {
+  @ApiProperty() uptimeS!: number;
+  @ApiProperty() version!: string;
+  @ApiProperty({ enum: ['cluster', 'single'] }) mode!: string;
+  @ApiProperty({ type: [WorkerDto] }) workers!: WorkerDto[];
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Pool stats by pool name (main)' }) pools!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Breaker snapshot: state, failureRate, retryAfterMs, thresholds' })
+  breaker!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'mode (redis|memory), status, latencyMs' }) redis!: Record<string, unknown>;
+  @ApiProperty({ type: ChurnDto }) restartChurn!: ChurnDto;
+  @ApiProperty({ type: PolicyDto }) policy!: PolicyDto;
+  @ApiProperty({ type: RolloutDto, nullable: true }) rollout!: RolloutDto | null;
+}
+
+export class AuditEntryDto {
+  @ApiProperty() id!: number;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ type: Number, nullable: true }) actorId!: number | null;
+  @ApiProperty({ type: String, nullable: true }) actor!: string | null;
+  @ApiProperty() action!: string;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+  @ApiProperty() outcome!: string;
+  @ApiProperty({ type: String, nullable: true }) correlationId!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: true }) details!: Record<string, unknown>;
+}

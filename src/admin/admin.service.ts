@@ -95,10 +95,9 @@ export class AdminService {
       outcome: accepted ? (result.alreadyRunning ? 'joined running rollout' : 'started') : `${result.status}: ${result.code ?? 'unknown'}`,
       details: { restartId: result.restartId, override: result.override, message: result.message },
     });
-    if (!accepted) {
-      if (result.code === 'RESTART_BLOCKED') throw new AppException(ErrorCode.RESTART_BLOCKED, result.message ?? 'Restarts are blocked');
-      throw new AppException(ErrorCode.CONFLICT, result.message ?? `Restart ${result.status}`);
-    }
+    // Refused by the supervisor: blocked by churn, no supervisor at all (WORKERS=1), or shutting
+    // down. All are "this restart cannot happen now"; the message says which.
+    if (!accepted) throw new AppException(ErrorCode.RESTART_BLOCKED, result.message ?? `Restart ${result.status}: ${result.code ?? 'refused'}`);
     return { restartId: result.restartId, status: 'running' };
   }
 

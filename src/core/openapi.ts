@@ -31,6 +31,8 @@ export const ApiErrorResponses = () =>
     ApiResponse({ status: 401, description: 'UNAUTHENTICATED', schema: envelope }),
     ApiResponse({ status: 403, description: 'FORBIDDEN or CSRF_INVALID', schema: envelope }),
     ApiResponse({ status: 404, description: 'NOT_FOUND', schema: envelope }),
+    ApiResponse({ status: 413, description: 'PAYLOAD_TOO_LARGE', schema: envelope }),
+    ApiResponse({ status: 415, description: 'UNSUPPORTED_MEDIA_TYPE (JSON endpoints accept application/json only)', schema: envelope }),
     ApiResponse({ status: 429, description: 'RATE_LIMITED (Retry-After)', schema: envelope }),
     ApiResponse({
       status: 503,
@@ -38,7 +40,11 @@ export const ApiErrorResponses = () =>
       schema: envelope,
     }),
     ApiResponse({ status: 504, description: 'DB_QUERY_TIMEOUT', schema: envelope }),
+    ApiResponse({ status: 500, description: 'INTERNAL (logged with the correlation id)', schema: envelope }),
   );
+
+/** A documented error status specific to one route (e.g. 409 RESTART_BLOCKED). */
+export const ApiErrorResponse = (status: number, description: string) => ApiResponse({ status, description, schema: envelope });
 
 export function setupOpenApi(app: INestApplication, version: string): void {
   const document = SwaggerModule.createDocument(

@@ -45,3 +45,18 @@ describe(redactError.name, () => {
     expect(out).toContain(REDACTED);
   });
 });
+
+describe('redactDeep on values that need nothing', () => {
+  it('returns the very same object, allocating no copy', () => {
+    const line = { req: { method: 'GET', url: '/api/lots' }, res: { statusCode: 200 }, tags: ['a', 'b'] };
+    expect(redactDeep(line)).toBe(line);
+  });
+
+  it('leaves class instances to their serializers', () => {
+    class Response {
+      secret = 'postgres://u:pw@h/d';
+    }
+    const response = new Response();
+    expect(redactDeep({ res: response }) as { res: Response }).toEqual({ res: response });
+  });
+});

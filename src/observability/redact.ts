@@ -17,17 +17,44 @@ export function redactString(text: string): string {
 
 const SECRET_KEYS = /^(password|passwordHash|password_hash|newPassword|currentPassword|secret|token|csrfToken|_csrf|authorization|cookie|set-cookie|x-csrf-token|sessionSecret)$/i;
 
-/** Deep copy with secret-named fields masked and credentials removed from every string. */
+function isPlainObject(value: object): value is Record<string, unknown> {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Secret-named fields masked and credentials removed from every string, walking plain data
+ * only: class instances (a request, a response, a socket) are left to their serializers, and
+ * walking them would cost more than the rest of the request. Returns the value itself when
+ * nothing needed changing, so the common log line allocates nothing here.
+ */
 export function redactDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactString(value);
   if (value === null || typeof value !== 'object' || depth > 8) return value;
   if (value instanceof Error) return redactError(value, depth);
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEYS.test(key) && item != null ? REDACTED : redactDeep(item, depth + 1);
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i += 1) {
+      const item: unknown = value[i];
+      const cleaned = redactDeep(item, depth + 1);
+      if (cleaned !== item) {
+        out ??= value.slice();
+        out[i] = cleaned;
+      }
+    }
+    return out ?? value;
   }
-  return out;
+  if (!isPlainObject(value)) return value;
+  let out: Record<string, unknown> | null = null;
+  for (const key in value) {
+    const item = value[key];
+    const cleaned = SECRET_KEYS.test(key) && item != null ? REDACTED : redactDeep(item, depth + 1);
+    if (cleaned !== item) {
+      out ??= { ...value };
+      out[key] = cleaned;
+    }
+  }
+  return out ?? value;
 }
 
 export interface SerializedError {

@@ -20,6 +20,9 @@ async function createRedis(config: ConfigService<RampartConfig, true>, registry:
     commandTimeout: 2000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5000),
     lazyConnect: true,
+    // A request issues several commands (session read, idle-timeout slide, rate-limit script);
+    // commands from concurrent requests in one tick share one write instead of one each.
+    enableAutoPipelining: true,
   });
   let lastState = 'connecting';
   client.on('error', (error: Error) => {

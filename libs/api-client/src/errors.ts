@@ -1,7 +1,6 @@
 /**
  * The error codes of CONTRACT.md, in one list so the integration test can compare it with
- * the server's OpenAPI document. `CONFLICT` is not in the contract table but the server's
- * own code list has it, so a client that knows it avoids a surprise later.
+ * the server's OpenAPI document.
  */
 export const ERROR_CODES = [
   'VALIDATION_FAILED',
@@ -19,7 +18,6 @@ export const ERROR_CODES = [
   'SESSION_STORE_UNAVAILABLE',
   'UNSUPPORTED_MEDIA_TYPE',
   'RESTART_BLOCKED',
-  'CONFLICT',
   'INTERNAL',
 ] as const;
 
