@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BreakerService, MAIN_DB_BREAKER } from '../../src/resilience/breaker.service.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
-import { login, type Session } from '../support/login.js';
+import { type BrowserSession as Session, loginWith as login } from '../support/session.js';
 import { SESSION_TEST_ENV } from '../support/session.js';
 import { browserWire, histogramCount, logMark, serverHits, settle, sleep, type BrowserWire } from './support.js';
 

@@ -2,7 +2,7 @@ import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../support/database.js';
-import { login, type Session } from '../support/login.js';
+import { type BrowserSession as Session, loginWith as login } from '../support/session.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
-import { login, type Session } from '../support/login.js';
+import { type BrowserSession as Session, loginWith as login } from '../support/session.js';
 import { countConnections, lockTables } from '../support/database.js';
 
 const lockLots = (url: string) => lockTables(url, ['lots']);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { login } from '../support/login.js';
+import { loginWith as login } from '../support/session.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 
 function postgresProcessesFor(dataDir: string): number {

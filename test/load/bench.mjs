@@ -206,6 +206,7 @@ async function main() {
     env: { ...rampartEnv, PORT: String(port), SEED_LOTS: opts['seed-lots'] },
     nodeArgs: opts['rampart-node-args'].split(/\s+/).filter(Boolean),
     logFile: join(dir, 'rampart.log'),
+    readyUrl: `http://127.0.0.1:${port}/health/live`,
     name: 'rampart',
     readyTimeoutMs: 300_000,
   });
@@ -221,7 +222,7 @@ async function main() {
     env: { PORT: String(barePort), DATABASE_URL: db.url, POOL_MAX: String(POOL_MAX) },
     logFile: join(dir, 'bare.log'),
     name: 'bare app',
-    readyPattern: /bare app listening/,
+    readyUrl: `http://127.0.0.1:${barePort}/bench/json`,
   });
   const bareUrl = `http://127.0.0.1:${barePort}`;
 
@@ -239,7 +240,7 @@ async function main() {
   // --- 1. bare versus full stack ---------------------------------------------------------------
   await sleep(2000); // let the startup work (report cache, first health) settle
   const memory = { rampartBeforeMb: nodeTreeRssMb(rampart.pid), bareBeforeMb: nodeTreeRssMb(bare.pid) };
-  const busyBefore = await cpuBusy(2000);
+  const busyBefore = await cpuBusy(2000, [rampart.pid, bare.pid]);
   const warning = busyWarning(busyBefore);
   if (warning) log(warning);
   log(`\nthroughput (${connections} connections, ${warmup} s warm-up + ${duration} s each):`);
@@ -368,7 +369,12 @@ async function measureHealth({ rampartEnv, dir, adminPassword, db }) {
     HEALTH_CACHE_MS: '0',
   };
   log(`\nhealth with the main pool exhausted (DB_POOL_SIZE=2, DB_POOL_MAX_OVERFLOW=0, HEALTH_CACHE_MS=0):`);
-  const small = await spawnNode({ env: exhaustedEnv, logFile: join(dir, 'rampart-exhausted.log'), name: 'rampart (pool 2)' });
+  const small = await spawnNode({
+    env: exhaustedEnv,
+    logFile: join(dir, 'rampart-exhausted.log'),
+    name: 'rampart (pool 2)',
+    readyUrl: `http://127.0.0.1:${exhaustedEnv.PORT}/health/live`,
+  });
   const smallUrl = `http://127.0.0.1:${exhaustedEnv.PORT}`;
   const smallAuth = { cookie: await adminSession(smallUrl, adminPassword) };
   await expectOk('lots before the lock', `${smallUrl}/api/lots/1`, smallAuth);

@@ -123,7 +123,7 @@ async function startOwnApp() {
   process.stdout.write(`starting the app (embedded PostgreSQL, DATA_DIR ${env.DATA_DIR}, SEED_LOTS ${env.SEED_LOTS})...\n`);
   const started = Date.now();
   const nodeArgs = opts['app-node-args'].split(/\s+/).filter(Boolean);
-  const app = await spawnNode({ env, logFile, name: 'rampart', readyTimeoutMs: 180_000, nodeArgs });
+  const app = await spawnNode({ env, logFile, name: 'rampart', readyTimeoutMs: 180_000, nodeArgs, readyUrl: `http://127.0.0.1:${port}/health/live` });
   process.stdout.write(`app pid ${app.pid} listening on port ${port} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   const password = readFileSync(join(dir, 'data', 'pg-password'), 'utf8').trim();
   const dbUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/rampart`;
@@ -317,7 +317,7 @@ async function main() {
   for (const s of STEPS) errorsByStep.set(s, 0);
 
   const rss = target.app ? sampleRss(target.app.pid) : null;
-  const busyBefore = await cpuBusy(2000);
+  const busyBefore = await cpuBusy(2000, target.app ? [target.app.pid] : []);
   const rssBefore = rss ? rss.samples.at(-1).rssMb : null;
   const warning = busyWarning(busyBefore);
   if (warning) process.stdout.write(`${warning}\n`);

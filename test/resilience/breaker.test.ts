@@ -4,7 +4,7 @@ import { PoolManager } from '../../src/database/pool-manager.js';
 import { BreakerService, MAIN_DB_BREAKER } from '../../src/resilience/breaker.service.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { lockTables } from '../support/database.js';
-import { login, type Session } from '../support/login.js';
+import { type BrowserSession as Session, loginWith as login } from '../support/session.js';
 
 const OPEN_MS = 1500;
 

@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { login } from '../support/login.js';
+import { loginWith as login } from '../support/session.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 
 const SHUTDOWN_TIMEOUT_MS = 4000;

@@ -87,7 +87,7 @@ export function runMain(main) {
  * waits until the log matches `readyPattern`. `stop()` sends SIGTERM and waits for the exit
  * (the app drains and stops its embedded PostgreSQL); SIGKILL after `stopTimeoutMs`.
  */
-export async function spawnNode({ script = MAIN_JS, args = [], env, logFile, readyPattern = /Rampart listening on/, readyTimeoutMs = 120_000, name = 'app', nodeArgs = [] }) {
+export async function spawnNode({ script = MAIN_JS, args = [], env, logFile, readyUrl, readyPattern = /Rampart listening on/, readyTimeoutMs = 120_000, name = 'app', nodeArgs = [] }) {
   mkdirSync(dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
@@ -123,7 +123,9 @@ export async function spawnNode({ script = MAIN_JS, args = [], env, logFile, rea
   };
   const removeCleanup = onCleanup(`stop ${name} (pid ${child.pid})`, () => stop());
   const deadline = Date.now() + readyTimeoutMs;
-  while (!readyPattern.test(log())) {
+  // With a readyUrl, ready means it answers HTTP (any status): a LOG_LEVEL above info hides the line.
+  const ready = readyUrl ? () => answers(readyUrl) : async () => readyPattern.test(log());
+  while (!(await ready())) {
     if (exit) throw new Error(`${name} exited early (code ${exit.code}, signal ${exit.signal}); log tail:\n${tail()}`);
     if (Date.now() > deadline) {
       await stop(5000);
@@ -143,6 +145,15 @@ export async function spawnNode({ script = MAIN_JS, args = [], env, logFile, rea
       return result;
     },
   };
+}
+
+async function answers(url) {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,13 +325,19 @@ function cpuTimes() {
   return { idle, total: v.reduce((a, b) => a + b, 0) };
 }
 
-/** Fraction (0..1) of all CPUs busy over the next `ms`. */
-export async function cpuBusy(ms = 2000) {
+/**
+ * Fraction (0..1) of all CPUs kept busy over the next `ms` by processes other than this one
+ * and the process trees of `pids` (the apps this script started, PostgreSQL included).
+ */
+export async function cpuBusy(ms = 2000, pids = []) {
+  const ours = () => pids.reduce((sum, pid) => { const t = treeCpuSeconds(pid); return sum + t.node + t.postgres; }, 0) * 100 + (process.cpuUsage().user + process.cpuUsage().system) / 1e4;
   const a = cpuTimes();
+  const oursA = ours();
   await sleep(ms);
   const b = cpuTimes();
+  const oursB = ours();
   const total = b.total - a.total;
-  return total === 0 ? 0 : 1 - (b.idle - a.idle) / total;
+  return total === 0 ? 0 : Math.max(0, (total - (b.idle - a.idle) - (oursB - oursA)) / total);
 }
 
 /** CPU seconds (user + system) used so far by `pid` and its descendants: Node processes and PostgreSQL apart. */
@@ -356,6 +373,6 @@ export function machineCpuSeconds() {
 /** A warning line when the machine was busy before a measurement, or null. */
 export function busyWarning(busy) {
   return busy > 0.2
-    ? `WARNING: the machine was ${(busy * 100).toFixed(0)}% busy before this run (other processes); latencies and rates are noisy`
+    ? `WARNING: other processes kept the machine ${(busy * 100).toFixed(0)}% busy just before this run; latencies and rates are noisy`
     : null;
 }
