@@ -29,7 +29,7 @@ button{margin-top:1rem;padding:.5rem 1rem}.error{color:#a00}
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>Sign in · Rampart</title>
 ${style}
 </head>

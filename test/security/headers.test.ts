@@ -60,7 +60,7 @@ describe('security headers and CSP', () => {
       const response = await fetch(`${app.url}${path}`);
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
       expect(response.headers.get('x-frame-options')).toBe('DENY');
-      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(response.headers.get('referrer-policy')).toBe('same-origin');
       expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
       expect(response.headers.get('content-security-policy')).toContain("object-src 'none'");
       expect(response.headers.get('strict-transport-security')).toBeNull();

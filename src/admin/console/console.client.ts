@@ -86,6 +86,17 @@ function render(state: ConsoleState): void {
   byId('refreshed').textContent = new Date().toLocaleTimeString();
 }
 
+/**
+ * Who put the text in #error: a failed refresh clears itself on the next good one, but a
+ * refused restart stays until the operator acts again (the refresh after it must not wipe it).
+ */
+let errorFrom: 'refresh' | 'action' | null = null;
+
+function showError(text: string, from: 'refresh' | 'action' | null): void {
+  byId('error').textContent = text;
+  errorFrom = text === '' ? null : from;
+}
+
 async function refresh(): Promise<void> {
   try {
     const [system, workers, audit] = await Promise.all([
@@ -94,9 +105,9 @@ async function refresh(): Promise<void> {
       api.get<AuditView[]>('/admin/api/audit?limit=20'),
     ]);
     render({ system, workers, audit });
-    byId('error').textContent = '';
+    if (errorFrom === 'refresh') showError('', null);
   } catch (error) {
-    byId('error').textContent = error instanceof ApiError ? `${error.code}: ${error.message} (${error.correlationId ?? 'no id'})` : String(error);
+    showError(error instanceof ApiError ? `${error.code}: ${error.message} (${error.correlationId ?? 'no id'})` : String(error), 'refresh');
   }
 }
 
@@ -110,6 +121,8 @@ byId<HTMLFormElement>('restart-form').addEventListener('submit', (event) => {
   const data = new FormData(form);
   const reason = String(data.get('reason') ?? '');
   const acknowledgeOverride = data.get('acknowledgeOverride') === 'true';
+  byId('flash').textContent = '';
+  showError('', null);
   void api.admin
     .restart({ reason, acknowledgeOverride })
     .then((accepted) => {
@@ -118,7 +131,7 @@ byId<HTMLFormElement>('restart-form').addEventListener('submit', (event) => {
       return refresh();
     })
     .catch((error: unknown) => {
-      byId('error').textContent = error instanceof ApiError ? `${error.code}: ${error.message}` : String(error);
+      showError(error instanceof ApiError ? `${error.code}: ${error.message}` : String(error), 'action');
       return refresh();
     });
 });

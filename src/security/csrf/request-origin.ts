@@ -12,7 +12,6 @@ export function crossSiteReason(req: Request): string | null {
   const origin = req.get('origin');
   if (origin === undefined) return null;
   // Sandboxed frames and cross-origin redirects send "null": no origin to trust.
-  if (origin === 'null' && req.get('sec-fetch-site')?.toLowerCase() === 'same-origin') return null;
   if (origin === 'null') return 'Origin is opaque (null)';
   let originUrl: URL;
   let ownUrl: URL;
