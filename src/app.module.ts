@@ -7,7 +7,6 @@ import { CoreModule } from './core/core.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DomainModule } from './domain/domain.module.js';
 import { HealthModule } from './health/health.module.js';
-import { httpLoggerOptions } from './observability/logger.js';
 import { MetricsModule } from './observability/metrics.module.js';
 import { ROOT_LOGGER } from './observability/observability.tokens.js';
 import { TestHooksModule } from './observability/test-hooks.module.js';
@@ -39,8 +38,9 @@ export class AppModule {
       imports: [
         runtimeModule,
         RampartConfigModule.forRoot(runtime.config),
-        // bootstrap installs pino-http ahead of body parsing; this only binds its req.log for PinoLogger.
-        LoggerModule.forRoot({ pinoHttp: httpLoggerOptions(runtime.logger), useExisting: true }),
+        // Nest's Logger writes through the root logger; the request logger in bootstrap sets
+        // `req.log` (the root logger too: ids come from the request context, not children).
+        LoggerModule.forRoot({ pinoHttp: { logger: runtime.logger }, useExisting: true }),
         CoreModule,
         ResilienceModule,
         RedisModule,

@@ -5,7 +5,6 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './config/env.js';
 import type { RampartConfig } from './config/rampart-config.js';
@@ -22,7 +21,8 @@ import { PROJECT_ROOT } from './project-root.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { metricsMiddleware } from './observability/metrics.middleware.js';
 import { correlationMiddleware } from './observability/correlation.js';
-import { createRootLogger, httpLoggerOptions } from './observability/logger.js';
+import { createRootLogger } from './observability/logger.js';
+import { requestLogger } from './observability/request-logger.js';
 import { EarlyNestLogger } from './observability/nest-logger.js';
 import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './resilience/shutdown-registry.service.js';
 import { CsrfMiddleware } from './security/csrf/csrf.middleware.js';
@@ -153,7 +153,7 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   app.use(correlationMiddleware);
   // Security headers are computed here once; per response only the CSP nonce is new.
   app.use(securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })));
-  app.use(pinoHttp(httpLoggerOptions(logger)));
+  app.use(requestLogger(logger));
   app.use(metricsMiddleware(app.get(MetricsService)));
   // The console's browser modules (compiled TypeScript): public code, no session needed.
   for (const dir of CONSOLE_ASSET_DIRS) app.use(`/assets/${dir}`, expressModule.static(join(PROJECT_ROOT, 'dist', dir), { index: false, fallthrough: false }));

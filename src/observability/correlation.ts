@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { requestContext } from './request-context.js';
 
 export const CORRELATION_HEADER = 'X-Correlation-ID';
 const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -15,15 +16,13 @@ export type CorrelatedRequest = IncomingMessage & { correlationId?: string };
 
 /**
  * First middleware of the stack, before body parsing, so even a 400 for malformed JSON or a
- * 413 carries the header. pino-http reuses `req.id` instead of generating its own.
+ * 413 carries the header; the rest of the request runs inside its log context.
  */
 export function correlationMiddleware(req: CorrelatedRequest, res: ServerResponse, next: () => void): void {
   const id = pickCorrelationId(req);
   req.correlationId = id;
-  // pino-http reuses an existing `req.id` as the request id instead of generating its own.
-  (req as { id?: unknown }).id = id;
   res.setHeader(CORRELATION_HEADER, id);
-  next();
+  requestContext.run({ correlationId: id }, next);
 }
 
 export function correlationIdOf(req: unknown): string {

@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { Options as PinoHttpOptions } from 'pino-http';
 import { redactDeep, redactError, redactString } from './redact.js';
+import { requestContext } from './request-context.js';
 
 export interface RootLoggerOptions {
   level: string;
@@ -22,17 +21,15 @@ export function createRootLogger(options: RootLoggerOptions): Logger {
       base: options.base ?? { pid: process.pid },
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: {
-        paths: [
-          'req.headers.authorization',
-          'req.headers.cookie',
-          'req.headers["x-csrf-token"]',
-          'res.headers["set-cookie"]',
-          '*.password',
-          '*.passwordHash',
-        ],
-        censor: '[REDACTED]',
+      // correlationId and userId of the request being served, if any (see request-context.ts).
+      mixin: () => {
+        const context = requestContext.current();
+        if (!context) return {};
+        return context.userId === undefined ? { correlationId: context.correlationId } : { correlationId: context.correlationId, userId: context.userId };
       },
+      // Field masking (authorization, cookie, CSRF token, passwords) is done by the log
+      // formatter below, together with credentials inside strings; pino's path-based `redact`
+      // would be a second mechanism for the same job, paid on every line.
       serializers: {
         err: (err: unknown) => (err instanceof Error ? redactError(err) : redactDeep(err)),
         error: (err: unknown) => (err instanceof Error ? redactError(err) : redactDeep(err)),
@@ -53,57 +50,3 @@ export function createRootLogger(options: RootLoggerOptions): Logger {
   );
 }
 
-interface RoutedRequest extends IncomingMessage {
-  route?: { path?: string };
-  user?: { id?: string | number };
-  originalUrl?: string;
-}
-
-/**
- * Request logging that carries what an operator needs and no more: a full header dump per
- * line costs more throughput than the rest of the stack together.
- */
-export function httpLoggerOptions(logger: Logger): PinoHttpOptions {
-  return {
-    logger,
-    quietReqLogger: true,
-    customAttributeKeys: { reqId: 'correlationId', responseTime: 'responseTimeMs' },
-    wrapSerializers: false,
-    serializers: {
-      req: (req: RoutedRequest) => ({ method: req.method, url: redactString(pathOnly(req.originalUrl ?? req.url ?? '')) }),
-      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
-      err: (err: unknown) => (err instanceof Error ? redactError(err) : redactDeep(err)),
-    },
-    customProps: (req) => {
-      const userId = (req as RoutedRequest).user?.id;
-      return userId === undefined ? {} : { userId };
-    },
-    customSuccessObject: (req, _res, value: Record<string, unknown>) => ({
-      ...value,
-      route: routeTemplate(req as RoutedRequest),
-    }),
-    customErrorObject: (req, _res, _err, value: Record<string, unknown>) => ({
-      ...value,
-      route: routeTemplate(req as RoutedRequest),
-    }),
-    customLogLevel: (req, res, err) => {
-      if (err || res.statusCode >= 500) return 'error';
-      if (res.statusCode >= 400) return 'warn';
-      // Probes and scrapes arrive every few seconds from every replica: successful ones are noise.
-      const url = req.url ?? '';
-      return url.startsWith('/health') || url.startsWith('/metrics') ? 'silent' : 'info';
-    },
-    customSuccessMessage: (req, res) => `${req.method} ${routeTemplate(req as RoutedRequest) ?? 'unmatched'} ${res.statusCode}`,
-    customErrorMessage: (req, res) => `${req.method} ${routeTemplate(req as RoutedRequest) ?? 'unmatched'} ${res.statusCode}`,
-  };
-}
-
-function pathOnly(url: string): string {
-  // Query strings carry search terms and sometimes tokens; the route template says enough.
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
-export function routeTemplate(req: RoutedRequest): string | null {
-  return req.route?.path ?? null;
-}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
+import { loginWith } from '../support/session.js';
 import { createTestDatabase } from '../support/database.js';
 import { LogCapture } from '../support/logs.js';
 import { startApp } from '../../src/bootstrap.js';
@@ -67,6 +68,27 @@ describe('credential redaction in logs', () => {
       expect(line).toMatchObject({ req: { method: 'GET', url: '/nope/abc' }, res: { statusCode: 404 } });
       const text = app.logs.text();
       for (const secret of ['CookieSecret123', 'CsrfSecret123', 'BearerSecret123', 'QuerySecret123']) expect(text).not.toContain(secret);
+    });
+
+    it('puts the correlation id and the user on every line written while serving a request', async () => {
+      const session = await loginWith(app.url, TEST_ADMIN.username, TEST_ADMIN.password);
+      const response = await fetch(`${app.url}/api/lots?limit=1`, { headers: session.headers({ 'x-correlation-id': 'ctx-check-1' }) });
+      expect(response.status).toBe(200);
+      // A line logged inside request handling by the CSRF layer, not by the request logger.
+      const refused = await fetch(`${app.url}/api/lots/1/notes`, {
+        method: 'POST',
+        headers: { ...session.headers({ 'x-correlation-id': 'ctx-check-2' }), 'x-csrf-token': 'wrong' },
+        body: JSON.stringify({ text: 'x' }),
+      });
+      expect(refused.status).toBe(403);
+      await new Promise((r) => setTimeout(r, 50));
+      const [admin] = await app.db.query<{ id: number }>(`SELECT id FROM users WHERE username = $1`, [TEST_ADMIN.username]);
+      const served = app.logs.entries().filter((e) => e.correlationId === 'ctx-check-1');
+      expect(served.length).toBeGreaterThan(0);
+      for (const line of served) expect(line.userId).toBe(admin!.id);
+      const refusedLines = app.logs.entries().filter((e) => e.correlationId === 'ctx-check-2');
+      expect(refusedLines.map((e) => e.msg)).toContain('CSRF check refused the request');
+      expect(refusedLines.every((e) => e.userId === admin!.id)).toBe(true);
     });
   });
 });

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import type { RampartConfig } from '../../config/rampart-config.js';
+import { requestContext } from '../../observability/request-context.js';
 import { RampartSessionStore } from './rampart-session.store.js';
 import { SessionCookie } from './session-cookie.js';
 import { inSessionScope } from './session-scope.js';
@@ -38,7 +39,7 @@ export class SessionMiddleware {
         const user = req.session.user;
         if (user !== undefined) {
           req.user = user;
-          if (req.log) req.log = req.log.child({ userId: user.id });
+          requestContext.setUser(user.id);
         }
         next();
       });

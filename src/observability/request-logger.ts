@@ -1,0 +1,60 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { redactString } from './redact.js';
+import { requestContext } from './request-context.js';
+
+type LoggedRequest = Request & { log?: Logger };
+type LoggedResponse = Response & { err?: Error };
+
+/** Probes and scrapes arrive every few seconds from every replica: successful ones are noise. */
+const QUIET_PREFIXES = ['/health', '/metrics'];
+
+function pathOnly(url: string): string {
+  // Query strings carry search terms and sometimes tokens; the route template says enough.
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * One line per request when it ends: method, path, route template, status, latency, and (from
+ * the request context) correlation id and user. Nothing else: a header dump per line costs
+ * more throughput than the rest of the stack together. `req.log` is the root logger, for code
+ * that expects one; the context supplies the ids.
+ */
+export function requestLogger(logger: Logger) {
+  return (req: LoggedRequest, res: LoggedResponse, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    const url = req.originalUrl ?? req.url;
+    req.log = logger;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const status = res.statusCode;
+      const aborted = !res.writableFinished;
+      const route = (req.route as { path?: string } | undefined)?.path ?? null;
+      if (status < 400 && !aborted && QUIET_PREFIXES.some((prefix) => url.startsWith(prefix))) return;
+      const context = requestContext.current();
+      const line: Record<string, unknown> = {
+        req: { method: req.method, url: redactString(pathOnly(url)) },
+        res: { statusCode: status },
+        route,
+        responseTimeMs: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
+      };
+      // 'finish' may fire outside the request's async context; the ids are put in explicitly.
+      if (context) {
+        line.correlationId = context.correlationId;
+        if (context.userId !== undefined) line.userId = context.userId;
+      }
+      if (aborted) line.aborted = true;
+      if (res.err) line.err = res.err;
+      const msg = `${req.method} ${route ?? 'unmatched'} ${status}${aborted ? ' (client went away)' : ''}`;
+      if (status >= 500 || res.err) logger.error(line, msg);
+      else if (status >= 400 || aborted) logger.warn(line, msg);
+      else logger.info(line, msg);
+    };
+    res.once('finish', finish);
+    res.once('close', finish);
+    next();
+  };
+}
