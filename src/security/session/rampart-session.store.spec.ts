@@ -155,3 +155,34 @@ describe(RampartSessionStore.name, () => {
     expect(error.code).toBe('SESSION_STORE_UNAVAILABLE');
   });
 });
+
+describe('RampartSessionStore idle-timeout slides', () => {
+  it('refreshes the TTL at most once per granularity (a twentieth of the idle timeout) per session', async () => {
+    let now = 1_000_000;
+    const refreshes: string[] = [];
+    const backend = {
+      read: async () => null,
+      create: async () => true,
+      update: async () => true,
+      refresh: async (sid: string) => {
+        refreshes.push(sid);
+      },
+      remove: async () => undefined,
+    };
+    const store = new RampartSessionStore(
+      backend as unknown as ConstructorParameters<typeof RampartSessionStore>[0],
+      { idleTimeoutS: 200, absoluteTimeoutS: 3600, anonymousTimeoutS: 60 },
+      pino({ level: 'silent' }),
+      () => now,
+    );
+    const data = { cookie: {}, createdAt: now, user: { id: 1, username: 'a', role: 'viewer' } } as unknown as Parameters<typeof store.touch>[1];
+    const touch = () => new Promise<void>((resolve) => store.touch('s1', data, () => resolve()));
+    await touch();
+    now += 5_000;
+    await touch();
+    expect(refreshes).toEqual(['s1']);
+    now += 6_000; // past 10 s (200 s / 20)
+    await touch();
+    expect(refreshes).toEqual(['s1', 's1']);
+  });
+});

@@ -22,7 +22,14 @@ type Callback = (err?: unknown) => void;
  * never turned into "no session"; the store never emits `disconnect`, which would make
  * express-session carry on without sessions.
  */
+/** Sessions whose last idle-timeout slide this process remembers (bounded, oldest dropped). */
+const TOUCH_MEMORY = 10_000;
+
 export class RampartSessionStore extends session.Store {
+  private readonly refreshedAt = new Map<string, number>();
+  /** At most a 20th of the idle timeout, at most 30 s: the precision of the sliding timeout. */
+  private readonly touchGranularityMs: number;
+
   constructor(
     private readonly backend: SessionBackend,
     private readonly timeouts: SessionTimeouts,
@@ -30,6 +37,7 @@ export class RampartSessionStore extends session.Store {
     private readonly now: () => number = Date.now,
   ) {
     super();
+    this.touchGranularityMs = Math.min(30_000, (timeouts.idleTimeoutS * 1000) / 20);
   }
 
   override get(sid: string, callback: (err: unknown, data?: SessionData | null) => void): void {
@@ -77,9 +85,27 @@ export class RampartSessionStore extends session.Store {
   }
 
   override touch(sid: string, data: SessionData, callback: Callback = noop): void {
-    const ttlMs = remainingLifetimeMs(data, this.timeouts, this.now());
+    const now = this.now();
+    const ttlMs = remainingLifetimeMs(data, this.timeouts, now);
+    if (ttlMs > 0 && this.recentlyRefreshed(sid, now)) {
+      // Sliding the idle timeout on every request of a busy session costs a Redis command
+      // each; within the granularity the key's TTL is as good as fresh. Never extends a life:
+      // the TTL set last time was capped by the absolute timeout too.
+      callback();
+      return;
+    }
     const done = ttlMs <= 0 ? this.backend.remove(sid) : this.backend.refresh(sid, ttlMs);
     done.then(() => callback(), callback);
+  }
+
+  private recentlyRefreshed(sid: string, now: number): boolean {
+    const last = this.refreshedAt.get(sid);
+    if (last !== undefined && now - last < this.touchGranularityMs) return true;
+    // Re-inserted so the map's iteration order is least-recently-refreshed first.
+    this.refreshedAt.delete(sid);
+    this.refreshedAt.set(sid, now);
+    if (this.refreshedAt.size > TOUCH_MEMORY) this.refreshedAt.delete(this.refreshedAt.keys().next().value as string);
+    return false;
   }
 
   override destroy(sid: string, callback: Callback = noop): void {
