@@ -1,3 +1,5 @@
+import type { BreakerOptions } from '../resilience/breaker.service.js';
+
 export type NodeEnv = 'development' | 'production' | 'test';
 export type EnforceMode = 'enforce' | 'report-only';
 
@@ -52,14 +54,8 @@ export interface SecurityConfig {
 }
 
 export interface ResilienceConfig {
-  breaker: {
-    failureRate: number;
-    windowMs: number;
-    minVolume: number;
-    openMs: number;
-    openMaxMs: number;
-    halfOpenProbes: number;
-  };
+  /** BREAKER_*: the main-database breaker's options (its name is set where it is built). */
+  breaker: Omit<BreakerOptions, 'name' | 'healthyResetMs'>;
   shutdown: { drainDelayMs: number; timeoutMs: number; hookTimeoutMs: number };
   reportCacheRefreshMs: number;
   sse: { maxSubscribers: number; heartbeatMs: number };

@@ -1,5 +1,5 @@
+import { lockTables } from '../support/database.js';
 import { ApiError, createApiClient, type ApiClient, type EquipmentStatusReport, type LotPage } from '@rampart/api-client';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BreakerService, MAIN_DB_BREAKER } from '../../src/resilience/breaker.service.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
@@ -57,10 +57,7 @@ describe('api-client against an open breaker', () => {
   async function tripBreaker(): Promise<{ release(): Promise<void> }> {
     // Closed long enough that this trip opens for OPEN_MS, not a doubled period.
     await until(() => breaker.snapshot().consecutiveTrips === 0);
-    const locker = new pg.Client({ connectionString: app.db.url, application_name: 'api-client-test:locker' });
-    await locker.connect();
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE lots, equipment, stations IN ACCESS EXCLUSIVE MODE');
+    const locker = await lockTables(app.db.url, ['lots', 'equipment', 'stations']);
     // Holds the only connection, waiting on the lock.
     const blocked = fetch(`${app.url}/api/lots/1`, { headers: raw.headers() });
     await sleep(100);
@@ -71,8 +68,7 @@ describe('api-client against an open breaker', () => {
     const trip = {
       release: () =>
         (released ??= (async () => {
-          await locker.query('ROLLBACK');
-          await locker.end();
+          await locker.release();
           expect((await blocked).status).toBe(200);
         })()),
     };

@@ -1,5 +1,5 @@
+import { lockTables } from '../support/database.js';
 import { ApiError, createApiClient, type ApiClient, type RetryEvent } from '@rampart/api-client';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BreakerService, MAIN_DB_BREAKER } from '../../src/resilience/breaker.service.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
@@ -42,17 +42,13 @@ describe('api-client against an exhausted pool', () => {
   });
 
   async function exhaustPool(): Promise<void> {
-    const locker = new pg.Client({ connectionString: app.db.url, application_name: 'api-client-test:locker' });
-    await locker.connect();
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE lots, equipment, stations IN ACCESS EXCLUSIVE MODE');
+    const locker = await lockTables(app.db.url, ['lots', 'equipment', 'stations']);
     const blocked = fetch(`${app.url}/api/lots/1`, { headers: raw.headers() });
     await sleep(100);
     let done: Promise<void> | null = null;
     release = () =>
       (done ??= (async () => {
-        await locker.query('ROLLBACK');
-        await locker.end();
+        await locker.release();
         expect((await blocked).status).toBe(200);
       })());
   }
