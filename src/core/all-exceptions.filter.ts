@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { correlationIdOf } from '../observability/correlation.js';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
+import { routeTemplateOf } from '../observability/route-template.js';
 import { toErrorResponse } from './errors/envelope.js';
 
 /** Every error that reaches Nest becomes the CONTRACT envelope here, and nowhere else. */
@@ -23,7 +24,7 @@ export function sendError(exception: unknown, req: Request, res: Response, logge
   const { status, body, headers, unexpected } = toErrorResponse(exception, correlationId);
   if (unexpected) {
     const log = (req as Request & { log?: Logger }).log ?? logger.child({ correlationId });
-    log.error({ err: exception, route: req.route?.path ?? null }, 'unhandled error');
+    log.error({ err: exception, route: routeTemplateOf(req) }, 'unhandled error');
   }
   // Record the original on the response so the request log line says why it failed.
   if (unexpected && exception instanceof Error) (res as Response & { err?: Error }).err = exception;

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { MetricsService } from './metrics.service.js';
+import { routeTemplateOf } from './route-template.js';
 
 /**
  * Times every request. The label is the matched route template (never the raw path, which
@@ -9,7 +10,7 @@ export function metricsMiddleware(metrics: MetricsService) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      const route = routeTemplateOf(req) ?? 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observeRequest(req.method, route, res.statusCode, seconds);
     });

@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { redactString } from './redact.js';
 import { requestContext } from './request-context.js';
+import { routeTemplateOf } from './route-template.js';
 
 type LoggedRequest = Request & { log?: Logger };
 type LoggedResponse = Response & { err?: Error };
@@ -32,7 +33,7 @@ export function requestLogger(logger: Logger) {
       done = true;
       const status = res.statusCode;
       const aborted = !res.writableFinished;
-      const route = (req.route as { path?: string } | undefined)?.path ?? null;
+      const route = routeTemplateOf(req);
       if (status < 400 && !aborted && QUIET_PREFIXES.some((prefix) => url.startsWith(prefix))) return;
       const context = requestContext.current();
       const line: Record<string, unknown> = {
