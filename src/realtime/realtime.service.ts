@@ -85,7 +85,17 @@ export class RealtimeService implements OnApplicationBootstrap {
   }
 
   private broadcast(payload: string): void {
-    const frame = `id: ${this.nextId++}\nevent: change\ndata: ${payload.replace(/\n/g, '')}\n\n`;
+    let data: string;
+    try {
+      // Compact, validated JSON without nulls: PostgreSQL's json text has spaces and a frame
+      // must not carry a newline.
+      const parsed = JSON.parse(payload) as Record<string, unknown>;
+      data = JSON.stringify(Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== null)));
+    } catch {
+      this.logger.warn({ channel: EVENTS_CHANNEL }, 'ignored a notification that is not JSON');
+      return;
+    }
+    const frame = `id: ${this.nextId++}\nevent: change\ndata: ${data}\n\n`;
     for (const { res } of this.subscribers) res.write(frame);
   }
 
