@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { BreakerService, MAIN_DB_BREAKER } from '../resilience/breaker.service.js';
-import { PoolManager } from './pool-manager.js';
+import { PoolManager, type SqlClient } from './pool-manager.js';
 
 /**
  * The only way request handling reaches PostgreSQL: through the shared breaker, then the
@@ -14,20 +13,20 @@ export class DatabaseService {
     @Inject(MAIN_DB_BREAKER) private readonly breaker: BreakerService,
   ) {}
 
-  run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.breaker.execute(() => this.pool.withConnection((manager) => work(manager)));
+  run<T>(work: (sql: SqlClient) => Promise<T>): Promise<T> {
+    return this.breaker.execute(() => this.pool.withConnection(work));
   }
 
-  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  transaction<T>(work: (sql: SqlClient) => Promise<T>): Promise<T> {
     return this.breaker.execute(() =>
-      this.pool.withConnection(async (_manager, runner) => {
-        await runner.startTransaction();
+      this.pool.withConnection(async (sql) => {
+        await sql.query('BEGIN');
         try {
-          const result = await work(runner.manager);
-          await runner.commitTransaction();
+          const result = await work(sql);
+          await sql.query('COMMIT');
           return result;
         } catch (error) {
-          if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+          await sql.query('ROLLBACK').catch(() => undefined);
           throw error;
         }
       }),

@@ -14,7 +14,10 @@ export interface RootLoggerOptions {
  * problems log through the same redaction as requests do.
  */
 export function createRootLogger(options: RootLoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  // Batched: one write per 8 KB instead of one per line (a write syscall per request line was a
+  // tenth of the CPU under load), flushed at least every 250 ms and at exit, so a quiet
+  // process still shows its lines promptly.
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 8192, periodicFlush: 250 });
   return pino(
     {
       level: options.level,

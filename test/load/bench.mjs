@@ -151,7 +151,7 @@ async function cannon(label, url, { headers = {}, seconds = duration, warm = war
     cpuUsPerReq: cpuSeconds === null || allRequests === 0 ? undefined : (cpuSeconds * 1e6) / allRequests,
   };
   log(
-    `  ${label.padEnd(34)} ${fmt(out.rps, 0).padStart(7)} req/s  p50 ${fmt(out.p50)} ms  p99 ${fmt(out.p99)} ms` +
+    `  ${label.padEnd(34)} ${fmt(out.rps, 0).padStart(7)} req/s  p50 ${fmt(out.p50, 0)} ms  p99 ${fmt(out.p99, 0)} ms` +
       (out.cpuUsPerReq === undefined ? '' : `  ${fmt(out.cpuUsPerReq, 0)} us CPU/req`) +
       (out.non2xx + out.errors + out.timeouts > 0 ? `  (non-2xx ${out.non2xx}, errors ${out.errors}, timeouts ${out.timeouts})` : ''),
   );
@@ -276,14 +276,15 @@ async function main() {
     checks.push({
       check: 'health with the main pool exhausted',
       target: 'all 200, p99 < 1000 ms',
-      actual: `live ${live.non2xx} non-2xx p99 ${fmt(live.p99)} ms, ready ${ready.non2xx} non-2xx p99 ${fmt(ready.p99)} ms`,
+      actual: `live ${live.non2xx} non-2xx p99 ${fmt(live.p99, 0)} ms, ready ${ready.non2xx} non-2xx p99 ${fmt(ready.p99, 0)} ms`,
       pass: bad.length === 0 && blockedAtEnd >= 2,
     });
   }
   const passed = checks.every((c) => c.pass);
 
   const header = ['route', 'app', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors', 'app CPU/req'];
-  const r = (route, app, x) => [route, app, fmt(x.rps, 0), fmt(x.p50), fmt(x.p99), `${x.non2xx}/${x.errors + x.timeouts}`, x.cpuUsPerReq === undefined ? '-' : `${fmt(x.cpuUsPerReq, 0)} us`];
+  // autocannon reports whole milliseconds
+  const r = (route, app, x) => [route, app, fmt(x.rps, 0), fmt(x.p50, 0), fmt(x.p99, 0), `${x.non2xx}/${x.errors + x.timeouts}`, x.cpuUsPerReq === undefined ? '-' : `${fmt(x.cpuUsPerReq, 0)} us`];
   const rows = [
     r('JSON', 'bare NestJS  GET /bench/json', runs.jsonBare),
     r('JSON', 'Rampart      GET /api/auth/me', runs.jsonRampart),

@@ -66,6 +66,8 @@ const { values: opts } = parseArgs({
     'keep-data': { type: 'boolean', default: false },
     // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where the app spends its time
     'app-node-args': { type: 'string', default: '' },
+    // Extra variables for the spawned app, for experiments: --app-env WORKERS=2 --app-env LOG_LEVEL=warn
+    'app-env': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
   },
 });
@@ -118,6 +120,7 @@ async function startOwnApp() {
     // The default, written out: the generator is the loopback "proxy" and each virtual user
     // arrives with its own X-Forwarded-For address, so the per-IP login limit stays at 10/min.
     TRUSTED_PROXIES: 'loopback',
+    ...Object.fromEntries(opts['app-env'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
   const logFile = join(dir, 'app.log');
   process.stdout.write(`starting the app (embedded PostgreSQL, DATA_DIR ${env.DATA_DIR}, SEED_LOTS ${env.SEED_LOTS})...\n`);
