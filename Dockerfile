@@ -2,7 +2,8 @@
 #
 #   docker build -t rampart:0.1.0 .
 #
-# Three stages, all on the same pinned Node 24 base (package.json pins node 24.21.0):
+# Stages, all on the same pinned Node 24 base (package.json pins node 24.21.0):
+#   npm-base - npm settings shared by build and deps
 #   build   - full `npm ci` (dev deps: typescript, the `node` toolchain package) + `npm run build`
 #   deps    - production dependencies only (`npm ci --omit=dev`), nothing compiled here
 #   runtime - the two above copied in, tini as PID 1, runs as uid 1000, no npm, no secrets
@@ -14,13 +15,18 @@
 #   - SIGTERM triggers the app's own graceful drain; tini forwards it and reaps cluster workers
 
 # ---------------------------------------------------------------------------------------
-FROM node:24.21.0-bookworm-slim AS build
+# npm settings shared by the two stages that install packages.
+FROM node:24.21.0-bookworm-slim AS npm-base
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false \
     SCARF_ANALYTICS=false \
     DO_NOT_TRACK=1
+
+# ---------------------------------------------------------------------------------------
+FROM npm-base AS build
+WORKDIR /app
 # Lockfile first so the dependency layer is cached across source edits.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -30,13 +36,8 @@ RUN npm run build \
  && test -f dist/src/main.js
 
 # ---------------------------------------------------------------------------------------
-FROM node:24.21.0-bookworm-slim AS deps
+FROM npm-base AS deps
 WORKDIR /app
-ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
-    NPM_CONFIG_FUND=false \
-    NPM_CONFIG_AUDIT=false \
-    SCARF_ANALYTICS=false \
-    DO_NOT_TRACK=1
 COPY package.json package-lock.json ./
 # --omit=dev: no typescript, no test tooling, no `node` toolchain package.
 # --omit=optional: drops embedded-postgres' platform binaries (~60 MB). They are loaded lazily

@@ -23,6 +23,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   busyWarning,
+  createScratchDatabase,
   cpuBusy,
   fmt,
   freePort,
@@ -71,32 +72,6 @@ const POOL_MAX = 15;
 let rampartEnvShown = {};
 const log = (line) => process.stdout.write(`${line}\n`);
 
-function withDatabase(url, name) {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function createDatabase(adminUrl) {
-  const name = `rampart_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  onCleanup(`drop database ${name}`, async () => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await client.end();
-    }
-  });
-  return { name, url: withDatabase(adminUrl, name) };
-}
 
 async function redisPrefix(redisUrl) {
   const prefix = `rbench${randomBytes(4).toString('hex')}:`;
@@ -181,7 +156,7 @@ async function main() {
   const startedAt = new Date();
   const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-'));
   onCleanup(`remove ${dir}`, () => (opts['keep-logs'] ? log(`kept ${dir}`) : rmSync(dir, { recursive: true, force: true })));
-  const db = await createDatabase(opts['pg-url']);
+  const db = await createScratchDatabase(opts['pg-url'], 'rampart_bench');
   const prefix = await redisPrefix(opts['redis-url']);
   const adminPassword = `bench-${randomBytes(12).toString('base64url')}`;
   const rampartEnv = {

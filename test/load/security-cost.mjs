@@ -24,9 +24,8 @@ import { parseArgs } from 'node:util';
 import { ThrottlerStorageService } from '@nestjs/throttler';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { MemoryRateLimitStore } from '../../dist/src/security/rate-limit/memory-rate-limit.store.js';
-import { fmt, freePort, onCleanup, requireBuild, runMain, sleep, spawnNode } from './lib/common.mjs';
+import { createScratchDatabase, fmt, freePort, onCleanup, requireBuild, runMain, sleep, spawnNode } from './lib/common.mjs';
 import { parseJson, VirtualUser } from './lib/http-client.mjs';
 
 const { values: opts } = parseArgs({
@@ -43,28 +42,6 @@ const warmup = Math.min(10, Number(opts.warmup));
 const connections = Number(opts.connections);
 const log = (line) => process.stdout.write(`${line}\n`);
 
-async function freshDatabase(adminUrl) {
-  const name = `rampart_seccost_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  onCleanup(`drop database ${name}`, async () => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await client.end();
-    }
-  });
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 function redisPrefix(redisUrl) {
   const prefix = `rseccost${randomBytes(4).toString('hex')}:`;
@@ -127,7 +104,7 @@ async function main() {
   requireBuild();
   const dir = mkdtempSync(join(tmpdir(), 'rampart-seccost-'));
   onCleanup(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  const databaseUrl = await freshDatabase(opts['pg-url']);
+  const { url: databaseUrl } = await createScratchDatabase(opts['pg-url'], 'rampart_seccost');
   const adminPassword = `cost-${randomBytes(12).toString('base64url')}`;
 
   const port = await freePort();

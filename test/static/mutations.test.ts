@@ -32,8 +32,8 @@ describe('Dockerfile checks fail on a broken Dockerfile', () => {
   it('USER root', () => expectProblem(check(mutate(text, /^USER .*$/m, 'USER root')), /is root/));
   it('USER 0:0', () => expectProblem(check(mutate(text, /^USER .*$/m, 'USER 0:0')), /is root/));
   it('final stage on Node 22', () => expectProblem(check(mutate(text, /FROM node:24\.21\.0-bookworm-slim AS runtime/, 'FROM node:22.12.0-bookworm-slim AS runtime')), /node:24/));
-  it('unpinned base image', () => expectProblem(check(mutate(text, /FROM node:24\.21\.0-bookworm-slim AS build/, 'FROM node:latest AS build')), /latest/));
-  it('moving major tag', () => expectProblem(check(mutate(text, /FROM node:24\.21\.0-bookworm-slim AS deps/, 'FROM node:24 AS deps')), /moving/));
+  it('unpinned base image', () => expectProblem(check(mutate(text, /FROM node:24\.21\.0-bookworm-slim AS npm-base/, 'FROM node:latest AS npm-base')), /latest/));
+  it('moving major tag', () => expectProblem(check(mutate(text, /FROM node:24\.21\.0-bookworm-slim AS runtime/, 'FROM node:24 AS runtime')), /moving/));
   it('npm ci with dev deps in the final stage', () =>
     expectProblem(check(mutate(text, /^USER /m, 'RUN npm ci --no-audit\nUSER ')), /installs dev dependencies/));
   it('node_modules copied from the build stage (which has dev deps)', () =>

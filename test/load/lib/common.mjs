@@ -376,3 +376,32 @@ export function busyWarning(busy) {
     ? `WARNING: other processes kept the machine ${(busy * 100).toFixed(0)}% busy just before this run; latencies and rates are noisy`
     : null;
 }
+
+/**
+ * A scratch database on the given server, dropped (with its connections) by the cleanup
+ * chain, also on failure or Ctrl-C. Returns its name and URL.
+ */
+export async function createScratchDatabase(adminUrl, prefix) {
+  const { default: pg } = await import('pg');
+  const { randomBytes } = await import('node:crypto');
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  onCleanup(`drop database ${name}`, async () => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+}
