@@ -32,6 +32,26 @@ describe(loadConfig.name, () => {
     expect(warnings.join('\n')).toMatch(/single-instance mode/);
   });
 
+  it('treats an empty variable as unset, as .env.example writes them', () => {
+    const { config } = loadConfig({ DATABASE_URL: '', REDIS_URL: '', SHUTDOWN_DRAIN_DELAY_MS: '', ADMIN_BOOTSTRAP_PASSWORD: ' ' });
+    expect(config.database.url).toBeNull();
+    expect(config.redis.url).toBeNull();
+    expect(config.database.adminPassword).toBeNull();
+    expect(problemsOf({ NODE_ENV: 'production', SESSION_SECRET: '', DATABASE_URL: '', REDIS_URL: '' }).join()).toMatch(/SESSION_SECRET is required/);
+  });
+
+  it('starts from .env.example as shipped, in development', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(new URL('../../.env.example', import.meta.url), 'utf8');
+    const env = Object.fromEntries(
+      text
+        .split('\n')
+        .filter((line) => /^[A-Z_]+=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    expect(() => loadConfig(env)).not.toThrow();
+  });
+
   it('generates a different secret on every start', () => {
     expect(loadConfig({}).config.security.sessionSecret).not.toBe(loadConfig({}).config.security.sessionSecret);
   });

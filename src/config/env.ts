@@ -62,9 +62,11 @@ function parseWorkers(value: number | string): number {
  * Validates the environment once. Joi reports every problem (abortEarly off) so an operator
  * fixes them all in one round; messages name variables, never their values.
  */
-export function loadConfig(env: Env, version = '0.0.0'): LoadedConfig {
+export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
+  // `VAR=` (as .env.example and compose files write it) means "not set", not "set to nothing".
+  const env: Env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const { value, error } = envSchema.validate(env, { abortEarly: false, convert: true });
   if (error) {
     for (const detail of error.details) {
