@@ -1,15 +1,16 @@
-import 'reflect-metadata';
 import cluster from 'node:cluster';
-import { startApp, type RunningApp } from './bootstrap.js';
-import { runPrimary } from './cluster/primary.js';
-import { ConfigError, loadConfig } from './config/env.js';
-import { createRootLogger } from './observability/logger.js';
-import { VERSION } from './version.js';
+import type { RunningApp } from './bootstrap.js';
+
+// Only builtins above: the signal holders below must be in place before the application's
+// modules load (Nest alone takes a good half second), which happens in main().
+const releaseSignals = holdSignalsDuringStartup();
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting will not help. */
 const EX_CONFIG = 78;
 
-function configOrExit() {
+async function configOrExit() {
+  const { ConfigError, loadConfig } = await import('./config/env.js');
+  const { VERSION } = await import('./version.js');
   try {
     return loadConfig(process.env, VERSION);
   } catch (error) {
@@ -21,7 +22,32 @@ function configOrExit() {
   }
 }
 
+/**
+ * Until the real handlers exist, a SIGTERM would kill the process outright (default action),
+ * mid-migration or with an embedded PostgreSQL running and then orphaned. Held signals are
+ * acted on as soon as startup completes; a second one still forces exit.
+ */
+function holdSignalsDuringStartup(): () => NodeJS.Signals | null {
+  let held: NodeJS.Signals | null = null;
+  const hold = (signal: NodeJS.Signals) => {
+    if (held) {
+      process.stderr.write(`rampart: second ${signal} during startup: exiting now\n`);
+      process.exit(1);
+    }
+    held = signal;
+    process.stderr.write(`rampart: ${signal} during startup: will shut down as soon as startup completes\n`);
+  };
+  process.on('SIGTERM', hold);
+  process.on('SIGINT', hold);
+  return () => {
+    process.off('SIGTERM', hold);
+    process.off('SIGINT', hold);
+    return held;
+  };
+}
+
 async function worker(): Promise<void> {
+  const { startApp } = await import('./bootstrap.js');
   let running: RunningApp;
   try {
     running = await startApp({ env: process.env });
@@ -51,6 +77,8 @@ async function worker(): Promise<void> {
   // second signal; operators need exit 0 for a clean drain and a way to force.
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const held = releaseSignals();
+  if (held) onSignal(held);
   if (running.channel.mode === 'cluster') {
     // SIGHUP means "rolling restart" to the primary; a hangup sent to the whole process group
     // (a closed terminal) must not take every worker down at once.
@@ -65,16 +93,22 @@ async function worker(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { config } = configOrExit();
+  await import('reflect-metadata');
+  const { config } = await configOrExit();
   if (config.cluster.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('./cluster/primary.js');
+    const { createRootLogger } = await import('./observability/logger.js');
     const logger = createRootLogger({ level: config.app.logLevel, base: { pid: process.pid, role: 'primary' } });
     try {
+      // The supervisor installs its own SIGTERM/SIGINT/SIGHUP handlers as it starts.
       await runPrimary(config, process.env, logger);
     } catch (error) {
       logger.fatal({ err: error }, 'cluster primary failed to start');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
       process.exit(1);
     }
+    const held = releaseSignals();
+    if (held) process.kill(process.pid, held);
     return;
   }
   await worker();

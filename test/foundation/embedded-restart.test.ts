@@ -1,15 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loginWith as login } from '../support/session.js';
-import { spawnApp, type AppProcess } from '../support/process.js';
-
-function postgresProcessesFor(dataDir: string): number {
-  const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.includes('postgres') && line.includes(dataDir)).length;
-}
+import { postgresProcessesFor, spawnApp, type AppProcess } from '../support/process.js';
 
 describe('embedded PostgreSQL default (no DATABASE_URL)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'rampart-embedded-'));
@@ -49,5 +44,28 @@ describe('embedded PostgreSQL default (no DATABASE_URL)', () => {
     proc.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
     expect(postgresProcessesFor(dataDir)).toBe(0);
+  });
+
+  it('shuts down cleanly on a SIGTERM that arrives while it is still starting', async () => {
+    const startingDir = mkdtempSync(join(tmpdir(), 'rampart-starting-'));
+    try {
+      const child = spawn(process.execPath, ['dist/src/main.js'], {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0', DATA_DIR: startingDir, ADMIN_BOOTSTRAP_PASSWORD: 'embedded-admin-password' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // Well before the embedded PostgreSQL and Nest are up.
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 45_000))]);
+      if (code === 'timeout') child.kill('SIGKILL');
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/SIGTERM during startup/);
+      expect(postgresProcessesFor(startingDir)).toBe(0);
+    } finally {
+      rmSync(startingDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../../src/database/embedded-postgres.js';
 
 export interface AppProcess {
@@ -49,4 +49,10 @@ export async function spawnApp(env: Record<string, string>, options: { readyTime
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
+}
+
+/** PostgreSQL processes serving a data directory below `dataDir` (an embedded database left behind). */
+export function postgresProcessesFor(dataDir: string): number {
+  const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.includes('postgres') && line.includes(dataDir)).length;
 }
