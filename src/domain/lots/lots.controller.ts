@@ -1,8 +1,9 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../../auth/auth.decorators.js';
 import { ApiErrorResponses } from '../../core/openapi.js';
-import { CreateNoteBody, ListLotsQuery, LotDetailDto, LotIdParam, LotPageDto, NoteDto } from './lots.dto.js';
+import { PositiveIntPipe } from '../../core/positive-int.pipe.js';
+import { CreateNoteBody, ListLotsQuery, LotDetailDto, LotPageDto, NoteDto } from './lots.dto.js';
 import { LotsService } from './lots.service.js';
 
 @ApiTags('lots')
@@ -18,16 +19,18 @@ export class LotsController {
   }
 
   @Get(':id')
+  @ApiParam({ name: 'id', type: Number, description: 'Lot id' })
   @ApiOkResponse({ type: LotDetailDto })
-  get(@Param() params: LotIdParam): Promise<LotDetailDto> {
-    return this.lots.get(params.id);
+  get(@Param('id', PositiveIntPipe) id: number): Promise<LotDetailDto> {
+    return this.lots.get(id);
   }
 
   @Post(':id/notes')
   @HttpCode(201)
   @RequireRole('operator')
   @ApiCreatedResponse({ type: NoteDto })
-  addNote(@Param() params: LotIdParam, @Body() body: CreateNoteBody, @CurrentUser() user: AuthenticatedUser): Promise<NoteDto> {
-    return this.lots.addNote(params.id, user.id, body.text);
+  @ApiParam({ name: 'id', type: Number, description: 'Lot id' })
+  addNote(@Param('id', PositiveIntPipe) id: number, @Body() body: CreateNoteBody, @CurrentUser() user: AuthenticatedUser): Promise<NoteDto> {
+    return this.lots.addNote(id, user.id, body.text);
   }
 }

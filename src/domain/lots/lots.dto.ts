@@ -31,15 +31,6 @@ export class ListLotsQuery {
   cursor?: string;
 }
 
-export class LotIdParam {
-  @ApiProperty()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(2_147_483_647)
-  id!: number;
-}
-
 export class CreateNoteBody {
   @ApiProperty({ minLength: 1, maxLength: 2000 })
   @IsString()
