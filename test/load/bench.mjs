@@ -19,11 +19,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   busyWarning,
   createScratchDatabase,
+  scratchRedisPrefix,
   cpuBusy,
   fmt,
   freePort,
@@ -73,27 +73,6 @@ let rampartEnvShown = {};
 const log = (line) => process.stdout.write(`${line}\n`);
 
 
-async function redisPrefix(redisUrl) {
-  const prefix = `rbench${randomBytes(4).toString('hex')}:`;
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  await probe.connect();
-  await probe.ping();
-  probe.disconnect();
-  onCleanup(`delete Redis keys ${prefix}*`, async () => {
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-    } finally {
-      redis.disconnect();
-    }
-  });
-  return prefix;
-}
 
 /** One autocannon run; latencies in ms. */
 async function cannon(label, url, { headers = {}, seconds = duration, warm = warmup, conns = connections, pid } = {}) {
@@ -157,7 +136,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'rampart-bench-'));
   onCleanup(`remove ${dir}`, () => (opts['keep-logs'] ? log(`kept ${dir}`) : rmSync(dir, { recursive: true, force: true })));
   const db = await createScratchDatabase(opts['pg-url'], 'rampart_bench');
-  const prefix = await redisPrefix(opts['redis-url']);
+  const prefix = await scratchRedisPrefix(opts['redis-url'], 'rbench');
   const adminPassword = `bench-${randomBytes(12).toString('base64url')}`;
   const rampartEnv = {
     HOST: '127.0.0.1',

@@ -23,9 +23,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ThrottlerStorageService } from '@nestjs/throttler';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
 import { MemoryRateLimitStore } from '../../dist/src/security/rate-limit/memory-rate-limit.store.js';
-import { createScratchDatabase, fmt, freePort, onCleanup, requireBuild, runMain, sleep, spawnNode } from './lib/common.mjs';
+import { createScratchDatabase, fmt, scratchRedisPrefix, freePort, onCleanup, requireBuild, runMain, sleep, spawnNode } from './lib/common.mjs';
 import { parseJson, VirtualUser } from './lib/http-client.mjs';
 
 const { values: opts } = parseArgs({
@@ -43,23 +42,6 @@ const connections = Number(opts.connections);
 const log = (line) => process.stdout.write(`${line}\n`);
 
 
-function redisPrefix(redisUrl) {
-  const prefix = `rseccost${randomBytes(4).toString('hex')}:`;
-  onCleanup(`delete Redis keys ${prefix}*`, async () => {
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-    } finally {
-      redis.disconnect();
-    }
-  });
-  return prefix;
-}
 
 async function cannon(label, url, headers = {}) {
   const result = await autocannon({ url, connections, duration, headers, warmup: warmup > 0 ? { connections, duration: warmup } : undefined });
@@ -115,7 +97,7 @@ async function main() {
       PORT: String(port),
       DATABASE_URL: databaseUrl,
       REDIS_URL: opts['redis-url'],
-      REDIS_KEY_PREFIX: redisPrefix(opts['redis-url']),
+      REDIS_KEY_PREFIX: await scratchRedisPrefix(opts['redis-url'], 'rseccost'),
       SESSION_SECRET: randomBytes(32).toString('base64url'),
       ADMIN_BOOTSTRAP_PASSWORD: adminPassword,
       SEED_LOTS: '10',

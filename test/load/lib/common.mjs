@@ -405,3 +405,30 @@ export async function createScratchDatabase(adminUrl, prefix) {
   url.pathname = `/${name}`;
   return { name, url: url.toString() };
 }
+
+/**
+ * A Redis key prefix of this run's own (checked reachable), whose keys the cleanup chain deletes.
+ */
+export async function scratchRedisPrefix(redisUrl, label) {
+  const { Redis } = await import('ioredis');
+  const { randomBytes } = await import('node:crypto');
+  const prefix = `${label}${randomBytes(4).toString('hex')}:`;
+  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  await probe.connect();
+  await probe.ping();
+  probe.disconnect();
+  onCleanup(`delete Redis keys ${prefix}*`, async () => {
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  });
+  return prefix;
+}
