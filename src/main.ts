@@ -99,16 +99,18 @@ async function main(): Promise<void> {
     const { runPrimary } = await import('./cluster/primary.js');
     const { createRootLogger } = await import('./observability/logger.js');
     const logger = createRootLogger({ level: config.app.logLevel, base: { pid: process.pid, role: 'primary' } });
+    let outcome: 'running' | 'stopped';
     try {
-      // The supervisor installs its own SIGTERM/SIGINT/SIGHUP handlers as it starts.
-      await runPrimary(config, process.env, logger);
+      outcome = await runPrimary(config, process.env, logger, releaseSignals);
     } catch (error) {
       logger.fatal({ err: error }, 'cluster primary failed to start');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
       process.exit(1);
     }
-    const held = releaseSignals();
-    if (held) process.kill(process.pid, held);
+    if (outcome === 'stopped') {
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      process.exit(0);
+    }
     return;
   }
   await worker();

@@ -13,7 +13,13 @@ const POLICY_VALUE = { allowed: 0, cooling_down: 1, blocked: 2 } as const;
  * PostgreSQL, the development session secret), forks the workers on one shared port and
  * aggregates their metrics. It serves no requests itself.
  */
-export async function runPrimary(config: RampartConfig, env: Record<string, string | undefined>, logger: Logger): Promise<void> {
+export async function runPrimary(
+  config: RampartConfig,
+  env: Record<string, string | undefined>,
+  logger: Logger,
+  /** Removes main's startup signal holders; returns a signal that arrived meanwhile. */
+  releaseSignals: () => NodeJS.Signals | null,
+): Promise<'running' | 'stopped'> {
   const workerEnv: Record<string, string> = {};
   let embedded: EmbeddedDatabase | null = null;
   if (!config.database.url) {
@@ -76,6 +82,13 @@ export async function runPrimary(config: RampartConfig, env: Record<string, stri
       for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
     },
   });
+  // start() installs the supervisor's own handlers synchronously, so no signal falls between.
+  const held = releaseSignals();
+  if (held) {
+    logger.info({ signal: held }, `${held} during startup: stopping before any worker starts`);
+    await embedded?.stop();
+    return 'stopped';
+  }
   let started: { ready: number; failed: number };
   try {
     started = await supervisor.start();
@@ -89,4 +102,5 @@ export async function runPrimary(config: RampartConfig, env: Record<string, stri
     throw new Error(`no worker became ready (${started.failed} failed); see the worker log lines above`);
   }
   logger.info({ workers: started.ready, failed: started.failed, pid: process.pid }, 'cluster primary ready: SIGHUP for a rolling restart, SIGTERM to stop');
+  return 'running';
 }

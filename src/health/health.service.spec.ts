@@ -21,7 +21,13 @@ import { LifecycleHealthIndicator } from './lifecycle.health.js';
 import { PoolsHealthIndicator } from './pools.health.js';
 import { RedisHealthIndicator } from './redis.health.js';
 import { ResilienceDiagnostics } from './resilience-diagnostics.js';
-import { RestartPolicySource, StaticRestartPolicySource } from './restart-policy.source.js';
+import { RestartPolicySource, type RestartPolicyView } from './restart-policy.source.js';
+
+class AllowedPolicy extends RestartPolicySource {
+  current(): RestartPolicyView {
+    return { state: 'allowed', cooldownRemainingS: 0, nextAction: 'automatic recovery allowed' };
+  }
+}
 import { WorkerHealthIndicator } from './worker.health.js';
 
 class FakeHealthDatabase extends HealthDatabase {
@@ -97,7 +103,7 @@ async function build(env: Record<string, string> = {}) {
       { provide: EventLoopLagMonitor, useValue: monitor },
       { provide: REDIS_CLIENT, useValue: null },
       { provide: ROOT_LOGGER, useValue: pino({ level: 'silent' }) },
-      { provide: RestartPolicySource, useClass: StaticRestartPolicySource },
+      { provide: RestartPolicySource, useClass: AllowedPolicy },
       LifecycleHealthIndicator,
       DatabaseHealthIndicator,
       RedisHealthIndicator,
@@ -163,7 +169,7 @@ describe(HealthService.name, () => {
     expect((await t.health.live()).status).toBe('ok');
   });
 
-  it('carries the resilience block with thresholds, pool, breaker, recommendation and the stub policy', async () => {
+  it('carries the resilience block with thresholds, pool, breaker, recommendation and the restart policy', async () => {
     const t = await build();
     close = t.close;
     t.pool.current = { max: 10, size: 10, open: 10, inUse: 10, idle: 0, waiting: 7, saturation: 1 };
@@ -180,7 +186,7 @@ describe(HealthService.name, () => {
       pool: { size: 10, inUse: 10, idle: 0, waiting: 7, saturation: 1 },
       breaker: { state: 'closed', failureRate: 0, retryAfterMs: null },
       recommendation: 'recover',
-      policy: { state: 'allowed', cooldownRemainingS: 0, nextAction: expect.stringContaining('stub'), source: 'stub' },
+      policy: { state: 'allowed', cooldownRemainingS: 0, nextAction: 'automatic recovery allowed' },
     });
   });
 

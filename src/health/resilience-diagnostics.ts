@@ -5,7 +5,7 @@ import { PoolManager } from '../database/pool-manager.js';
 import { BreakerService, type BreakerState, MAIN_DB_BREAKER } from '../resilience/breaker.service.js';
 import { EventLoopLagMonitor } from './event-loop-lag.monitor.js';
 import { type Recommendation, recommend } from './recommendation.js';
-import { type RestartPolicyState, RestartPolicySource } from './restart-policy.source.js';
+import { RestartPolicySource, type RestartPolicyView } from './restart-policy.source.js';
 
 /** Saturation at which, with waiters, the pool is past throttling; fixed by CONTRACT.md. */
 export const POOL_SATURATION_RECOVER = 1.0;
@@ -23,13 +23,7 @@ export interface ResilienceBlock {
   pool: { size: number; inUse: number; idle: number; waiting: number; saturation: number };
   breaker: { state: BreakerState; failureRate: number; retryAfterMs: number | null };
   recommendation: Recommendation;
-  policy: {
-    state: RestartPolicyState;
-    cooldownRemainingS: number;
-    nextAction: string;
-    restartsInWindow?: number;
-    source?: 'stub';
-  };
+  policy: RestartPolicyView;
 }
 
 /** The `resilience` block of `/health` and `/health/deep`: in-process reads only, never I/O. */
@@ -69,13 +63,7 @@ export class ResilienceDiagnostics {
         { saturation: stats.saturation, waiting: stats.waiting, breakerState: breaker.state, eventLoopLagMs: lag.lagMs },
         this.thresholds,
       ),
-      policy: {
-        state: policy.state,
-        cooldownRemainingS: policy.cooldownRemainingS,
-        nextAction: policy.nextAction,
-        ...(policy.restartsInWindow === undefined ? {} : { restartsInWindow: policy.restartsInWindow }),
-        ...(policy.source === undefined ? {} : { source: policy.source }),
-      },
+      policy,
     };
   }
 }

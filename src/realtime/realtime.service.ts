@@ -63,7 +63,8 @@ export class RealtimeService implements OnApplicationBootstrap {
   subscribe(res: Response): void {
     if (this.registry.draining) throw new AppException(ErrorCode.SHUTTING_DOWN, 'The server is shutting down', { retryable: true, retryAfterMs: SSE_RETRY_MS });
     if (this.subscribers.size >= this.maxSubscribers) {
-      throw new AppException(ErrorCode.SHUTTING_DOWN, 'Too many live subscribers on this worker; retry shortly', {
+      // A capacity limit, not a shutdown: the contract's retryable "limit hit" code.
+      throw new AppException(ErrorCode.RATE_LIMITED, 'Too many live subscribers on this worker; retry shortly', {
         retryable: true,
         retryAfterMs: SSE_RETRY_MS,
       });

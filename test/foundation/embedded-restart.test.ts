@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loginWith as login } from '../support/session.js';
 import { postgresProcessesFor, spawnApp, type AppProcess } from '../support/process.js';
+import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 
 describe('embedded PostgreSQL default (no DATABASE_URL)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'rampart-embedded-'));
@@ -46,18 +47,30 @@ describe('embedded PostgreSQL default (no DATABASE_URL)', () => {
     expect(postgresProcessesFor(dataDir)).toBe(0);
   });
 
-  it('shuts down cleanly on a SIGTERM that arrives while it is still starting', async () => {
+  it.each([
+    ['a single process', {}, 300],
+    // The primary is still starting embedded PostgreSQL when the signal comes.
+    ['the cluster primary', { WORKERS: '2', REDIS_URL: SHARED_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() }, 800],
+  ])('shuts %s down cleanly on a SIGTERM that arrives while it is still starting', async (_what, extraEnv: Record<string, string>, afterMs) => {
     const startingDir = mkdtempSync(join(tmpdir(), 'rampart-starting-'));
     try {
       const child = spawn(process.execPath, ['dist/src/main.js'], {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0', DATA_DIR: startingDir, ADMIN_BOOTSTRAP_PASSWORD: 'embedded-admin-password' },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          HOST: '127.0.0.1',
+          PORT: '0',
+          DATA_DIR: startingDir,
+          ADMIN_BOOTSTRAP_PASSWORD: 'embedded-admin-password',
+          ...extraEnv,
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       // Well before the embedded PostgreSQL and Nest are up.
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, afterMs));
       child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 45_000))]);
       if (code === 'timeout') child.kill('SIGKILL');

@@ -89,15 +89,16 @@ describe('GET /api/events/stream (realtime sync)', () => {
     }
   });
 
-  it('refuses subscribers past SSE_MAX_SUBSCRIBERS with a retryable 503', async () => {
+  it('refuses subscribers past SSE_MAX_SUBSCRIBERS with a retryable 429 RATE_LIMITED', async () => {
     const first = reader(await fetch(`${app.url}/api/events/stream`, { headers: { cookie: session.cookie } }));
     const second = reader(await fetch(`${app.url}/api/events/stream`, { headers: { cookie: session.cookie } }));
     try {
       await first.waitFor(/: connected/);
       await second.waitFor(/: connected/);
       const third = await fetch(`${app.url}/api/events/stream`, { headers: { cookie: session.cookie } });
-      expect(third.status).toBe(503);
-      const body = (await third.json()) as { error: { retryable: boolean; retryAfterMs: number } };
+      expect(third.status).toBe(429);
+      const body = (await third.json()) as { error: { code: string; retryable: boolean; retryAfterMs: number } };
+      expect(body.error.code).toBe('RATE_LIMITED');
       expect(body.error.retryable).toBe(true);
       expect(third.headers.get('retry-after')).toBe(String(Math.ceil(body.error.retryAfterMs / 1000)));
     } finally {
