@@ -3,6 +3,7 @@ import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
 import { ApiErrorResponse, ApiErrorResponses } from '../core/openapi.js';
+import { DEFAULT_PAGE_LIMIT } from '../core/page-limit.query.js';
 import { correlationIdOf } from '../observability/correlation.js';
 import { AuditEntryDto, AuditQuery, RestartAcceptedDto, RestartBody, SystemStatusDto, WorkerStatusDto } from './admin.dto.js';
 import { AdminService } from './admin.service.js';
@@ -46,6 +47,6 @@ export class AdminApiController {
   @Get('audit')
   @ApiOkResponse({ type: [AuditEntryDto], description: 'Audit entries, newest first' })
   auditLog(@Query() query: AuditQuery) {
-    return this.audit.list(query.limit ?? 50, query.before ?? null);
+    return this.audit.list(query.limit ?? DEFAULT_PAGE_LIMIT, query.before ?? null);
   }
 }

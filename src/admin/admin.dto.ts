@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PageLimitQuery } from '../core/page-limit.query.js';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Min } from 'class-validator';
 
 export class RestartBody {
   @ApiProperty({ minLength: 3, maxLength: 500, description: 'Why; recorded in the audit log' })
@@ -22,15 +23,7 @@ export class RestartFormBody extends RestartBody {
   _csrf?: string;
 }
 
-export class AuditQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
+export class AuditQuery extends PageLimitQuery {
   @ApiPropertyOptional({ description: 'Entry id: return entries older than it' })
   @IsOptional()
   @Type(() => Number)

@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
+import { PageLimitQuery } from '../../core/page-limit.query.js';
 import { LOT_STATUSES, type LotStatus } from '../../database/entities/index.js';
 
-export class ListLotsQuery {
+export class ListLotsQuery extends PageLimitQuery {
   @ApiPropertyOptional({ enum: LOT_STATUSES })
   @IsOptional()
   @IsIn(LOT_STATUSES)
@@ -15,14 +16,6 @@ export class ListLotsQuery {
   @IsInt()
   @Min(1)
   station?: number;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
 
   @ApiPropertyOptional({ description: 'Opaque cursor from the previous page (`nextCursor`)' })
   @IsOptional()

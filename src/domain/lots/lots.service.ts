@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { NotFoundException } from '../../core/errors/index.js';
+import { DEFAULT_PAGE_LIMIT } from '../../core/page-limit.query.js';
 import { DatabaseService } from '../../database/database.service.js';
 import type { LotStatus } from '../../database/entities/index.js';
 import type { LotDetailDto, LotDto, LotEventDto, LotPageDto, NoteDto } from './lots.dto.js';
@@ -53,7 +54,7 @@ export class LotsService {
   constructor(private readonly db: DatabaseService) {}
 
   async list(query: { status?: LotStatus; station?: number; limit?: number; cursor?: string }): Promise<LotPageDto> {
-    const limit = query.limit ?? 50;
+    const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
     const after = decodeCursor(query.cursor);
     const rows = await this.db.run((m) =>
       m.query(
