@@ -64,6 +64,16 @@ type FieldSpec<O, K extends keyof O> = `${Kind<NonNullable<O[K]>>}${null extends
 /** Every property of O, each with the one description its type allows; no others. */
 export type Shape<O> = { readonly [K in keyof O]-?: FieldSpec<O, K> };
 
+const LOT_FIELDS = {
+  id: 'number',
+  code: 'string',
+  product: 'string',
+  stationId: 'number',
+  status: 'string',
+  priority: 'number',
+  updatedAt: 'string',
+} as const;
+
 export const SHAPES = {
   ErrorEnvelope: { error: 'ErrorBody' },
   ErrorBody: {
@@ -90,26 +100,13 @@ export const SHAPES = {
     stateSince: 'string',
     secondsInState: 'number',
   },
-  Lot: {
-    id: 'number',
-    code: 'string',
-    product: 'string',
-    stationId: 'number',
-    status: 'string',
-    priority: 'number',
-    updatedAt: 'string',
-  },
+  Lot: LOT_FIELDS,
   LotPage: { items: 'Lot[]', nextCursor: 'string|null' },
   LotEvent: { id: 'number', at: 'string', kind: 'string', stationId: 'number', payload: 'object' },
   LotNote: { id: 'number', lotId: 'number', authorId: 'number', text: 'string', createdAt: 'string' },
+  // The server's LotDetailDto extends LotDto: the same fields plus events and notes.
   LotDetail: {
-    id: 'number',
-    code: 'string',
-    product: 'string',
-    stationId: 'number',
-    status: 'string',
-    priority: 'number',
-    updatedAt: 'string',
+    ...LOT_FIELDS,
     events: 'LotEvent[]',
     notes: 'LotNote[]',
   },
