@@ -62,7 +62,7 @@ export class ReportsService {
    * last good value is served, marked stale, instead of an error.
    */
   async wipSummary(): Promise<WipSummaryDto> {
-    const cached = await this.store.get();
+    const cached = await this.store.get(this.freshForMs);
     if (cached && Date.now() - Date.parse(cached.asOf) < this.freshForMs) return cached;
     try {
       return await this.refreshWipSummary();

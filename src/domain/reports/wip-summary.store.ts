@@ -21,8 +21,13 @@ export class WipSummaryStore {
     this.key = `${config.get('redis', { infer: true }).keyPrefix}report:wip-summary`;
   }
 
-  async get(): Promise<WipSummaryDto | null> {
+  /**
+   * The last good summary. A copy this process holds that is younger than `freshForMs` is
+   * answered without asking Redis: the hot path of the report is then one memory read.
+   */
+  async get(freshForMs = 0): Promise<WipSummaryDto | null> {
     if (!this.redis) return this.local;
+    if (this.local && Date.now() - Date.parse(this.local.asOf) < freshForMs) return this.local;
     try {
       const raw = await this.redis.get(this.key);
       if (raw) this.local = JSON.parse(raw) as WipSummaryDto;
