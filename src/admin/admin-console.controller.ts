@@ -2,9 +2,9 @@ import { Body, Controller, Get, Header, HttpCode, Post, Query, Req, Res } from '
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
+import { AuthService } from '../auth/auth.service.js';
 import { AppException } from '../core/errors/index.js';
 import { correlationIdOf } from '../observability/correlation.js';
-import { CsrfTokens } from '../security/csrf/csrf-tokens.js';
 import { RestartFormBody } from './admin.dto.js';
 import { AdminService } from './admin.service.js';
 import { AuditLogService } from './audit-log.service.js';
@@ -24,7 +24,7 @@ export class AdminConsoleController {
   constructor(
     private readonly admin: AdminService,
     private readonly audit: AuditLogService,
-    private readonly csrf: CsrfTokens,
+    private readonly auth: AuthService,
   ) {}
 
   @Get()
@@ -39,7 +39,8 @@ export class AdminConsoleController {
     ]);
     return renderConsole({
       nonce: String((res.locals as { cspNonce?: string }).cspNonce ?? ''),
-      csrfToken: this.csrf.tokenFor(req),
+      // Stored before the page goes out: a token no stored session backs would fail every post.
+      csrfToken: await this.auth.csrfToken(req, res),
       username: user.username,
       state: { system, workers, audit },
       flash: flash !== undefined ? (FLASH[flash] ?? null) : null,

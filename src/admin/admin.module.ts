@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { AdminApiController } from './admin-api.controller.js';
 import { AdminConsoleController } from './admin-console.controller.js';
@@ -8,6 +9,7 @@ import { ChannelWorkerControl } from './worker-control.channel.js';
 import { WorkerControl } from './worker-control.js';
 
 @Module({
+  imports: [AuthModule],
   controllers: [AdminApiController, AdminConsoleController],
   providers: [
     AdminService,

@@ -19,8 +19,8 @@ export class AuthController {
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: CurrentUserDto, description: 'Sets a new session cookie; fetch a new CSRF token afterwards' })
-  async login(@Req() req: Request, @Body() body: LoginBody): Promise<CurrentUserDto> {
-    return { user: await this.auth.login(req, body.username, body.password) };
+  async login(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: LoginBody): Promise<CurrentUserDto> {
+    return { user: await this.auth.login(req, res, body.username, body.password) };
   }
 
   @Post('logout')
@@ -41,7 +41,7 @@ export class AuthController {
   @Get('csrf')
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: CsrfTokenDto, description: 'Starts an anonymous session when there is none' })
-  async csrf(@Req() req: Request): Promise<CsrfTokenDto> {
-    return { token: await this.auth.csrfToken(req) };
+  async csrf(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<CsrfTokenDto> {
+    return { token: await this.auth.csrfToken(req, res) };
   }
 }

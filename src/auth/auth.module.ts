@@ -21,6 +21,6 @@ import { PasswordHasher } from './password-hasher.js';
     LoginPageService,
     { provide: APP_GUARD, useClass: AuthGuard },
   ],
-  exports: [PasswordHasher],
+  exports: [PasswordHasher, AuthService],
 })
 export class AuthModule {}

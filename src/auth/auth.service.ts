@@ -18,13 +18,13 @@ export class AuthService {
   ) {}
 
   /** A new session id for the user; the pre-login session and its CSRF token are gone. */
-  async login(req: Request, username: string, password: string): Promise<AuthenticatedUser> {
+  async login(req: Request, res: Response, username: string, password: string): Promise<AuthenticatedUser> {
     const user = await this.credentials.verify(username, password);
     if (user === null) {
       req.log?.info({ event: 'login-failed' }, 'login refused');
       throw new UnauthenticatedException(LOGIN_FAILED_MESSAGE);
     }
-    await this.sessions.establish(req, user);
+    await this.sessions.establish(req, res, user);
     req.log?.info({ event: 'login', userId: user.id }, 'logged in');
     return user;
   }
@@ -34,13 +34,13 @@ export class AuthService {
   }
 
   /** The session's CSRF token; starts an anonymous session when there is none yet. */
-  async csrfToken(req: Request): Promise<string> {
+  async csrfToken(req: Request, res: Response): Promise<string> {
     const existing = req.session?.csrfToken;
     this.sessions.begin(req);
     const token = this.csrf.tokenFor(req);
     // Stored before the token is handed out, so a store outage is a 503 and not a token
     // that no session backs.
-    if (token !== existing) await this.sessions.save(req);
+    if (token !== existing) await this.sessions.save(req, res);
     return token;
   }
 }

@@ -19,7 +19,7 @@ export class LoginPageService {
 
   async submit(req: Request, res: ExpressResponse, username: string, password: string): Promise<Response> {
     try {
-      const user = await this.auth.login(req, username, password);
+      const user = await this.auth.login(req, res, username, password);
       return new Response(null, { status: 303, headers: { Location: user.role === 'admin' ? '/admin' : '/' } });
     } catch (error) {
       if (!(error instanceof UnauthenticatedException)) throw error;
@@ -28,7 +28,7 @@ export class LoginPageService {
   }
 
   private async page(req: Request, res: ExpressResponse, status: number, error: string | null, username: string): Promise<Response> {
-    const csrfToken = await this.auth.csrfToken(req);
+    const csrfToken = await this.auth.csrfToken(req, res);
     const html = renderLoginPage({ csrfToken, nonce: cspNonceOf(res), error, username });
     return new Response(html, { status, headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } });
   }

@@ -1,5 +1,3 @@
-import type { Request } from 'express';
-import type { SessionData } from 'express-session';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,12 +7,7 @@ import { SessionStoreUnavailableException } from '../../src/security/session/ses
 import { SHARED_REDIS_URL, startOwnRedis, uniquePrefix } from '../support/redis.js';
 
 const TIMEOUTS = { idleTimeoutS: 60, absoluteTimeoutS: 3600, anonymousTimeoutS: 30 };
-const cookie = { originalMaxAge: null, path: '/', httpOnly: true } as unknown as SessionData['cookie'];
 const user = { id: 1, username: 'op', role: 'operator' as const };
-
-function cb<T = void>(fn: (done: (err?: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
-}
 
 describe(RedisSessionBackend.name, () => {
   let prefix: string;
@@ -57,34 +50,28 @@ describe(RedisSessionBackend.name, () => {
   });
 
   it('a request that loaded the session before a logout on another worker cannot write it back', async () => {
-    await cb((done) => otherStore.set('race', { cookie, createdAt: Date.now(), user } as SessionData, done));
+    await otherStore.create('race', { createdAt: Date.now(), user });
     // The slow request reads the session, then takes its time.
-    const data = await cb<SessionData | null>((done) => store.get('race', done));
-    const held = store.createSession({ sessionID: 'race' } as unknown as Request, data!);
+    const held = await store.load('race');
     // Logout on the other worker deletes the key.
-    await cb((done) => otherStore.destroy('race', done));
+    await otherStore.destroy('race');
     // The slow request changed the session (a new CSRF token, say) and saves it as it ends...
-    (held as SessionData & { csrfToken?: string }).csrfToken = 'minted-after-logout';
-    await cb((done) => store.set('race', held, done));
+    held!.csrfToken = 'minted-after-logout';
+    expect(await store.update('race', held!)).toBe(false);
     // ...or merely touches it to slide the idle timeout.
-    await cb((done) => store.touch!('race', held, done));
+    await store.touch('race', held!);
     expect(await otherWorker.exists(`${prefix}sess:race`)).toBe(0);
-    expect(await cb<SessionData | null>((done) => otherStore.get('race', done))).toBeNull();
+    expect(await otherStore.load('race')).toBeNull();
   });
 
   it('keeps the logout when many slow requests end around it', async () => {
-    await cb((done) => otherStore.set('crowd', { cookie, createdAt: Date.now(), user } as SessionData, done));
-    const held = await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        const data = await cb<SessionData | null>((done) => store.get('crowd', done));
-        return store.createSession({ sessionID: 'crowd' } as unknown as Request, data!);
-      }),
-    );
-    await cb((done) => otherStore.destroy('crowd', done));
+    await otherStore.create('crowd', { createdAt: Date.now(), user });
+    const held = await Promise.all(Array.from({ length: 20 }, () => store.load('crowd')));
+    await otherStore.destroy('crowd');
     await Promise.all(
       held.map((session, i) => {
-        (session as SessionData & { n?: number }).n = i;
-        return i % 2 === 0 ? cb((done) => store.set('crowd', session, done)) : cb((done) => store.touch!('crowd', session, done));
+        session!.csrfToken = `t${i}`;
+        return i % 2 === 0 ? store.update('crowd', session!) : store.touch('crowd', session!);
       }),
     );
     expect(await otherWorker.exists(`${prefix}sess:crowd`)).toBe(0);

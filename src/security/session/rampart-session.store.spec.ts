@@ -1,9 +1,8 @@
-import type { Request } from 'express';
-import type { SessionData } from 'express-session';
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MemorySessionBackend } from './memory-session.backend.js';
 import { RampartSessionStore } from './rampart-session.store.js';
+import type { SessionData } from './session-data.js';
 import { SessionBackend } from './session-backend.js';
 import { SessionStoreUnavailableException } from './session-store-unavailable.exception.js';
 
@@ -31,11 +30,7 @@ class RecordingBackend extends MemorySessionBackend {
   }
 }
 
-function cb<T = void>(fn: (done: (err?: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
-}
-
-const cookie = { originalMaxAge: null, path: '/', httpOnly: true } as unknown as SessionData['cookie'];
+const viewer = { id: 1, username: 'u', role: 'viewer' as const };
 
 describe(RampartSessionStore.name, () => {
   let now: number;
@@ -48,81 +43,89 @@ describe(RampartSessionStore.name, () => {
     store = new RampartSessionStore(backend, TIMEOUTS, silent, () => now);
   });
 
-  /** What express-session does for a request that sends this session's cookie. */
-  async function load(sid: string) {
-    const data = await cb<SessionData | null>((done) => store.get(sid, done));
-    if (!data) return null;
-    const req = { sessionID: sid } as unknown as Request;
-    return store.createSession(req, data);
-  }
-
   it('writes a new session with a create (NX) and a loaded one with an update (XX)', async () => {
-    const fresh = { cookie, createdAt: now, user: { id: 1, username: 'u', role: 'viewer' } } as SessionData;
-    await cb((done) => store.set('s1', fresh, done));
-    // A second save of the same object in the same request is an update.
-    await cb((done) => store.set('s1', fresh, done));
-    const loaded = await load('s1');
-    await cb((done) => store.set('s1', loaded!, done));
+    const fresh: SessionData = { createdAt: now, user: viewer };
+    await store.create('s1', fresh);
+    expect(await store.update('s1', fresh)).toBe(true);
+    const loaded = await store.load('s1');
+    expect(loaded).toEqual(fresh);
+    expect(await store.update('s1', loaded!)).toBe(true);
     expect(backend.calls).toEqual(['create s1', 'update s1', 'update s1']);
   });
 
   it('never writes back a session that was destroyed while a request held it', async () => {
-    await cb((done) => store.set('s1', { cookie, createdAt: now, user: { id: 1, username: 'u', role: 'operator' } } as SessionData, done));
-    const slowRequest = await load('s1');
-    await cb((done) => store.destroy('s1', done));
-    (slowRequest as SessionData & { csrfToken?: string }).csrfToken = 'changed';
-    await cb((done) => store.set('s1', slowRequest!, done));
-    await cb((done) => store.touch!('s1', slowRequest!, done));
+    await store.create('s1', { createdAt: now, user: { id: 1, username: 'u', role: 'operator' } });
+    const slowRequest = await store.load('s1');
+    await store.destroy('s1');
+    slowRequest!.csrfToken = 'changed';
+    expect(await store.update('s1', slowRequest!)).toBe(false);
+    await store.touch('s1', slowRequest!);
     expect(await backend.read('s1')).toBeNull();
   });
 
   it('refuses to create over an existing id', async () => {
-    await cb((done) => store.set('s1', { cookie, createdAt: now } as SessionData, done));
-    await expect(cb((done) => store.set('s1', { cookie, createdAt: now } as SessionData, done))).rejects.toThrow('already in use');
+    await store.create('s1', { createdAt: now });
+    await expect(store.create('s1', { createdAt: now })).rejects.toThrow('already in use');
   });
 
   it('slides the idle TTL on touch but never past the absolute deadline', async () => {
-    const user = { id: 1, username: 'u', role: 'viewer' as const };
-    await cb((done) => store.set('s1', { cookie, createdAt: now, user } as SessionData, done));
+    await store.create('s1', { createdAt: now, user: viewer });
     expect(backend.ttls.at(-1)).toBe(60_000);
     // Used every 57 s: each use is within the 60 s idle timeout of the one before.
     for (let i = 0; i < 10; i += 1) {
       now += 57_000;
-      const loaded = await load('s1');
+      const loaded = await store.load('s1');
       expect(loaded, `use ${i}`).not.toBeNull();
-      await cb((done) => store.touch!('s1', loaded!, done));
+      await store.touch('s1', loaded!);
     }
     // 570 s in: the next TTL is what is left of the 600 s absolute timeout, not another 60 s.
     expect(backend.ttls.at(-1)).toBe(30_000);
     now += 30_001;
-    expect(await load('s1')).toBeNull();
+    expect(await store.load('s1')).toBeNull();
   });
 
   it('treats a session past its absolute deadline as gone and deletes it', async () => {
-    const user = { id: 1, username: 'u', role: 'viewer' as const };
-    await cb((done) => store.set('s1', { cookie, createdAt: now - 600_000, user } as SessionData, done));
+    await expect(store.create('s1', { createdAt: now - 600_000, user: viewer })).rejects.toThrow('already expired');
     expect(await backend.read('s1')).toBeNull();
-    await backend.create('s2', JSON.stringify({ cookie, createdAt: now - 600_001, user }), 60_000);
-    expect(await load('s2')).toBeNull();
+    await backend.create('s2', JSON.stringify({ createdAt: now - 600_001, user: viewer }), 60_000);
+    expect(await store.load('s2')).toBeNull();
     expect(await backend.read('s2')).toBeNull();
   });
 
   it('gives anonymous sessions the anonymous timeout, from creation, however often they are used', async () => {
-    await cb((done) => store.set('a1', { cookie, createdAt: now } as SessionData, done));
+    await store.create('a1', { createdAt: now });
     expect(backend.ttls.at(-1)).toBe(10_000);
     now += 8000;
-    const loaded = await load('a1');
-    await cb((done) => store.touch!('a1', loaded!, done));
+    const loaded = await store.load('a1');
+    await store.touch('a1', loaded!);
     expect(backend.ttls.at(-1)).toBe(2000);
     now += 2000;
-    expect(await load('a1')).toBeNull();
+    expect(await store.load('a1')).toBeNull();
   });
 
   it('stamps a creation time on a session that has none, so it cannot live forever', async () => {
-    const data = { cookie } as SessionData;
-    await cb((done) => store.set('s1', data, done));
+    const data: SessionData = {};
+    await store.create('s1', data);
     expect(data.createdAt).toBe(now);
     expect(backend.ttls.at(-1)).toBe(10_000);
+  });
+
+  it('reads sessions of the previous release and writes ones it can read (rolling upgrade)', async () => {
+    // What express-session stored: the data plus a `cookie` object it insists on when reading.
+    const legacy = { cookie: { originalMaxAge: null, path: '/', httpOnly: true }, createdAt: now, user: viewer, csrfToken: 't' };
+    await backend.create('old', JSON.stringify(legacy), 60_000);
+    expect(await store.load('old')).toEqual({ createdAt: now, user: viewer, csrfToken: 't' });
+    await store.create('new', { createdAt: now, user: viewer });
+    expect(JSON.parse((await backend.read('new'))!)).toMatchObject({ cookie: { path: '/', httpOnly: true }, createdAt: now, user: viewer });
+  });
+
+  it('treats unreadable session data as no session, and deletes it', async () => {
+    await backend.create('junk', 'not json', 60_000);
+    await backend.create('shape', JSON.stringify({ user: viewer }), 60_000);
+    expect(await store.load('junk')).toBeNull();
+    expect(await store.load('shape')).toBeNull();
+    expect(await backend.read('junk')).toBeNull();
+    expect(await backend.read('shape')).toBeNull();
   });
 
   it('passes store failures on as errors, never as "no session"', async () => {
@@ -145,13 +148,10 @@ describe(RampartSessionStore.name, () => {
       }
     }
     const failing = new RampartSessionStore(new Down(), TIMEOUTS, silent, () => now);
-    const read = () => cb<SessionData | null>((done) => failing.get('s1', done));
-    await expect(read()).rejects.toBeInstanceOf(SessionStoreUnavailableException);
-    await expect(cb((done) => failing.set('s1', { cookie, createdAt: now } as SessionData, done))).rejects.toBeInstanceOf(
-      SessionStoreUnavailableException,
-    );
-    // Not the express-session "not found" convention, which would turn an outage into a logout.
-    const error = (await read().catch((e: unknown) => e)) as { code?: string };
+    await expect(failing.load('s1')).rejects.toBeInstanceOf(SessionStoreUnavailableException);
+    await expect(failing.create('s1', { createdAt: now })).rejects.toBeInstanceOf(SessionStoreUnavailableException);
+    // Not a "not found", which would turn an outage into a logout.
+    const error = (await failing.load('s1').catch((e: unknown) => e)) as { code?: string };
     expect(error.code).toBe('SESSION_STORE_UNAVAILABLE');
   });
 });
@@ -175,8 +175,8 @@ describe('RampartSessionStore idle-timeout slides', () => {
       pino({ level: 'silent' }),
       () => now,
     );
-    const data = { cookie: {}, createdAt: now, user: { id: 1, username: 'a', role: 'viewer' } } as unknown as Parameters<typeof store.touch>[1];
-    const touch = () => new Promise<void>((resolve) => store.touch('s1', data, () => resolve()));
+    const data: SessionData = { createdAt: now, user: { id: 1, username: 'a', role: 'viewer' } };
+    const touch = () => store.touch('s1', data);
     await touch();
     now += 5_000;
     await touch();

@@ -1,31 +1,26 @@
-import type { Request } from 'express';
-import session, { type Session, type SessionData } from 'express-session';
 import type { Logger } from 'pino';
 import { SessionBackend } from './session-backend.js';
+import type { SessionData } from './session-data.js';
 import { remainingLifetimeMs, type SessionTimeouts } from './session-lifetime.js';
-import './session-data.js';
 
-/**
- * Marks a session object that exists in the backend (loaded from it, or created by this
- * request). Writes of marked sessions are updates (`XX`), of unmarked ones creations
- * (`NX`). A symbol so it never reaches the serialised data or express-session's hash.
- */
-const PERSISTED = Symbol('rampart.session.persisted');
-type Marked = { [PERSISTED]?: true };
-
-type Callback = (err?: unknown) => void;
-
-/**
- * express-session's view of the backend: decides creation versus update, computes every
- * TTL from the session's own clock (idle sliding, absolute fixed), and treats a session past
- * its absolute deadline as absent. Errors surface as SESSION_STORE_UNAVAILABLE and are
- * never turned into "no session"; the store never emits `disconnect`, which would make
- * express-session carry on without sessions.
- */
 /** Sessions whose last idle-timeout slide this process remembers (bounded, oldest dropped). */
 const TOUCH_MEMORY = 10_000;
 
-export class RampartSessionStore extends session.Store {
+/**
+ * Written with every session so a worker of the previous release (express-session, which
+ * refuses session JSON without a `cookie` object) reads the sessions of this one during a
+ * rolling upgrade. Nothing here reads it back.
+ */
+const LEGACY_COOKIE_FIELD = { originalMaxAge: null, path: '/', httpOnly: true, sameSite: 'lax' } as const;
+
+/**
+ * The session rules on top of a backend: every TTL comes from the session's own clock (idle
+ * sliding, absolute fixed), a session past its absolute deadline is absent (and deleted), and
+ * creation and update are distinct writes, so a request that loaded a session before a logout
+ * deleted it can never write it back. Backend failures surface as SESSION_STORE_UNAVAILABLE
+ * and are never turned into "no session".
+ */
+export class RampartSessionStore {
   private readonly refreshedAt = new Map<string, number>();
   /** At most a 20th of the idle timeout, at most 30 s: the precision of the sliding timeout. */
   private readonly touchGranularityMs: number;
@@ -36,95 +31,85 @@ export class RampartSessionStore extends session.Store {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    super();
     this.touchGranularityMs = Math.min(30_000, (timeouts.idleTimeoutS * 1000) / 20);
   }
 
-  override get(sid: string, callback: (err: unknown, data?: SessionData | null) => void): void {
-    this.backend.read(sid).then(
-      (raw) => {
-        if (raw === null) return callback(null, null);
-        const data = parse(raw);
-        if (data !== null && remainingLifetimeMs(data, this.timeouts, this.now()) > 0) return callback(null, data);
-        // Past the absolute deadline (or unreadable): gone for good, not merely ignored.
-        this.backend.remove(sid).then(
-          () => callback(null, null),
-          (error: unknown) => callback(error),
-        );
-      },
-      (error: unknown) => callback(error),
-    );
+  /** The live session with this id, or null when there is none (or it has expired). */
+  async load(id: string): Promise<SessionData | null> {
+    const raw = await this.backend.read(id);
+    if (raw === null) return null;
+    const data = parse(raw);
+    if (data !== null && remainingLifetimeMs(data, this.timeouts, this.now()) > 0) return data;
+    // Past the absolute deadline (or unreadable): gone for good, not merely ignored.
+    await this.backend.remove(id);
+    return null;
   }
 
-  override createSession(req: Request, data: SessionData): Session & SessionData {
-    return markPersisted(super.createSession(req, data));
-  }
-
-  override set(sid: string, data: SessionData, callback: Callback = noop): void {
-    const sessionObject = data as SessionData & Marked;
+  /** Stores a new session under a fresh id; throws when the id is taken. */
+  async create(id: string, data: SessionData): Promise<void> {
     // A session someone forgot to start still gets a clock rather than living forever.
-    sessionObject.createdAt ??= this.now();
+    data.createdAt ??= this.now();
+    const ttlMs = remainingLifetimeMs(data, this.timeouts, this.now());
+    if (ttlMs <= 0) throw new Error('refusing to store a session that has already expired');
+    if (!(await this.backend.create(id, serialise(data), ttlMs))) throw new Error('session id already in use');
+  }
+
+  /** Rewrites an existing session; false (and nothing written) when it is gone, e.g. logged out. */
+  async update(id: string, data: SessionData): Promise<boolean> {
     const ttlMs = remainingLifetimeMs(data, this.timeouts, this.now());
     if (ttlMs <= 0) {
-      this.backend.remove(sid).then(() => callback(), callback);
-      return;
+      await this.backend.remove(id);
+      return false;
     }
-    const value = JSON.stringify(data);
-    if (sessionObject[PERSISTED]) {
-      this.backend.update(sid, value, ttlMs).then((written) => {
-        if (!written) this.logger.debug('session was deleted while this request ran; not writing it back');
-        callback();
-      }, callback);
-      return;
-    }
-    this.backend.create(sid, value, ttlMs).then((created) => {
-      if (!created) return callback(new Error('session id already in use'));
-      markPersisted(sessionObject);
-      callback();
-    }, callback);
+    const written = await this.backend.update(id, serialise(data), ttlMs);
+    if (!written) this.logger.debug('session was deleted while this request ran; not writing it back');
+    return written;
   }
 
-  override touch(sid: string, data: SessionData, callback: Callback = noop): void {
+  /**
+   * Slides the idle timeout of a session in use. Within the granularity the key's TTL is as
+   * good as fresh, so a busy session costs one Redis command per granularity, not per request.
+   * Never extends a life: every TTL is capped by the absolute deadline too.
+   */
+  async touch(id: string, data: SessionData): Promise<void> {
     const now = this.now();
     const ttlMs = remainingLifetimeMs(data, this.timeouts, now);
-    if (ttlMs > 0 && this.recentlyRefreshed(sid, now)) {
-      // Sliding the idle timeout on every request of a busy session costs a Redis command
-      // each; within the granularity the key's TTL is as good as fresh. Never extends a life:
-      // the TTL set last time was capped by the absolute timeout too.
-      callback();
-      return;
-    }
-    const done = ttlMs <= 0 ? this.backend.remove(sid) : this.backend.refresh(sid, ttlMs);
-    done.then(() => callback(), callback);
+    if (ttlMs > 0 && this.recentlyRefreshed(id, now)) return;
+    if (ttlMs <= 0) await this.backend.remove(id);
+    else await this.backend.refresh(id, ttlMs);
   }
 
-  private recentlyRefreshed(sid: string, now: number): boolean {
-    const last = this.refreshedAt.get(sid);
+  async destroy(id: string): Promise<void> {
+    this.refreshedAt.delete(id);
+    await this.backend.remove(id);
+  }
+
+  private recentlyRefreshed(id: string, now: number): boolean {
+    const last = this.refreshedAt.get(id);
     if (last !== undefined && now - last < this.touchGranularityMs) return true;
     // Re-inserted so the map's iteration order is least-recently-refreshed first.
-    this.refreshedAt.delete(sid);
-    this.refreshedAt.set(sid, now);
+    this.refreshedAt.delete(id);
+    this.refreshedAt.set(id, now);
     if (this.refreshedAt.size > TOUCH_MEMORY) this.refreshedAt.delete(this.refreshedAt.keys().next().value as string);
     return false;
   }
-
-  override destroy(sid: string, callback: Callback = noop): void {
-    this.backend.remove(sid).then(() => callback(), callback);
-  }
 }
 
-function markPersisted<T extends object>(target: T): T {
-  Object.defineProperty(target, PERSISTED, { value: true, enumerable: false, configurable: true });
-  return target;
+function serialise(data: SessionData): string {
+  return JSON.stringify({ cookie: LEGACY_COOKIE_FIELD, createdAt: data.createdAt, user: data.user, csrfToken: data.csrfToken ?? undefined });
 }
 
 function parse(raw: string): SessionData | null {
   try {
     const data = JSON.parse(raw) as unknown;
-    return data !== null && typeof data === 'object' && 'cookie' in data ? (data as SessionData) : null;
+    if (data === null || typeof data !== 'object') return null;
+    const { createdAt, user, csrfToken } = data as Record<string, unknown>;
+    if (typeof createdAt !== 'number') return null;
+    const session: SessionData = { createdAt };
+    if (user !== undefined) session.user = user as SessionData['user'];
+    if (typeof csrfToken === 'string') session.csrfToken = csrfToken;
+    return session;
   } catch {
     return null;
   }
 }
-
-function noop(): void {}

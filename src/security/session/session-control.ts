@@ -1,67 +1,83 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { Session, SessionData } from 'express-session';
+import type { Logger } from 'pino';
 import type { AuthenticatedUser } from '../../auth/auth.decorators.js';
+import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
+import { RampartSessionStore } from './rampart-session.store.js';
+import { attachSession, sessionStateOf } from './request-session.js';
 import { SessionCookie } from './session-cookie.js';
-import './session-data.js';
-
-type RequestSession = Session & Partial<SessionData>;
+import type { SessionData } from './session-data.js';
 
 /**
- * The session transitions the application makes on purpose: starting an anonymous one,
- * login (always a new id) and logout (the key deleted, the cookie cleared). Each waits
- * for the store, so a store failure is the response's failure rather than a silent loss.
+ * Every change to a session is one of these, made on purpose and awaited: starting an
+ * anonymous one, saving it, login (always a new id) and logout (the key deleted, the cookie
+ * cleared). Nothing is written implicitly at the end of a request, so a store failure is the
+ * response's failure rather than a silent loss, and a read-only request costs one read.
  */
 @Injectable()
 export class SessionControl {
-  constructor(private readonly cookie: SessionCookie) {}
+  constructor(
+    private readonly store: RampartSessionStore,
+    private readonly cookie: SessionCookie,
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+  ) {}
 
   /** Starts the clock of the current session if it has none yet (anonymous, pre-login). */
   begin(req: Request): void {
     sessionOf(req).createdAt ??= Date.now();
   }
 
-  save(req: Request): Promise<void> {
-    const current = sessionOf(req);
-    return settle(req, (done) => current.save(done));
+  /**
+   * Stores the session: an update when it exists in the store, otherwise a creation under a
+   * new id, whose cookie is set on `res`. An update of a session deleted meanwhile (a logout
+   * on another connection) writes nothing.
+   */
+  async save(req: Request, res: Response): Promise<void> {
+    const data = sessionOf(req);
+    const state = stateOf(req);
+    if (state.id !== null) {
+      await this.store.update(state.id, data);
+      return;
+    }
+    const id = this.cookie.newId();
+    await this.store.create(id, data);
+    state.id = id;
+    if (!this.cookie.set(req, res, id)) {
+      // The session exists but the browser will never present it: every next call is a 401.
+      (req.log ?? this.logger).warn(
+        { cookie: this.cookie.name },
+        'session cookie not sent: the request is not HTTPS as far as this app can tell (check X-Forwarded-Proto and TRUSTED_PROXIES)',
+      );
+    }
   }
 
-  /** Login: the old id (and whatever an attacker may have planted) is destroyed first. */
-  async establish(req: Request, user: AuthenticatedUser): Promise<void> {
-    const previous = sessionOf(req);
-    await settle(req, (done) => previous.regenerate(done));
-    const fresh = sessionOf(req);
-    fresh.createdAt = Date.now();
-    fresh.user = user;
-    await this.save(req);
+  /** Login: the old id (and whatever an attacker may have planted in it) is destroyed first. */
+  async establish(req: Request, res: Response, user: AuthenticatedUser): Promise<void> {
+    const previous = stateOf(req).id;
+    if (previous !== null) await this.store.destroy(previous);
+    const fresh: SessionData = { createdAt: Date.now(), user };
+    attachSession(req, fresh, null);
+    await this.save(req, res);
     req.user = user;
   }
 
   async end(req: Request, res: Response): Promise<void> {
-    const current = sessionOf(req);
-    await settle(req, (done) => current.destroy(done));
-    res.clearCookie(this.cookie.name, this.cookie.options);
+    const state = stateOf(req);
+    if (state.id !== null) await this.store.destroy(state.id);
+    attachSession(req, {}, null);
+    this.cookie.clear(res);
     delete req.user;
   }
 }
 
-/**
- * Runs a store operation; when it fails the request forgets its session, so express-session
- * neither sends a cookie for a session that was never stored nor retries the write at the end.
- */
-function settle(req: Request, operation: (done: (error?: unknown) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) =>
-    operation((error?: unknown) => {
-      if (!error) return resolve();
-      Reflect.deleteProperty(req, 'session');
-      reject(error instanceof Error ? error : new Error(String(error)));
-    }),
-  );
+function sessionOf(req: Request): SessionData {
+  // A programming error, not a client's: the route is outside inSessionScope().
+  if (req.session === undefined) throw new Error('this route has no session; add it to the session scope');
+  return req.session;
 }
 
-function sessionOf(req: Request): RequestSession {
-  const current = (req as Request & { session?: RequestSession }).session;
-  // A programming error, not a client's: the route is outside inSessionScope().
-  if (current === undefined) throw new Error('this route has no session; add it to the session scope');
-  return current;
+function stateOf(req: Request) {
+  const state = sessionStateOf(req);
+  if (state === undefined) throw new Error('this route has no session; add it to the session scope');
+  return state;
 }

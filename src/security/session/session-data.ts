@@ -1,15 +1,24 @@
 import type { AuthenticatedUser } from '../../auth/auth.decorators.js';
 
-declare module 'express-session' {
-  interface SessionData {
-    /**
-     * Epoch milliseconds when this session id was issued. The absolute timeout counts from
-     * here, and login issues a new id, so an authenticated session's clock starts at login.
-     */
-    createdAt: number;
-    /** Present once logged in; a session without it is an anonymous pre-login session. */
-    user: AuthenticatedUser;
-  }
+/** What a session holds. Serialised as JSON into the backend; nothing else is kept per session. */
+export interface SessionData {
+  /**
+   * Epoch milliseconds when this session id was issued. The absolute timeout counts from
+   * here, and login issues a new id, so an authenticated session's clock starts at login.
+   */
+  createdAt?: number;
+  /** Present once logged in; a session without it is an anonymous pre-login session. */
+  user?: AuthenticatedUser;
+  /** The synchroniser token (csrf-sync reads and writes `req.session.csrfToken`). */
+  csrfToken?: string | null;
 }
 
-export {};
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own extension point
+  namespace Express {
+    interface Request {
+      /** The session's data, on session-scoped paths only (see inSessionScope). */
+      session?: SessionData;
+    }
+  }
+}

@@ -1,5 +1,5 @@
-import type { SessionData } from 'express-session';
 import type { SecurityConfig } from '../../config/rampart-config.js';
+import type { SessionData } from './session-data.js';
 
 export type SessionTimeouts = Pick<SecurityConfig, 'idleTimeoutS' | 'absoluteTimeoutS' | 'anonymousTimeoutS'>;
 
@@ -9,7 +9,7 @@ export type SessionTimeouts = Pick<SecurityConfig, 'idleTimeoutS' | 'absoluteTim
  * use while the absolute deadline never moves. Anonymous sessions only exist to carry the
  * login CSRF token, so both their limits are the short anonymous timeout.
  */
-export function remainingLifetimeMs(data: Partial<SessionData>, timeouts: SessionTimeouts, now: number): number {
+export function remainingLifetimeMs(data: SessionData, timeouts: SessionTimeouts, now: number): number {
   if (typeof data.createdAt !== 'number' || !Number.isFinite(data.createdAt)) return 0;
   const authenticated = data.user !== undefined;
   const idleMs = (authenticated ? timeouts.idleTimeoutS : timeouts.anonymousTimeoutS) * 1000;
