@@ -1,11 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
 import type { RampartConfig } from '../../config/rampart-config.js';
 import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
-import { AccountRateLimitInterceptor } from './account-rate-limit.interceptor.js';
+import { AccountRateLimitGuard } from './account-rate-limit.guard.js';
 import { routeRatePolicy } from './rate-limit.decorator.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
@@ -35,7 +35,7 @@ export class RateLimitStoreModule {}
 
 /**
  * Rate limits of CONTRACT.md. Per-IP policies are @nestjs/throttler throttlers that apply
- * only to routes marked `@RateLimit(name)`; the per-account budget is a global interceptor.
+ * only to routes marked `@RateLimit(name)`; the per-account budget is a global guard.
  * Global so the guard behind `@RateLimit` resolves in whichever module declares the route.
  */
 @Global()
@@ -66,10 +66,10 @@ export class RateLimitStoreModule {}
     RateLimiter,
     RateLimitGuard,
     {
-      provide: APP_INTERCEPTOR,
+      provide: APP_GUARD,
       inject: [RateLimiter, ConfigService],
       useFactory: (limiter: RateLimiter, config: Config) =>
-        new AccountRateLimitInterceptor(limiter, ratePolicies(config.get('security', { infer: true })).account),
+        new AccountRateLimitGuard(limiter, ratePolicies(config.get('security', { infer: true })).account),
     },
   ],
   exports: [RateLimitMetrics, RateLimiter, RateLimitGuard],

@@ -14,7 +14,7 @@ const STORE_WARNING_INTERVAL_MS = 10_000;
 /**
  * Counts one request against one policy for one subject (an IP or a user id), writes the
  * IETF RateLimit fields and refuses with RATE_LIMITED once the budget is spent. Shared by the
- * per-IP guard and the per-account interceptor so both speak the same headers and metric.
+ * per-IP guard and the per-account guard so both speak the same headers and metric.
  */
 @Injectable()
 export class RateLimiter {

@@ -1,10 +1,9 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import type { CallHandler, ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext } from '@nestjs/common';
 import pino from 'pino';
-import { lastValueFrom, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { AccountRateLimitInterceptor, isApiRoute } from './account-rate-limit.interceptor.js';
+import { AccountRateLimitGuard, isApiRoute } from './account-rate-limit.guard.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
 import { RateLimitedException } from './rate-limited.exception.js';
@@ -17,7 +16,6 @@ function context(req: object, res: ServerResponse): ExecutionContext {
   } as unknown as ExecutionContext;
 }
 
-const handler: CallHandler = { handle: () => of('ok') };
 const response = () => new ServerResponse(new IncomingMessage(new Socket()));
 
 describe(isApiRoute.name, () => {
@@ -29,24 +27,24 @@ describe(isApiRoute.name, () => {
   });
 });
 
-describe(AccountRateLimitInterceptor.name, () => {
+describe(AccountRateLimitGuard.name, () => {
   const policy = { name: 'account' as const, limit: 2, windowMs: 60_000, blockMs: 60_000 };
 
   it('counts authenticated /api requests per user id and refuses past the budget', async () => {
-    const interceptor = new AccountRateLimitInterceptor(new RateLimiter(new MemoryRateLimitStore(), new RateLimitMetrics(), pino({ level: 'silent' })), policy);
+    const guard = new AccountRateLimitGuard(new RateLimiter(new MemoryRateLimitStore(), new RateLimitMetrics(), pino({ level: 'silent' })), policy);
     const req = { path: '/api/lots', route: { path: '/api/lots' }, user: { id: 7 } };
     const first = response();
-    expect(await lastValueFrom(await interceptor.intercept(context(req, first), handler))).toBe('ok');
+    expect(await guard.canActivate(context(req, first))).toBe(true);
     expect(first.getHeader('RateLimit')).toBe('"account";r=1;t=60');
-    await interceptor.intercept(context(req, response()), handler);
-    await expect(interceptor.intercept(context(req, response()), handler)).rejects.toBeInstanceOf(RateLimitedException);
+    await guard.canActivate(context(req, response()));
+    await expect(guard.canActivate(context(req, response()))).rejects.toBeInstanceOf(RateLimitedException);
     // Another user has a budget of their own; anonymous and non-API requests are not counted.
-    await expect(interceptor.intercept(context({ ...req, user: { id: 8 } }, response()), handler)).resolves.toBeDefined();
+    await expect(guard.canActivate(context({ ...req, user: { id: 8 } }, response()))).resolves.toBeDefined();
     const anonymous = response();
-    await interceptor.intercept(context({ path: '/api/auth/csrf', route: { path: '/api/auth/csrf' } }, anonymous), handler);
+    await guard.canActivate(context({ path: '/api/auth/csrf', route: { path: '/api/auth/csrf' } }, anonymous));
     expect(anonymous.getHeader('RateLimit')).toBeUndefined();
     const health = response();
-    await interceptor.intercept(context({ path: '/health', route: { path: '/health' }, user: { id: 7 } }, health), handler);
+    await guard.canActivate(context({ path: '/health', route: { path: '/health' }, user: { id: 7 } }, health));
     expect(health.getHeader('RateLimit')).toBeUndefined();
   });
 });

@@ -1,6 +1,5 @@
-import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { Observable } from 'rxjs';
 import type { AuthenticatedUser } from '../../auth/auth.decorators.js';
 import type { RatePolicy } from './rate-limit.policies.js';
 import { RateLimiter } from './rate-limiter.service.js';
@@ -17,25 +16,27 @@ export function isApiRoute(req: Pick<Request, 'path'> & { route?: { path?: unkno
 }
 
 /**
- * One budget per user id across every authenticated `/api/*` route. An interceptor rather
- * than a guard because interceptors run after all guards: the session guard has set
- * `req.user` by then, whatever order global guards happen to be registered in.
+ * One budget per user id across every authenticated `/api/*` route. The session middleware
+ * names the user before any guard runs, so this guard's place among the global guards does
+ * not matter: an anonymous request is never counted, an authenticated one always is (also
+ * when another guard then refuses it). A guard rather than an interceptor: with no global
+ * interceptor Nest calls handlers without building an rxjs pipeline per request.
  * Built by a factory in RateLimitModule (the policy comes from config).
  */
-export class AccountRateLimitInterceptor implements NestInterceptor {
+export class AccountRateLimitGuard implements CanActivate {
   constructor(
     private readonly limiter: RateLimiter,
     private readonly policy: RatePolicy,
   ) {}
 
-  async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    if (context.getType() !== 'http') return next.handle();
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
     const http = context.switchToHttp();
     const req = http.getRequest<MaybeAuthenticated>();
     const userId = req.user?.id;
     if (userId !== undefined && isApiRoute(req)) {
       await this.limiter.consume(this.policy, String(userId), http.getResponse<Response>());
     }
-    return next.handle();
+    return true;
   }
 }
