@@ -1,7 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module.js';
 import { AuthModule } from './auth/auth.module.js';
-import { LoggerModule } from 'nestjs-pino';
 import { RampartConfigModule } from './config/config.module.js';
 import { CoreModule } from './core/core.module.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -38,9 +37,6 @@ export class AppModule {
       imports: [
         runtimeModule,
         RampartConfigModule.forRoot(runtime.config),
-        // Nest's Logger writes through the root logger; the request logger in bootstrap sets
-        // `req.log` (the root logger too: ids come from the request context, not children).
-        LoggerModule.forRoot({ pinoHttp: { logger: runtime.logger }, useExisting: true }),
         CoreModule,
         ResilienceModule,
         RedisModule,

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './config/env.js';
@@ -21,9 +20,10 @@ import { PROJECT_ROOT } from './project-root.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { metricsMiddleware } from './observability/metrics.middleware.js';
 import { correlationMiddleware } from './observability/correlation.js';
+import { middlewareChain } from './core/middleware-chain.js';
 import { createRootLogger } from './observability/logger.js';
 import { requestLogger } from './observability/request-logger.js';
-import { EarlyNestLogger } from './observability/nest-logger.js';
+import { NestLogger } from './observability/nest-logger.js';
 import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './resilience/shutdown-registry.service.js';
 import { CsrfMiddleware } from './security/csrf/csrf.middleware.js';
 import { jsonBodiesOnly } from './security/csrf/json-bodies-only.middleware.js';
@@ -97,10 +97,9 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
     const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel };
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), {
       bodyParser: false,
-      logger: new EarlyNestLogger(logger),
+      logger: new NestLogger(logger),
       abortOnError: false,
     });
-    app.useLogger(app.get(NestPinoLogger));
     configureHttp(app, runtime);
     setupOpenApi(app, config.app.version);
     await app.listen(config.app.port, config.app.host);
@@ -149,31 +148,39 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   // req.ip (and req.protocol/secure) follow TRUSTED_PROXIES everywhere, rate limits included.
   installClientIp(express, app.get(TrustedProxies).trust);
   // Order matters: the correlation id exists before anything can fail, and the request
-  // logger sees body-parser failures too.
-  app.use(correlationMiddleware);
-  // Security headers are computed here once; per response only the CSP nonce is new.
-  app.use(securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })));
-  app.use(requestLogger(logger));
-  app.use(metricsMiddleware(app.get(MetricsService)));
+  // logger sees body-parser failures too. Each group is one layer (see middlewareChain).
+  app.use(
+    middlewareChain<Request, Response>([
+      correlationMiddleware,
+      // Security headers are computed here once; per response only the CSP nonce is new.
+      securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })),
+      requestLogger(logger),
+      metricsMiddleware(app.get(MetricsService)),
+      (req, res, next) => {
+        if (!registry.draining) return next();
+        // From the first moment of shutdown no socket is kept alive, so none is idle (and
+        // racing a client's next request) when the server finally closes.
+        res.setHeader('Connection', 'close');
+        if (!registry.refusing) return next();
+        sendError(new ShuttingDownException(), req, res, logger);
+      },
+    ]),
+  );
   // The console's browser modules (compiled TypeScript): public code, no session needed.
   for (const dir of CONSOLE_ASSET_DIRS) app.use(`/assets/${dir}`, expressModule.static(join(PROJECT_ROOT, 'dist', dir), { index: false, fallthrough: false }));
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!registry.draining) return next();
-    // From the first moment of shutdown no socket is kept alive, so none is idle (and racing
-    // a client's next request) when the server finally closes.
-    res.setHeader('Connection', 'close');
-    if (!registry.refusing) return next();
-    sendError(new ShuttingDownException(), req, res, logger);
-  });
   // Before the app-wide parsers: its own media types and a 16 KB limit.
   app.use(CSP_REPORT_PATH, cspReportBodyParser());
-  // JSON endpoints refuse other bodies before anything parses them (a cross-site text/plain
-  // form is a "simple" request that skips CORS preflight).
-  app.use(jsonBodiesOnly);
-  app.useBodyParser('json', { limit: config.app.bodyLimit });
-  app.useBodyParser('urlencoded', { limit: config.app.bodyLimit, extended: false });
-  // Sessions only on /api, /admin and /login; CSRF needs both the session and the parsed
-  // `_csrf` form field, so it comes last, before any guard or handler.
-  app.use(app.get(SessionMiddleware).handle);
-  app.use(app.get(CsrfMiddleware).handle);
+  app.use(
+    middlewareChain<Request, Response>([
+      // JSON endpoints refuse other bodies before anything parses them (a cross-site
+      // text/plain form is a "simple" request that skips CORS preflight).
+      jsonBodiesOnly,
+      expressModule.json({ limit: config.app.bodyLimit }),
+      expressModule.urlencoded({ limit: config.app.bodyLimit, extended: false }),
+      // Sessions only on /api, /admin and /login; CSRF needs both the session and the
+      // parsed `_csrf` form field, so it comes last, before any guard or handler.
+      app.get(SessionMiddleware).handle,
+      app.get(CsrfMiddleware).handle,
+    ]),
+  );
 }

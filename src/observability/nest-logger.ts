@@ -2,11 +2,12 @@ import type { LoggerService } from '@nestjs/common';
 import type { Logger } from 'pino';
 
 /**
- * Nest logs before the DI container (and nestjs-pino with it) exists, e.g. a provider that
- * fails to construct. This forwards those lines to the root logger so they are JSON and
- * redacted like every other line, instead of coloured text on stdout.
+ * Nest's own log lines (startup, route mapping, a provider that fails to construct, any
+ * `new Logger(...)` in our code) written by the root logger, so they are JSON, redacted and
+ * carry the request's ids like every other line. Nothing per request: the ids come from the
+ * request context the root logger's mixin reads.
  */
-export class EarlyNestLogger implements LoggerService {
+export class NestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {

@@ -9,6 +9,8 @@ import type { RampartConfig } from '../../config/rampart-config.js';
 const SIGNED_PREFIX = 's:';
 /** 24 random bytes, 32 characters of base64url: as many bits as any session id needs. */
 const ID_BYTES = 24;
+/** Signed values whose signature this process has checked (bounded, oldest dropped). */
+const VERIFIED_MEMORY = 10_000;
 
 /**
  * The session cookie: its name and flags, and the signed session id it carries. The value
@@ -21,6 +23,12 @@ export class SessionCookie {
   readonly name: string;
   readonly options: Pick<CookieOptions, 'httpOnly' | 'sameSite' | 'secure' | 'path'> & { sameSite: 'lax' };
   private readonly secret: string;
+  /**
+   * A browser sends the same cookie with every request: a value verified once needs no HMAC
+   * again. Only values that passed are kept, so forged ones cannot fill it, and a hit needs
+   * the whole genuine value. The session itself is still read from the store every time.
+   */
+  private readonly verified = new Map<string, string>();
 
   constructor(@Inject(ConfigService) config: ConfigService<RampartConfig, true>) {
     const { isProduction } = config.get('app', { infer: true });
@@ -39,7 +47,19 @@ export class SessionCookie {
     // Requests outside a browser mostly carry no cookie at all; skip parsing then.
     if (cookieHeader === undefined || !cookieHeader.includes(this.name)) return null;
     const value = parseCookies(cookieHeader)[this.name];
-    if (value === undefined || !value.startsWith(SIGNED_PREFIX)) return null;
+    if (value === undefined) return null;
+    const known = this.verified.get(value);
+    if (known !== undefined) return known;
+    const id = this.verify(value);
+    if (id !== null) {
+      this.verified.set(value, id);
+      if (this.verified.size > VERIFIED_MEMORY) this.verified.delete(this.verified.keys().next().value as string);
+    }
+    return id;
+  }
+
+  private verify(value: string): string | null {
+    if (!value.startsWith(SIGNED_PREFIX)) return null;
     const dot = value.lastIndexOf('.');
     if (dot <= SIGNED_PREFIX.length) return null;
     const id = value.slice(SIGNED_PREFIX.length, dot);
