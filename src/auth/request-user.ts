@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { AuthenticatedUser } from './auth.decorators.js';
 
 declare global {
@@ -7,8 +6,6 @@ declare global {
     interface Request {
       /** Set from the session before any guard runs; absent for anonymous requests. */
       user?: AuthenticatedUser;
-      /** The root logger, set by the request logger; the request's ids come from its context. */
-      log?: Logger;
     }
   }
 }

@@ -4,7 +4,16 @@ import { redactString } from './redact.js';
 import { requestContext } from './request-context.js';
 import { routeTemplateOf } from './route-template.js';
 
-type LoggedRequest = Request & { log?: Logger };
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own extension point
+  namespace Express {
+    interface Request {
+      /** The root logger, set below; the request's ids come from its context. */
+      log?: Logger;
+    }
+  }
+}
+
 type LoggedResponse = Response & { err?: Error };
 
 /** Probes and scrapes arrive every few seconds from every replica: successful ones are noise. */
@@ -23,7 +32,7 @@ function pathOnly(url: string): string {
  * that expects one; the context supplies the ids.
  */
 export function requestLogger(logger: Logger) {
-  return (req: LoggedRequest, res: LoggedResponse, next: NextFunction): void => {
+  return (req: Request, res: LoggedResponse, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     const url = req.originalUrl ?? req.url;
     req.log = logger;
