@@ -134,7 +134,12 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       adminUsername: String(v.ADMIN_BOOTSTRAP_USERNAME),
       adminPassword: str('ADMIN_BOOTSTRAP_PASSWORD'),
     },
-    redis: { url: str('REDIS_URL'), keyPrefix: String(v.REDIS_KEY_PREFIX) },
+    redis: {
+      url: str('REDIS_URL'),
+      keyPrefix: String(v.REDIS_KEY_PREFIX),
+      socketTimeoutMs: num('REDIS_SOCKET_TIMEOUT_MS'),
+      heartbeatMs: num('REDIS_HEARTBEAT_MS'),
+    },
     security: {
       sessionSecret,
       sessionSecretGenerated,

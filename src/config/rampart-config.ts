@@ -35,6 +35,10 @@ export interface DatabaseConfig {
 export interface RedisConfig {
   url: string | null;
   keyPrefix: string;
+  /** A connection that leaves a PING (or its handshake) unanswered this long is destroyed and replaced. */
+  socketTimeoutMs: number;
+  /** How often an idle connection is proven alive with a PING. */
+  heartbeatMs: number;
 }
 
 export interface SecurityConfig {

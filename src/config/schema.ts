@@ -40,6 +40,9 @@ export const redisSchema = Joi.object({
   REDIS_KEY_PREFIX: Joi.string()
     .pattern(/^[a-zA-Z0-9:_-]{1,32}$/)
     .default('rampart:'),
+  // Below ~100 ms a busy but healthy Redis would be taken for dead.
+  REDIS_SOCKET_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(2000),
+  REDIS_HEARTBEAT_MS: Joi.number().integer().min(100).max(60_000).default(1000),
 });
 
 export const securitySchema = Joi.object({
