@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { CsrfCoverageGuard } from '../security/csrf/csrf-coverage.guard.js';
 import { CsrfModule } from '../security/csrf/csrf.module.js';
 import { SessionModule } from '../security/session/session.module.js';
 import { AuthController } from './auth.controller.js';
@@ -19,7 +20,10 @@ import { PasswordHasher } from './password-hasher.js';
     CredentialVerifier,
     AuthService,
     LoginPageService,
+    // Global guards run in the order they are provided: 401 for a request without a live
+    // session comes before the CSRF refusal the middleware deferred for it.
     { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_GUARD, useClass: CsrfCoverageGuard },
   ],
   exports: [PasswordHasher, AuthService],
 })

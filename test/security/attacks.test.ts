@@ -300,7 +300,7 @@ describe('attacks on sessions, CSRF and roles', () => {
       expect((await operator.get('/api/auth/me')).status).toBe(401);
       const before = await dbState(app);
       const after = await operator.post('/api/lots/1/notes', { text: 'after logout' });
-      expect(after.status).toBe(403);
+      expect(after.status).toBe(401);
       expect(await dbState(app)).toEqual(before);
     });
   });
@@ -456,8 +456,9 @@ describe('attacks on session lifetime', () => {
     // 4.3 s after login: only 1.3 s idle, but past the 4 s absolute timeout.
     await sleep(started + 4300 - Date.now());
     const late = await operator.post('/api/lots/1/notes', { text: 'past the absolute timeout' });
-    // The session (and with it the token) is gone, so the CSRF check is the first to refuse.
-    expect(late.status).toBe(403);
+    // The session is gone: 401 before any CSRF check, so the client signs in again.
+    expect(late.status).toBe(401);
+    expect(await errorCode(late)).toBe('UNAUTHENTICATED');
     expect((await operator.get('/api/auth/me')).status).toBe(401);
     expect(await redis.exists(`${prefix}sess:${operator.sid}`)).toBe(0);
     expect(await dbState(app)).toEqual(before);

@@ -49,7 +49,7 @@ describe('sessions across two app instances', () => {
     expect((await operator.get('/api/auth/me')).status).toBe(401);
     const [{ n: before }] = await first.db.query<{ n: number }>('SELECT count(*)::int AS n FROM lot_notes');
     const write = await operator.post('/api/lots/1/notes', { text: 'after logout elsewhere' });
-    expect(write.status).toBe(403);
+    expect(write.status).toBe(401);
     const [{ n: after }] = await first.db.query<{ n: number }>('SELECT count(*)::int AS n FROM lot_notes');
     expect(after).toBe(before);
   });

@@ -4,7 +4,8 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EnforceMode, RampartConfig } from '../../config/rampart-config.js';
 import { fakeRequest, fakeResponse } from '../../../test/support/express-fakes.js';
-import { wasCsrfChecked } from './csrf-checked.js';
+import { attachSession } from '../session/request-session.js';
+import { isCsrfRefusalDeferred, wasCsrfChecked } from './csrf-checked.js';
 import { CsrfInvalidException } from './csrf.exceptions.js';
 import { CsrfMiddleware } from './csrf.middleware.js';
 import { CsrfTokens } from './csrf-tokens.js';
@@ -56,6 +57,29 @@ describe(CsrfMiddleware.name, () => {
   it('refuses a valid token from another site', () => {
     expect(run(enforce, post({ 'x-csrf-token': TOKEN, 'sec-fetch-site': 'cross-site' })).outcome).toBeInstanceOf(CsrfInvalidException);
     expect(run(enforce, post({ 'x-csrf-token': TOKEN, origin: 'https://evil.example' })).outcome).toBeInstanceOf(CsrfInvalidException);
+  });
+
+  it('leaves the refusal of a request whose session is gone to the guards, so a 401 can come first', () => {
+    const lost = post({ 'x-csrf-token': TOKEN });
+    attachSession(lost, {}, null, true);
+    expect(run(enforce, lost).outcome).toBeUndefined();
+    expect(wasCsrfChecked(lost)).toBe(true);
+    expect(isCsrfRefusalDeferred(lost)).toBe(true);
+  });
+
+  it('refuses at once when the session is live, or when there was no cookie at all', () => {
+    const live = post({ 'x-csrf-token': 'b'.repeat(64) });
+    attachSession(live, { createdAt: 1, csrfToken: TOKEN }, 'sid-1');
+    expect(run(enforce, live).outcome).toBeInstanceOf(CsrfInvalidException);
+    expect(isCsrfRefusalDeferred(live)).toBe(false);
+    const none = post();
+    attachSession(none, {}, null, false);
+    expect(run(enforce, none).outcome).toBeInstanceOf(CsrfInvalidException);
+    // A lost session with a request that passes the check defers nothing.
+    const passing = post({ 'x-csrf-token': TOKEN });
+    attachSession(passing, { createdAt: 1, csrfToken: TOKEN }, null, true);
+    expect(run(enforce, passing).outcome).toBeUndefined();
+    expect(isCsrfRefusalDeferred(passing)).toBe(false);
   });
 
   it('in report-only mode lets the request through, flags it and logs the path and reason', () => {

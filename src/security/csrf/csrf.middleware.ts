@@ -4,8 +4,9 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { RampartConfig } from '../../config/rampart-config.js';
 import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
+import { sessionLost } from '../session/request-session.js';
 import { inSessionScope } from '../session/session-scope.js';
-import { markCsrfChecked, SAFE_METHODS } from './csrf-checked.js';
+import { deferCsrfRefusal, markCsrfChecked, SAFE_METHODS } from './csrf-checked.js';
 import { CsrfInvalidException } from './csrf.exceptions.js';
 import { CsrfTokens } from './csrf-tokens.js';
 import { crossSiteReason } from './request-origin.js';
@@ -18,6 +19,7 @@ export const CSRF_WOULD_BLOCK_HEADER = 'X-CSRF-Would-Block';
  * the one on the wire: no method-override middleware is installed, so neither
  * `X-HTTP-Method-Override` nor `_method` can turn a POST into something this skips.
  * `CSRF_MODE=report-only` logs and flags what enforce would refuse, for a safe rollout.
+ * A request whose cookie names no live session is refused after the access guard, not here.
  */
 @Injectable()
 export class CsrfMiddleware {
@@ -40,6 +42,15 @@ export class CsrfMiddleware {
       if (reportOnly) {
         res.setHeader(CSRF_WOULD_BLOCK_HEADER, '1');
         log.warn(where, 'CSRF check failed; let through because CSRF_MODE=report-only');
+        return next();
+      }
+      if (sessionLost(req)) {
+        // No live session: whatever the route does, it does it unauthenticated. The access
+        // guard answers 401 on routes that need a session, so the client signs in again
+        // instead of fetching a token for a session that no longer exists; on public routes
+        // (login) the coverage guard still refuses. See CsrfCoverageGuard.
+        log.info(where, 'CSRF check refused a request whose session is gone; the guards answer');
+        deferCsrfRefusal(req);
         return next();
       }
       log.info(where, 'CSRF check refused the request');

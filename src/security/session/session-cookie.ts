@@ -58,6 +58,12 @@ export class SessionCookie {
     return id;
   }
 
+  /** Whether the Cookie header carries this cookie at all, valid or not. */
+  carriedBy(cookieHeader: string | undefined): boolean {
+    if (cookieHeader === undefined || !cookieHeader.includes(this.name)) return false;
+    return parseCookies(cookieHeader)[this.name] !== undefined;
+  }
+
   private verify(value: string): string | null {
     if (!value.startsWith(SIGNED_PREFIX)) return null;
     const dot = value.lastIndexOf('.');

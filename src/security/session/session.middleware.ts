@@ -21,7 +21,7 @@ export class SessionMiddleware {
     const load = async (req: Request, id: string): Promise<void> => {
       const data = await store.load(id);
       if (data === null) {
-        attachSession(req, {}, null);
+        attachSession(req, {}, null, true);
         return;
       }
       await store.touch(id, data);
@@ -35,7 +35,9 @@ export class SessionMiddleware {
       if (!inSessionScope(req.path)) return next();
       const id = cookie.idFrom(req.headers.cookie);
       if (id === null) {
-        attachSession(req, {}, null);
+        // A cookie that fails its signature names no live session either (e.g. after a
+        // SESSION_SECRET rotation); to the client that is the same as an expired one.
+        attachSession(req, {}, null, cookie.carriedBy(req.headers.cookie));
         return next();
       }
       load(req, id).then(() => next(), next);
