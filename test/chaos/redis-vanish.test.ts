@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 import { startOwnRedis, type OwnRedis } from '../support/redis.js';
-import { createUser, SESSION_TEST_ENV, type TestUser } from '../support/session.js';
+import { createUser, loginWith, SESSION_TEST_ENV, type TestUser } from '../support/session.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { recoveryMs, sleep, UserLoad, verifyWrites, waitFor, type LoadResult } from './support/user-load.js';
 
@@ -67,12 +67,20 @@ describe('Redis faults under user load', () => {
    */
   async function scenario(name: string, fault: () => void, faultMs: number) {
     expect(await ready(), `${name}: ready before the fault`).toBe(true);
+    const probe = await loginWith(app.url, users[0]!.username, users[0]!.password);
     const load = await UserLoad.start(app.url, users, { pauseMs: 25, requestTimeoutMs: 10_000 });
     await sleep(800);
     fault();
     await sleep(faultMs);
     const faultEnded = Date.now();
     const readyDuringFault = await ready();
+    // What a client sees at the end of the fault, first hand.
+    const answer = await probe.get('/api/lots?limit=1');
+    const duringFault = {
+      status: answer.status,
+      code: answer.status === 503 ? ((await answer.json()) as { error: { code: string } }).error.code : null,
+      retryAfter: answer.headers.get('retry-after'),
+    };
     const healedAt = Date.now();
     proxy.pass();
     const readinessMs = await waitFor(ready, 8000, 50);
@@ -88,9 +96,9 @@ describe('Redis faults under user load', () => {
       statuses: result.statuses,
       codes: result.codes,
       fetchErrors: result.fetchErrors,
-      faultCheckedAfterMs: healedAt - faultEnded,
+      readinessCheckDuringFaultMs: healedAt - faultEnded,
     };
-    return { result, recovery, readinessMs, verdict, readyDuringFault };
+    return { result, recovery, readinessMs, verdict, readyDuringFault, duringFault };
   }
 
   function expectHonest(result: LoadResult, verdict: Awaited<ReturnType<typeof verifyWrites>>): void {
@@ -106,8 +114,9 @@ describe('Redis faults under user load', () => {
   }
 
   it('vanish (no FIN, no RST) for 4 s: the dead socket is replaced and service is back within 5 s of pass()', async () => {
-    const { result, recovery, readinessMs, verdict, readyDuringFault } = await scenario('vanish', () => proxy.vanish(), 4000);
+    const { result, recovery, readinessMs, verdict, readyDuringFault, duringFault } = await scenario('vanish', () => proxy.vanish(), 4000);
     expect(readyDuringFault).toBe(false);
+    expect(duringFault).toEqual({ status: 503, code: 'SESSION_STORE_UNAVAILABLE', retryAfter: expect.stringMatching(/^\d+$/) });
     expect(result.codes.SESSION_STORE_UNAVAILABLE ?? 0).toBeGreaterThan(0);
     expect(readinessMs).not.toBeNull();
     expect(readinessMs!).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
@@ -117,7 +126,7 @@ describe('Redis faults under user load', () => {
   });
 
   it('refuse + reset every connection for 3 s: 503 SESSION_STORE_UNAVAILABLE with Retry-After, never 500, back within 5 s', async () => {
-    const { result, recovery, readinessMs, verdict, readyDuringFault } = await scenario(
+    const { result, recovery, readinessMs, verdict, readyDuringFault, duringFault } = await scenario(
       'refuse+reset',
       () => {
         proxy.refuse();
@@ -126,6 +135,7 @@ describe('Redis faults under user load', () => {
       3000,
     );
     expect(readyDuringFault).toBe(false);
+    expect(duringFault).toEqual({ status: 503, code: 'SESSION_STORE_UNAVAILABLE', retryAfter: expect.stringMatching(/^\d+$/) });
     expect(result.codes.SESSION_STORE_UNAVAILABLE ?? 0).toBeGreaterThan(0);
     expect(readinessMs!).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
     expect(recovery).not.toBeNull();
