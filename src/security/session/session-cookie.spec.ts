@@ -21,6 +21,13 @@ describe(SessionCookie.name, () => {
     expect(cookie.idFrom(`theme=dark; sid=${legacyValue('abc123')}; other=1`)).toBe('abc123');
   });
 
+  it('tells a request that carries the cookie at all, valid or not, from one that carries none', () => {
+    const cookie = cookieFor(false);
+    expect(cookie.carriedBy(`theme=dark; sid=${legacyValue('abc123')}`)).toBe(true);
+    expect(cookie.carriedBy('sid=garbage')).toBe(true);
+    for (const header of [undefined, '', 'other=1', 'sidx=1', 'theme=sid']) expect(cookie.carriedBy(header), String(header)).toBe(false);
+  });
+
   it('ignores absent, unsigned, forged and truncated cookies', () => {
     const cookie = cookieFor(false);
     const valid = legacyValue('abc123');
