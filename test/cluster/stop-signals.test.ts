@@ -22,7 +22,7 @@ interface Probe {
 }
 
 /** One GET on a brand-new connection: what a load balancer's health check or a new client sees. */
-function probe(port: number, path: string, cookie?: string, timeoutMs = 1000): Promise<Probe> {
+function probe(port: number, path: string, cookie?: string, timeoutMs = 3000): Promise<Probe> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false, headers: cookie ? { cookie } : {}, timeout: timeoutMs }, (res) => {
       let text = '';
@@ -159,9 +159,10 @@ describe('stopping the cluster by signal', () => {
     expect(timeline.unexpected).toEqual([]);
     expect(timeline.firstShuttingDownMs).not.toBeNull();
     expect(timeline.firstShuttingDownMs!).toBeLessThan(500);
-    // Still serving (liveness and the API) through the delay, refusing only after it.
-    expect(timeline.lastLiveMs!).toBeGreaterThanOrEqual(DELAY_MS - 300);
-    expect(timeline.lastApiMs!).toBeGreaterThanOrEqual(DELAY_MS - 300);
+    // Still serving (liveness and the API) through the delay, refusing only after it. (The
+    // probes run in rounds; a slow round on a loaded machine may end up to ~0.5 s early.)
+    expect(timeline.lastLiveMs!).toBeGreaterThanOrEqual(DELAY_MS - 700);
+    expect(timeline.lastApiMs!).toBeGreaterThanOrEqual(DELAY_MS - 700);
     expect(timeline.firstRefusedMs).not.toBeNull();
     expect(timeline.firstRefusedMs!).toBeGreaterThanOrEqual(DELAY_MS - 100);
     expect(slow.status).toBe(200);
