@@ -4,6 +4,7 @@ import { createTestDatabase, lockTables, type HeldLock, type TestDatabase } from
 import { loginWith as login } from '../support/session.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { UserLoad, verifyWrites } from '../chaos/support/user-load.js';
 
 /**
  * Stopping the built application in cluster mode (`WORKERS=2`) the ways operators and process
@@ -212,6 +213,35 @@ describe('stopping the cluster by signal', () => {
       lock = null;
       proc = null;
     }
+  });
+
+  it('SIGTERM to the process group under user load: no contract violation, every acknowledged write stored once, exit 0', async () => {
+    const DELAY_MS = 800;
+    proc = await spawnApp(baseEnv(db, { SHUTDOWN_DRAIN_DELAY_MS: String(DELAY_MS), SHUTDOWN_TIMEOUT_MS: '6000' }), { readyPattern: /cluster primary ready/, detached: true });
+    const users = Array.from({ length: 6 }, () => ({ username: 'admin', password: ADMIN_PASSWORD }));
+    const load = await UserLoad.start(proc.url, users, { pauseMs: 10, requestTimeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const signalledAt = Date.now();
+    process.kill(-proc.pid, 'SIGTERM');
+    const exit = await proc.exited;
+    const result = await load.stop();
+    const verdict = await verifyWrites(db.url, result.writes);
+    const okBefore = result.samples.filter((x) => x.ok && x.at < signalledAt).length;
+    const okDuring = result.samples.filter((x) => x.ok && x.at >= signalledAt).length;
+    console.info(
+      `[stop: group SIGTERM under load] requests=${result.requests} ok before=${okBefore} ok after the signal=${okDuring} ` +
+        `statuses=${JSON.stringify(result.statuses)} fetchErrors=${JSON.stringify(result.fetchErrors)} ` +
+        `acknowledged writes=${verdict.acknowledged} missing=${verdict.missing.length} duplicates=${verdict.duplicates.length} ` +
+        `exit ${exit.code} after ${exit.at - signalledAt} ms`,
+    );
+    expect(okBefore).toBeGreaterThan(20);
+    // Served through the drain delay, not refused right after the signal.
+    expect(okDuring).toBeGreaterThan(5);
+    expect(result.violations).toEqual([]);
+    expect(verdict.missing).toEqual([]);
+    expect(verdict.duplicates).toEqual([]);
+    expect(exit.code).toBe(0);
+    expect(proc.output()).not.toMatch(/second signal|forcing exit|killing all workers|SIGKILL/);
   });
 
   it('exits 1 when a request outlives the stop bound and has to be cut', async () => {
