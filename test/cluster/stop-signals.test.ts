@@ -173,6 +173,34 @@ describe('stopping the cluster by signal', () => {
     expect(log).toMatch(/supervisor stopped: all workers exited cleanly/);
   });
 
+  it('NODE_ENV=production defaults: SIGTERM to the primary keeps serving with readiness shutting_down for the 5 s drain delay', async () => {
+    proc = await spawnApp(
+      {
+        NODE_ENV: 'production',
+        WORKERS: '2',
+        DATABASE_URL: db.url,
+        REDIS_URL: SHARED_REDIS_URL,
+        REDIS_KEY_PREFIX: uniquePrefix(),
+        SESSION_SECRET: `stop-signals-${Math.random().toString(36).slice(2)}-0123456789abcdefghijklmnop`,
+        ADMIN_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
+        LOG_LEVEL: 'info',
+      },
+      { readyPattern: /cluster primary ready/, detached: true },
+    );
+    const signalledAt = Date.now();
+    proc.kill('SIGTERM');
+    const timeline = await watchStop(proc.port, '', signalledAt, 12_000);
+    const exit = await proc.exited;
+    console.info(
+      `[stop: production SIGTERM primary] shutting_down from ${timeline.firstShuttingDownMs} to ${timeline.lastShuttingDownMs} ms, ` +
+        `live served until ${timeline.lastLiveMs} ms, first refused at ${timeline.firstRefusedMs} ms, exit ${exit.code} after ${exit.at - signalledAt} ms`,
+    );
+    expect(timeline.firstShuttingDownMs!).toBeLessThan(500);
+    expect(timeline.lastLiveMs!).toBeGreaterThanOrEqual(5000 - 700);
+    expect(timeline.firstRefusedMs!).toBeGreaterThanOrEqual(5000 - 100);
+    expect(exit.code).toBe(0);
+  });
+
   it('SIGTERM / SIGINT to the whole process group (3 runs): one stop per process, in-flight request completed, exit 0', async () => {
     const DELAY_MS = 600;
     // Ctrl-C on `npm start`: SIGINT from the terminal to every process, and npm forwards another
