@@ -272,6 +272,26 @@ describe('stopping the cluster by signal', () => {
     expect(proc.output()).not.toMatch(/second signal|forcing exit|killing all workers|SIGKILL/);
   });
 
+  it('WORKERS=1: a Ctrl-C delivered twice at once (terminal and npm) is one stop; in-flight request completed, exit 0', async () => {
+    proc = await spawnApp(baseEnv(db, { WORKERS: '1', SHUTDOWN_DRAIN_DELAY_MS: '500', SHUTDOWN_TIMEOUT_MS: '6000' }), { detached: true });
+    const admin = await login(proc.url, 'admin', ADMIN_PASSWORD);
+    lock = await lockTables(db.url, ['lots']);
+    const inFlight = slowRequest(proc.port, admin.cookie);
+    await new Promise((r) => setTimeout(r, 300));
+    const signalledAt = Date.now();
+    process.kill(-proc.pid, 'SIGINT');
+    setTimeout(() => proc?.kill('SIGINT'), 5);
+    const held = lock;
+    setTimeout(() => void held.release(), 900);
+    const slow = await inFlight;
+    const exit = await proc.exited;
+    console.info(`[stop: WORKERS=1 double SIGINT] in-flight ${slow.status}, exit ${exit.code} after ${exit.at - signalledAt} ms`);
+    expect(slow.status).toBe(200);
+    expect(exit.code).toBe(0);
+    expect(proc.output()).not.toMatch(/second signal|forcing exit/);
+    expect(proc.output()).toMatch(/stop signal repeated within a second: same stop/);
+  });
+
   it('exits 1 when a request outlives the stop bound and has to be cut', async () => {
     proc = await spawnApp(
       baseEnv(db, { SHUTDOWN_DRAIN_DELAY_MS: '200', SHUTDOWN_TIMEOUT_MS: '1000', SHUTDOWN_HOOK_TIMEOUT_MS: '1000', DB_QUERY_TIMEOUT_MS: '30000' }),
