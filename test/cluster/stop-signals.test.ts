@@ -272,6 +272,26 @@ describe('stopping the cluster by signal', () => {
     expect(proc.output()).not.toMatch(/second signal|forcing exit|killing all workers|SIGKILL/);
   });
 
+  it('SIGTERM while a rolling restart\'s replacement is still starting: it stops once up, nothing killed, exit 0', async () => {
+    proc = await spawnApp(baseEnv(db, { SHUTDOWN_DRAIN_DELAY_MS: '300', SHUTDOWN_TIMEOUT_MS: '3000' }), { readyPattern: /cluster primary ready/, detached: true });
+    const before = proc.output().length;
+    proc.kill('SIGHUP');
+    // The replacement has been forked but cannot be ready yet (a worker start takes over a second).
+    const deadline = Date.now() + 5000;
+    while (!/"msg":"worker forked"/.test(proc.output().slice(before)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    const signalledAt = Date.now();
+    proc.kill('SIGTERM');
+    const exit = await proc.exited;
+    const log = proc.output().slice(before);
+    console.info(`[stop: during a rollout's start] exit ${exit.code} after ${exit.at - signalledAt} ms`);
+    expect(log).toMatch(/"msg":"worker forked"/);
+    expect(log).not.toMatch(/SIGKILL|killing all workers|some workers had to be forced/);
+    expect(exit.code).toBe(0);
+    // Bound: the delay + SHUTDOWN_TIMEOUT_MS + 4 s; a starting worker that never heard the stop would be killed there.
+    expect(exit.at - signalledAt).toBeLessThan(300 + 3000 + 4000);
+  });
+
   it('WORKERS=1: a Ctrl-C delivered twice at once (terminal and npm) is one stop; in-flight request completed, exit 0', async () => {
     proc = await spawnApp(baseEnv(db, { WORKERS: '1', SHUTDOWN_DRAIN_DELAY_MS: '500', SHUTDOWN_TIMEOUT_MS: '6000' }), { detached: true });
     const admin = await login(proc.url, 'admin', ADMIN_PASSWORD);
