@@ -1,9 +1,15 @@
 import cluster from 'node:cluster';
 import type { RunningApp } from './bootstrap.js';
+import { parsePrimaryMessage, STOP_TEARDOWN_MARGIN_MS, type ShutdownMessage } from './cluster/protocol.js';
+import { StopSignalGate } from './cluster/stop-signals.js';
+import type { ShutdownOptions } from './resilience/shutdown-registry.service.js';
 
-// Only builtins above: the signal holders below must be in place before the application's
-// modules load (Nest alone takes a good half second), which happens in main().
+// Only builtins and builtin-only modules above (the type import is erased): the holders below
+// must be in place before the application's modules load (Nest alone takes a good half
+// second), which happens in main().
+const signalGate = new StopSignalGate();
 const releaseSignals = holdSignalsDuringStartup();
+const releaseShutdownRequest = cluster.isWorker ? holdShutdownRequestDuringStartup() : () => null;
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting will not help. */
 const EX_CONFIG = 78;
@@ -25,12 +31,15 @@ async function configOrExit() {
 /**
  * Until the real handlers exist, a SIGTERM would kill the process outright (default action),
  * mid-migration or with an embedded PostgreSQL running and then orphaned. Held signals are
- * acted on as soon as startup completes; a second one still forces exit.
+ * acted on as soon as startup completes; a second one (not a copy of the first, see
+ * stop-signals.ts) still forces exit.
  */
 function holdSignalsDuringStartup(): () => NodeJS.Signals | null {
   let held: NodeJS.Signals | null = null;
   const hold = (signal: NodeJS.Signals) => {
-    if (held) {
+    const verdict = signalGate.classify();
+    if (verdict === 'repeat') return;
+    if (verdict === 'force') {
       process.stderr.write(`rampart: second ${signal} during startup: exiting now\n`);
       process.exit(1);
     }
@@ -42,6 +51,24 @@ function holdSignalsDuringStartup(): () => NodeJS.Signals | null {
   return () => {
     process.off('SIGTERM', hold);
     process.off('SIGINT', hold);
+    return held;
+  };
+}
+
+/**
+ * A cluster worker that is still starting has no IPC listener yet, so the primary's stop
+ * (sent when the service stops while a replacement starts) would be lost; it is kept here and
+ * acted on once startup completes.
+ */
+function holdShutdownRequestDuringStartup(): () => ShutdownMessage | null {
+  let held: ShutdownMessage | null = null;
+  const listener = (raw: unknown) => {
+    const message = parsePrimaryMessage(raw);
+    if (message?.type === 'shutdown') held ??= message;
+  };
+  process.on('message', listener);
+  return () => {
+    process.off('message', listener);
     return held;
   };
 }
@@ -64,32 +91,58 @@ async function worker(): Promise<void> {
       },
     );
 
-  let signalled = false;
+  // One drain per process, whoever asks first: its own signal, or (cluster mode) the
+  // primary's stop. A cluster worker usually gets both when the whole process group is
+  // signalled; they are one stop, and only a later *signal* forces.
+  let stopping = false;
+  const stop = (reason: string, options?: ShutdownOptions): boolean => {
+    if (stopping) return false;
+    stopping = true;
+    exitWith(running.close(reason, options));
+    return true;
+  };
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    // The primary must not take this exit for a crash, whether or not it stops too.
+    if (running.channel.mode === 'cluster') running.channel.notifyStopping(signal);
+    if (!stop(signal)) running.logger.info({ signal }, 'stop signal while already draining (the supervisor asked first): same drain');
+  };
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
+    const verdict = signalGate.classify();
+    if (verdict === 'repeat') {
+      running.logger.info({ signal }, 'stop signal repeated within a second: same stop');
+      return;
+    }
+    if (verdict === 'force') {
       running.logger.error({ signal }, 'second signal: forcing exit');
       process.exit(1);
     }
-    signalled = true;
-    exitWith(running.close(signal));
+    stopOnSignal(signal);
   };
   // Nest's enableShutdownHooks re-raises the signal after closing (exit 143) and ignores a
   // second signal; operators need exit 0 for a clean drain and a way to force.
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   const held = releaseSignals();
-  if (held) onSignal(held);
+  if (held) stopOnSignal(held);
   if (running.channel.mode === 'cluster') {
     // SIGHUP means "rolling restart" to the primary; a hangup sent to the whole process group
     // (a closed terminal) must not take every worker down at once.
     process.on('SIGHUP', () => running.logger.info('SIGHUP ignored by worker; the supervisor handles restarts'));
   }
-  // The supervisor has already taken this worker out of rotation: no delay, and requests on
-  // sockets still open are served with `Connection: close` rather than refused.
-  running.channel.onShutdown(({ reason, deadlineMs }) => {
-    signalled = true;
-    exitWith(running.close(`supervisor: ${reason}`, { drainDelayMs: 0, serveDuringDrain: true, timeoutMs: Math.max(500, deadlineMs - 1000) }));
-  });
+  const onShutdownRequest = ({ reason, deadlineMs, drainDelayMs }: { reason: string; deadlineMs: number; drainDelayMs?: number | undefined }) => {
+    if (drainDelayMs === undefined) {
+      // Rolling restart: the supervisor has already taken this worker out of rotation: no
+      // delay, and requests on sockets still open are served with `Connection: close`.
+      stop(`supervisor: ${reason}`, { drainDelayMs: 0, serveDuringDrain: true, timeoutMs: Math.max(500, deadlineMs - 1000) });
+    } else {
+      // The service stops: the same drain as a signal (readiness `shutting_down` while serving
+      // for the delay), bounded so teardown fits before the primary's kill deadline.
+      stop(`supervisor: ${reason}`, { drainDelayMs, timeoutMs: Math.max(500, deadlineMs - drainDelayMs - STOP_TEARDOWN_MARGIN_MS) });
+    }
+  };
+  running.channel.onShutdown(onShutdownRequest);
+  const heldRequest = releaseShutdownRequest();
+  if (heldRequest) onShutdownRequest(heldRequest);
 }
 
 async function main(): Promise<void> {

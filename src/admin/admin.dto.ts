@@ -43,7 +43,8 @@ export class RestartAcceptedDto {
 export class PolicyDto {
   @ApiProperty({ enum: ['allowed', 'cooling_down', 'blocked'] }) state!: string;
   @ApiProperty() cooldownRemainingS!: number;
-  @ApiProperty() restartsInWindow!: number;
+  @ApiProperty({ description: 'Crash and watchdog restarts in the window (the ones the threshold applies to)' }) restartsInWindow!: number;
+  @ApiProperty({ description: 'Rolling restarts in the window: recorded, never counted toward churn' }) plannedInWindow!: number;
   @ApiProperty() windowS!: number;
   @ApiProperty() threshold!: number;
   @ApiProperty() exceeded!: boolean;
@@ -70,6 +71,15 @@ export class RestartRecordDto {
   @ApiProperty({ type: String, nullable: true }) restartId!: string | null;
   @ApiProperty({ type: Number, nullable: true }) slot!: number | null;
   @ApiProperty() override!: boolean;
+  @ApiProperty({ description: 'Rolling restarts: recorded, not counted toward churn' }) planned!: boolean;
+}
+
+export class EmptySlotDto {
+  @ApiProperty() slot!: number;
+  @ApiProperty({ enum: ['empty'] }) state!: string;
+  @ApiProperty({ enum: ['blocked', 'backoff', 'cooldown'] }) reason!: string;
+  @ApiProperty({ description: 'Whole seconds until the replacement is forked' }) refillInS!: number;
+  @ApiProperty({ format: 'date-time' }) since!: string;
 }
 
 export class RolloutDto {
@@ -91,6 +101,7 @@ export class RolloutDto {
 export class WorkerStatusDto {
   @ApiProperty({ enum: ['cluster', 'single'] }) mode!: string;
   @ApiProperty({ type: [WorkerDto] }) workers!: WorkerDto[];
+  @ApiProperty({ type: [EmptySlotDto], description: 'Slots with no worker, why, and when each is refilled' }) emptySlots!: EmptySlotDto[];
   @ApiProperty({ type: [RestartRecordDto], description: 'Restarts within the churn window, oldest first' }) history!: RestartRecordDto[];
   @ApiProperty({ type: PolicyDto }) policy!: PolicyDto;
   @ApiProperty() cooldownRemainingS!: number;

@@ -55,6 +55,7 @@ export class AdminService {
     return {
       mode: s.mode,
       workers: s.workers,
+      emptySlots: s.emptySlots,
       history: s.history,
       policy: s.policy,
       cooldownRemainingS: s.policy.cooldownRemainingS,

@@ -46,6 +46,8 @@ export async function runPrimary(
     churnWindowS: config.cluster.churnWindowS,
     churnMax: config.cluster.churnMax,
     cooldownS: config.cluster.cooldownS,
+    blockedMaxWaitMs: config.cluster.blockedMaxWaitS * 1000,
+    stopDrainDelayMs: config.resilience.shutdown.drainDelayMs,
     crashBackoffBaseMs: 500,
     crashBackoffMaxMs: 30_000,
     logger: {

@@ -6,7 +6,7 @@
  * tests compile this folder on its own and fork it, and the primary must stay small and free of
  * the Nest application's dependency graph.
  *
- * Worker -> primary: ready, heartbeat, request.  Primary -> worker: shutdown, response.
+ * Worker -> primary: ready, heartbeat, stopping, request.  Primary -> worker: shutdown, response.
  */
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
@@ -41,6 +41,16 @@ export interface HeartbeatMessage {
   at: number;
 }
 
+/**
+ * The worker got a stop signal of its own (SIGTERM/SIGINT sent to it or to the whole process
+ * group) and is draining: its exit is not a crash. When the primary is not stopping too (only
+ * this worker was signalled) the slot is refilled as soon as it exits.
+ */
+export interface StoppingMessage {
+  type: 'stopping';
+  signal: string;
+}
+
 /** `metrics`: every worker's Prometheus registry aggregated by the primary, as exposition text. */
 export type RequestOp = 'status' | 'rollingRestart' | 'metrics';
 
@@ -52,14 +62,28 @@ export interface WorkerRequestMessage {
   payload?: RollingRestartRequest;
 }
 
-export type WorkerToPrimary = ReadyMessage | HeartbeatMessage | WorkerRequestMessage;
+export type WorkerToPrimary = ReadyMessage | HeartbeatMessage | StoppingMessage | WorkerRequestMessage;
 
-/** Stop accepting, finish in-flight work, exit. The primary kills the worker after `deadlineMs`. */
+/**
+ * Stop accepting, finish in-flight work, exit. The primary kills the worker after `deadlineMs`.
+ *
+ * Without `drainDelayMs` (a rolling restart retiring one worker) the worker closes its listener
+ * at once: the rest of the cluster keeps the port. With it (the whole service is stopping) the
+ * worker first answers readiness `shutting_down` while still serving for that long, exactly as a
+ * signalled single process does, so load balancers stop routing before the port closes.
+ */
 export interface ShutdownMessage {
   type: 'shutdown';
   reason: string;
   deadlineMs: number;
+  drainDelayMs?: number;
 }
+
+/**
+ * Part of a stop's deadline left for the worker's teardown (pools, Redis, logs) after its HTTP
+ * drain bound; the worker's drain bound is the deadline minus the delay minus this.
+ */
+export const STOP_TEARDOWN_MARGIN_MS = 3000;
 
 export interface ResponseError {
   code: string;
@@ -86,6 +110,8 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
   switch (raw['type']) {
     case 'ready':
       return { type: 'ready' };
+    case 'stopping':
+      return { type: 'stopping', signal: typeof raw['signal'] === 'string' ? raw['signal'].slice(0, 20) : 'signal' };
     case 'heartbeat':
       if (!isFiniteNumber(raw['lagMs']) || raw['lagMs'] < 0) return null;
       return { type: 'heartbeat', lagMs: raw['lagMs'], at: isFiniteNumber(raw['at']) ? raw['at'] : 0 };
@@ -119,11 +145,13 @@ function parseRollingRestartRequest(raw: Record<string, unknown>): RollingRestar
 export function parsePrimaryMessage(raw: unknown): PrimaryToWorker | null {
   if (!isRecord(raw)) return null;
   if (raw['type'] === 'shutdown') {
-    return {
+    const message: ShutdownMessage = {
       type: 'shutdown',
       reason: typeof raw['reason'] === 'string' ? raw['reason'] : 'shutdown',
       deadlineMs: isFiniteNumber(raw['deadlineMs']) ? raw['deadlineMs'] : 0,
     };
+    if (isFiniteNumber(raw['drainDelayMs']) && raw['drainDelayMs'] >= 0) message.drainDelayMs = raw['drainDelayMs'];
+    return message;
   }
   if (raw['type'] === 'response' && typeof raw['id'] === 'string') {
     if (raw['ok'] === true) return { type: 'response', id: raw['id'], ok: true, result: raw['result'] };
@@ -194,7 +222,10 @@ export interface PolicyEvaluation {
    * the later of cooldown and window drain when `blocked`, 0 when `allowed`.
    */
   cooldownRemainingS: number;
+  /** Unplanned restarts (crash, watchdog) in the window: the ones the threshold applies to. */
   restartsInWindow: number;
+  /** Planned restarts (rolling) in the window: shown, never counted. */
+  plannedInWindow: number;
   windowS: number;
   threshold: number;
   exceeded: boolean;
@@ -217,6 +248,20 @@ export interface WorkerStatus {
   watchdog: WatchdogVerdict;
 }
 
+/** Why a slot has no worker right now. */
+export type EmptySlotReason = 'blocked' | 'backoff' | 'cooldown';
+
+/** A slot waiting to be refilled after a crash; gone once its replacement is forked. */
+export interface EmptySlotView {
+  slot: number;
+  state: 'empty';
+  reason: EmptySlotReason;
+  /** Whole seconds until the replacement is forked (rounded up). */
+  refillInS: number;
+  /** When the slot became empty (ISO). */
+  since: string;
+}
+
 export interface RestartRecordView {
   at: string;
   kind: RestartKind;
@@ -224,6 +269,8 @@ export interface RestartRecordView {
   restartId: string | null;
   slot: number | null;
   override: boolean;
+  /** Rolling restarts: recorded, not counted toward churn. */
+  planned: boolean;
 }
 
 export interface ChurnSummary {
@@ -241,6 +288,8 @@ export interface SupervisorStatus {
   desiredWorkers: number;
   shuttingDown: boolean;
   workers: WorkerStatus[];
+  /** Slots with no worker, why, and when each is refilled (empty when every slot is occupied). */
+  emptySlots: EmptySlotView[];
   /** The running rollout, or the last one to finish. */
   rollout: RolloutResult | null;
   /** Restarts within the churn window, oldest first. */

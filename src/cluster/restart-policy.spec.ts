@@ -17,6 +17,7 @@ describe('RestartPolicy', () => {
       state: 'allowed',
       cooldownRemainingS: 0,
       restartsInWindow: 0,
+      plannedInWindow: 0,
       windowS: 600,
       threshold: 3,
       exceeded: false,
@@ -91,9 +92,23 @@ describe('RestartPolicy', () => {
     policy.record({ at: s(0), kind: 'rolling', reason: 'deploy', restartId: 'r-1', override: true });
     policy.record({ at: s(1), kind: 'watchdog', reason: 'watchdog: unresponsive', slot: 2 });
     expect(policy.historyView(s(2))).toEqual([
-      { at: new Date(s(0)).toISOString(), kind: 'rolling', reason: 'deploy', restartId: 'r-1', slot: null, override: true },
-      { at: new Date(s(1)).toISOString(), kind: 'watchdog', reason: 'watchdog: unresponsive', restartId: null, slot: 2, override: false },
+      { at: new Date(s(0)).toISOString(), kind: 'rolling', reason: 'deploy', restartId: 'r-1', slot: null, override: true, planned: true },
+      { at: new Date(s(1)).toISOString(), kind: 'watchdog', reason: 'watchdog: unresponsive', restartId: null, slot: 2, override: false, planned: false },
     ]);
+  });
+
+  it('records planned (rolling) restarts without counting them: no block, no cooldown', () => {
+    const policy = make();
+    for (const at of [0, 30, 60, 90, 120]) policy.record(entry(s(at), 'rolling'));
+    expect(policy.evaluate(s(121))).toMatchObject({ state: 'allowed', restartsInWindow: 0, plannedInWindow: 5, cooldownRemainingS: 0, exceeded: false });
+    expect(policy.msUntilAllowed(s(121))).toBe(0);
+    expect(policy.historyView(s(121))).toHaveLength(5);
+    // Crashes among them still count, and only they start the cooldown.
+    for (const at of [130, 140, 150, 160]) policy.record(entry(s(at), 'crash'));
+    policy.record(entry(s(170), 'rolling'));
+    expect(policy.evaluate(s(171))).toMatchObject({ state: 'blocked', restartsInWindow: 4, plannedInWindow: 6 });
+    // The block lifts when the crash at 130 leaves the window (730), rollouts do not hold it.
+    expect(policy.msUntilAllowed(s(171))).toBe(559_000);
   });
 
   it('does not let callers mutate stored entries', () => {

@@ -1,14 +1,29 @@
 import type { PolicyEvaluation, RestartKind, RestartRecordView } from './protocol.js';
 
+
 /**
  * Restart-churn policy: a bounded restart history and a pure evaluation against a clock that the
  * caller passes in, so the supervisor, the single-process fallback and the tests share one rule.
  *
- * - more than `max` restarts within the last `windowS` seconds: `blocked` (automatic recovery
- *   stops; an operator may override). It lifts by itself once enough entries leave the window.
- * - otherwise, within `cooldownS` of the latest restart: `cooling_down`.
+ * Only unplanned restarts (crash, watchdog) count: the policy exists to stop a crash loop from
+ * hammering a struggling dependency, and a deploy is not a crash loop. Planned ones (rolling
+ * restarts from the console, the API or SIGHUP; memory recycling later) are kept in the history
+ * for the operator but neither block nor start a cooldown, so deploys cannot switch
+ * self-healing off.
+ *
+ * - more than `max` unplanned restarts within the last `windowS` seconds: `blocked` (automatic
+ *   recovery waits, bounded by the supervisor; an operator may override). It lifts by itself
+ *   once enough entries leave the window.
+ * - otherwise, within `cooldownS` of the latest unplanned restart: `cooling_down`.
  * - otherwise `allowed`.
  */
+
+/** Restarts an operator (or a schedule) decided on; recorded, never counted as churn. */
+export const PLANNED_RESTART_KINDS: ReadonlySet<RestartKind> = new Set<RestartKind>(['rolling']);
+
+export function isPlanned(kind: RestartKind): boolean {
+  return PLANNED_RESTART_KINDS.has(kind);
+}
 
 export interface RestartPolicyOptions {
   windowS: number;
@@ -75,12 +90,17 @@ export class RestartPolicy {
     return out;
   }
 
-  /** Entries within the window ending at `now`, oldest first. */
+  /** Entries within the window ending at `now`, oldest first, planned ones included. */
   inWindow(now: number): RestartRecord[] {
     const from = now - this.windowS * 1000;
     return this.entries()
       .filter((entry) => entry.at > from)
       .sort((a, b) => a.at - b.at);
+  }
+
+  /** The entries the churn rule counts: unplanned ones within the window, oldest first. */
+  countedInWindow(now: number): RestartRecord[] {
+    return this.inWindow(now).filter((entry) => !isPlanned(entry.kind));
   }
 
   historyView(now: number): RestartRecordView[] {
@@ -91,16 +111,18 @@ export class RestartPolicy {
       restartId: entry.restartId ?? null,
       slot: entry.slot ?? null,
       override: entry.override === true,
+      planned: isPlanned(entry.kind),
     }));
   }
 
   evaluate(now: number): PolicyEvaluation {
-    const recent = this.inWindow(now);
+    const recent = this.countedInWindow(now);
     const count = recent.length;
     const exceeded = count > this.max;
-    const latest = recent.length > 0 ? recent[recent.length - 1] : this.latest();
+    const latest = recent.length > 0 ? recent[recent.length - 1] : this.latestCounted();
     const cooldownMs = latest ? Math.max(0, latest.at + this.cooldownS * 1000 - now) : 0;
-    const base = { restartsInWindow: count, windowS: this.windowS, threshold: this.max, exceeded };
+    const plannedInWindow = this.inWindow(now).length - count;
+    const base = { restartsInWindow: count, plannedInWindow, windowS: this.windowS, threshold: this.max, exceeded };
 
     if (exceeded) {
       // The block lifts when the count drops back to `max`, i.e. when the entry at position
@@ -134,7 +156,7 @@ export class RestartPolicy {
   msUntilAllowed(now: number): number {
     const evaluation = this.evaluate(now);
     if (evaluation.state === 'allowed') return 0;
-    const recent = this.inWindow(now);
+    const recent = this.countedInWindow(now);
     const latest = recent[recent.length - 1];
     const cooldownMs = latest ? Math.max(0, latest.at + this.cooldownS * 1000 - now) : 0;
     if (evaluation.state === 'cooling_down') return cooldownMs;
@@ -143,9 +165,13 @@ export class RestartPolicy {
     return Math.max(liftMs, cooldownMs);
   }
 
-  private latest(): RestartRecord | undefined {
-    if (this.size === 0) return undefined;
-    return this.ring[(this.head + this.size - 1) % this.capacity];
+  /** The newest unplanned entry retained, even outside the window (a cooldown may outlast it). */
+  private latestCounted(): RestartRecord | undefined {
+    for (let i = this.size - 1; i >= 0; i -= 1) {
+      const entry = this.ring[(this.head + i) % this.capacity];
+      if (entry && !isPlanned(entry.kind)) return entry;
+    }
+    return undefined;
   }
 }
 

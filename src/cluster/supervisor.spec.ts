@@ -176,6 +176,14 @@ async function started(overrides: Partial<SupervisorOptions> = {}): Promise<Retu
   return context;
 }
 
+/** Crashes the worker in a slot and waits for its replacement: one counted (crash) restart each. */
+async function crashAndRecover(fake: FakeCluster, times: number): Promise<void> {
+  for (let i = 0; i < times; i += 1) {
+    fake.alive()[0]!.exit(1, null);
+    await advance(2000);
+  }
+}
+
 describe('Supervisor', () => {
   beforeEach(() => {
     vi.useFakeTimers({ now: new Date('2025-01-01T12:00:00Z') });
@@ -299,14 +307,10 @@ describe('Supervisor', () => {
     });
 
     it('refuses without a reason, and while blocked without acknowledgeOverride', async () => {
-      const { supervisor } = await started({ churnMax: 1 });
+      const { supervisor, fake } = await started({ churnMax: 1 });
       await expect(supervisor.rollingRestart({ reason: '  ' })).resolves.toMatchObject({ status: 'rejected', code: 'INVALID_REQUEST' });
 
-      for (const reason of ['one', 'two']) {
-        const done = supervisor.rollingRestart({ reason });
-        await advance(200);
-        await expect(done).resolves.toMatchObject({ status: 'completed' });
-      }
+      await crashAndRecover(fake, 2);
       expect(supervisor.status().policy.state).toBe('blocked');
 
       const refused = await supervisor.rollingRestart({ reason: 'three' });
@@ -317,7 +321,29 @@ describe('Supervisor', () => {
       const override = supervisor.rollingRestart({ reason: 'incident 42', acknowledgeOverride: true });
       await advance(200);
       await expect(override).resolves.toMatchObject({ status: 'completed', override: true });
-      expect(supervisor.status().history.at(-1)).toMatchObject({ reason: 'incident 42', override: true });
+      expect(supervisor.status().history.at(-1)).toMatchObject({ reason: 'incident 42', override: true, planned: true });
+    });
+
+    it('records rolling restarts as planned: any number of deploys never blocks or cools down self-healing', async () => {
+      const { supervisor, fake } = await started({ churnMax: 3, cooldownS: 30 });
+      for (let i = 0; i < 6; i += 1) {
+        const done = supervisor.rollingRestart({ reason: `deploy ${i}` });
+        await advance(200);
+        await expect(done).resolves.toMatchObject({ status: 'completed' });
+      }
+      const status = supervisor.status();
+      expect(status.policy).toMatchObject({ state: 'allowed', restartsInWindow: 0, plannedInWindow: 6, cooldownRemainingS: 0 });
+      expect(status.history).toHaveLength(6);
+      expect(status.history.every((h) => h.kind === 'rolling' && h.planned)).toBe(true);
+
+      // A crash right after the deploys is replaced after the plain backoff (50 ms), no cooldown.
+      const forks = fake.workers.length;
+      fake.alive()[0]!.exit(1, null);
+      await advance(60);
+      expect(fake.workers).toHaveLength(forks + 1);
+      await advance(20);
+      expect(supervisor.status().history.at(-1)).toMatchObject({ kind: 'crash', planned: false });
+      expect(supervisor.status().policy).toMatchObject({ state: 'cooling_down', restartsInWindow: 1 });
     });
   });
 
@@ -373,13 +399,10 @@ describe('Supervisor', () => {
       expect(fake.workers).toHaveLength(4);
     });
 
-    it('leaves a stuck worker alone while blocked, logging the operator action once', async () => {
-      const { supervisor, fake, logs } = await started({ churnMax: 1 });
-      for (const reason of ['one', 'two']) {
-        const done = supervisor.rollingRestart({ reason });
-        await advance(200);
-        await done;
-      }
+    it('leaves a stuck worker alone while blocked, logging the operator action once, at most blockedMaxWaitMs', async () => {
+      const { supervisor, fake, logs } = await started({ churnMax: 1, blockedMaxWaitMs: 5000 });
+      await crashAndRecover(fake, 2);
+      expect(supervisor.status().policy.state).toBe('blocked');
       const stuck = fake.alive()[0]!;
       stuck.stuck = true;
       const forks = fake.workers.length;
@@ -390,6 +413,24 @@ describe('Supervisor', () => {
       expect(complaints[0]!.msg).toContain('blocked by the restart churn policy');
       expect(String(complaints[0]!.obj['operatorAction'])).toContain('acknowledgeOverride');
       expect(supervisor.status().workers.find((w) => w.pid === stuck.pid)).toMatchObject({ watchdog: 'unresponsive' });
+      // Held since the watchdog first found it (~550 ms in); replaced once the bound has passed.
+      await advance(2500);
+      expect(fake.workers).toHaveLength(forks);
+      await advance(1200);
+      expect(fake.workers).toHaveLength(forks + 1);
+      expect(logs.some((l) => l.msg.includes('for the longest blocked wait'))).toBe(true);
+    });
+
+    it('replaces a stuck worker at once, even while blocked, when no other worker serves', async () => {
+      const { fake, logs } = await started({ churnMax: 1, blockedMaxWaitMs: 60_000 });
+      await crashAndRecover(fake, 2);
+      const [a, b] = fake.alive();
+      a!.stuck = true;
+      b!.stuck = true;
+      const forks = fake.workers.length;
+      await advance(700);
+      expect(fake.workers.length).toBeGreaterThan(forks);
+      expect(logs.some((l) => l.msg.includes('no other worker serves: replacing it despite the restart policy'))).toBe(true);
     });
   });
 
@@ -419,29 +460,64 @@ describe('Supervisor', () => {
       expect(status.history.map((h) => h.kind)).toEqual(['crash', 'crash']);
     });
 
-    it('while blocked leaves a crashed slot empty if others serve, but always keeps one worker', async () => {
-      const { supervisor, fake, logs } = await started({ churnMax: 1 });
-      for (const reason of ['one', 'two']) {
-        const done = supervisor.rollingRestart({ reason });
-        await advance(200);
-        await done;
-      }
+    it('while blocked keeps a crashed slot empty at most blockedMaxWaitMs, and shows why', async () => {
+      const { supervisor, fake, logs } = await started({ churnMax: 1, blockedMaxWaitMs: 10_000 });
+      await crashAndRecover(fake, 2);
+      expect(supervisor.status().policy.state).toBe('blocked');
       const [first, second] = fake.alive();
       first!.exit(1, null);
       await advance(2000);
       expect(fake.alive()).toEqual([second]);
-      expect(logs.some((l) => l.level === 'error' && l.msg.includes('crashed worker is not replaced'))).toBe(true);
+      expect(logs.some((l) => l.level === 'error' && l.msg.includes('stays empty for up to 10 s'))).toBe(true);
       expect(supervisor.status().workers.find((w) => w.pid === first!.pid)).toMatchObject({ state: 'stopped' });
-
-      second!.exit(1, null);
-      await advance(500);
+      expect(supervisor.status().emptySlots).toEqual([
+        { slot: first!.env['RAMPART_CLUSTER_SLOT'] === '0' ? 0 : 1, state: 'empty', reason: 'blocked', refillInS: 8, since: expect.any(String) },
+      ]);
+      await advance(7990);
       expect(fake.alive()).toHaveLength(1);
-      expect(logs.some((l) => l.msg.includes('recovering one worker despite the restart churn block'))).toBe(true);
-
-      // The block lifts by itself once the window drains; the empty slot is refilled then.
-      await advance(60_000);
+      await advance(30);
       expect(fake.alive()).toHaveLength(2);
-      expect(logs.some((l) => l.msg.includes('block lifted'))).toBe(true);
+      expect(supervisor.status().emptySlots).toEqual([]);
+    });
+
+    it('refills the last serving slot at once whatever the policy, cooldown or backoff', async () => {
+      const { supervisor, fake, logs } = await started({ churnMax: 1, blockedMaxWaitMs: 60_000 });
+      await crashAndRecover(fake, 2);
+      expect(supervisor.status().policy.state).toBe('blocked');
+      const [first, second] = fake.alive();
+      first!.exit(1, null);
+      await advance(100);
+      expect(supervisor.status().emptySlots).toHaveLength(1);
+      const forks = fake.workers.length;
+      second!.exit(1, null);
+      // No timer at all: forked in the same tick as the exit.
+      expect(fake.workers).toHaveLength(forks + 1);
+      expect(logs.some((l) => l.msg.includes('refilling the slot at once despite the restart policy'))).toBe(true);
+      await advance(20);
+      expect(supervisor.status().workers.filter((w) => w.state === 'ready')).toHaveLength(1);
+    });
+
+    it('when every worker crashes together, one is back at once and the rest follow the backoff', async () => {
+      const { supervisor, fake } = await started({ workers: 3, crashBackoffBaseMs: 4000, crashBackoffMaxMs: 30_000 });
+      const forks = fake.workers.length;
+      for (const worker of fake.alive()) worker.exit(1, null);
+      expect(fake.workers).toHaveLength(forks + 1);
+      await advance(15);
+      expect(supervisor.status().workers.filter((w) => w.state === 'ready')).toHaveLength(1);
+      expect(supervisor.status().emptySlots.map((e) => e.reason)).toEqual(['backoff', 'backoff']);
+      await advance(20_000);
+      expect(fake.alive()).toHaveLength(3);
+    });
+
+    it('retries the last slot after a capped backoff when its start failed, not in a hot loop', async () => {
+      const { fake } = await started({ workers: 1, crashBackoffBaseMs: 10_000, crashBackoffMaxMs: 30_000 });
+      fake.queue.push({ readyAfterMs: null, drainMs: 5, crashAfterMs: 5 }, { readyAfterMs: null, drainMs: 5, crashAfterMs: 5 });
+      fake.alive()[0]!.exit(1, null);
+      expect(fake.workers).toHaveLength(2); // at once
+      await advance(10); // that start failed: next attempt within EMPTY_RETRY_MAX_MS (2 s), not 10 s+
+      expect(fake.workers).toHaveLength(2);
+      await advance(2000);
+      expect(fake.workers).toHaveLength(3);
     });
 
     it('keeps retrying a start that never becomes ready, with backoff', async () => {
@@ -475,6 +551,19 @@ describe('Supervisor', () => {
       await advance(200);
     });
 
+    it('takes a worker that announces its own stop signal as a planned exit and refills its slot at once', async () => {
+      const { supervisor, fake, logs } = await started();
+      const [a] = fake.workers;
+      a!.emit('message', { type: 'stopping', signal: 'SIGTERM' });
+      a!.exit(0, null);
+      expect(fake.workers).toHaveLength(3);
+      await advance(20);
+      expect(logs.some((l) => l.msg === 'worker exited unexpectedly')).toBe(false);
+      expect(supervisor.status().crashesInWindow).toBe(0);
+      expect(supervisor.status().history).toEqual([]);
+      expect(supervisor.status().workers.filter((w) => w.state === 'ready')).toHaveLength(2);
+    });
+
     it('ignores malformed messages', async () => {
       const { supervisor, fake } = await started();
       const worker = fake.workers[0]!;
@@ -494,29 +583,59 @@ describe('Supervisor', () => {
         b!.sent.push(message);
         return true;
       };
-      let stopped = false;
-      void supervisor.stop().then(() => (stopped = true));
+      let report: unknown = null;
+      void supervisor.stop().then((r) => (report = r));
       await advance(30);
       expect(a!.exited).toBe(true);
       expect(b!.exited).toBe(false);
-      await advance(2000);
+      // Bound: drain delay (0) + drainTimeoutMs (2000) + teardown margin (3000).
+      await advance(4960);
+      expect(b!.signals).toEqual([]);
+      await advance(20);
       expect(b!.signals).toEqual(['SIGKILL']);
       await advance(5);
-      expect(stopped).toBe(true);
+      expect(report).toEqual({ forced: true, killed: 1, unclean: 0 });
       expect(fake.workers).toHaveLength(2); // nothing recovered while stopping
       await expect(supervisor.rollingRestart({ reason: 'late' })).resolves.toMatchObject({ status: 'rejected', code: 'SHUTTING_DOWN' });
+    });
+
+    it('gives workers the drain delay and keeps them connected (serving) through it; clean when all exit 0', async () => {
+      const { supervisor, fake } = await started({ stopDrainDelayMs: 1500 });
+      const [a, b] = fake.workers;
+      const stopped = supervisor.stop();
+      await advance(1);
+      expect(a!.sent[0]).toEqual({ type: 'shutdown', reason: 'supervisor stopping', deadlineMs: 1500 + 2000 + 3000, drainDelayMs: 1500 });
+      expect(a!.connected || a!.exited).toBe(true);
+      expect(b!.connected || b!.exited).toBe(true);
+      await advance(50);
+      await expect(stopped).resolves.toEqual({ forced: false, killed: 0, unclean: 0 });
+    });
+
+    it('reports forced when a worker had to cut requests itself (exit 1)', async () => {
+      const { supervisor, fake } = await started();
+      const b = fake.workers[1]!;
+      b.send = (message) => {
+        b.sent.push(message);
+        if (message.type === 'shutdown') setTimeout(() => b.exit(1, null), 10);
+        return true;
+      };
+      const stopped = supervisor.stop();
+      await advance(50);
+      await expect(stopped).resolves.toEqual({ forced: true, killed: 0, unclean: 1 });
     });
   });
 
   describe('signals', () => {
-    it('SIGHUP rolls (as an acknowledged override), SIGTERM drains then exits 0, a second SIGTERM forces', async () => {
+    it('SIGHUP rolls (as an acknowledged override), SIGTERM drains, a copy within a second is the same stop, a later one forces', async () => {
       const exit = vi.fn();
       const { supervisor, fake, logs } = await started({ handleSignals: true, exit, churnMax: 0 });
       try {
-        // churnMax 0: the first restart already blocks; SIGHUP still goes through, logged as override.
         process.emit('SIGHUP', 'SIGHUP');
         await advance(200);
         expect(supervisor.status().rollout).toMatchObject({ reason: 'SIGHUP', status: 'completed', override: false });
+        // churnMax 0: one crash blocks; SIGHUP still goes through, logged as override.
+        await crashAndRecover(fake, 1);
+        expect(supervisor.status().policy.state).toBe('blocked');
         process.emit('SIGHUP', 'SIGHUP');
         await advance(200);
         expect(supervisor.status().rollout).toMatchObject({ reason: 'SIGHUP', status: 'completed', override: true });
@@ -530,7 +649,10 @@ describe('Supervisor', () => {
         process.emit('SIGTERM', 'SIGTERM');
         await advance(100);
         expect(a!.exited).toBe(true);
+        process.emit('SIGTERM', 'SIGTERM'); // e.g. npm forwarding the same Ctrl-C
         expect(exit).not.toHaveBeenCalled();
+        expect(logs.some((l) => l.msg.includes('same stop'))).toBe(true);
+        await advance(1000);
         process.emit('SIGTERM', 'SIGTERM');
         expect(exit).toHaveBeenCalledWith(1);
         await advance(10);
@@ -539,6 +661,24 @@ describe('Supervisor', () => {
         supervisor.removeSignalHandlers();
       }
       expect(process.listenerCount('SIGTERM')).toBe(0);
+    });
+
+    it('exits 1 after a signal-initiated stop that had to kill a worker', async () => {
+      const exit = vi.fn();
+      const { supervisor, fake } = await started({ handleSignals: true, exit });
+      try {
+        const b = fake.workers[1]!;
+        b.send = (message) => {
+          b.sent.push(message);
+          return true;
+        };
+        process.emit('SIGTERM', 'SIGTERM');
+        await advance(5100);
+        expect(b.signals).toEqual(['SIGKILL']);
+        expect(exit).toHaveBeenCalledWith(1);
+      } finally {
+        supervisor.removeSignalHandlers();
+      }
     });
 
     it('exits 0 once a signal-initiated stop has drained everything', async () => {

@@ -4,7 +4,10 @@ import { CrashCounter, fullJitterDelayMs } from './backoff.js';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   parseWorkerMessage,
+  STOP_TEARDOWN_MARGIN_MS,
   WORKER_ENV,
+  type EmptySlotReason,
+  type EmptySlotView,
   type PolicyEvaluation,
   type PolicyState,
   type PrimaryToWorker,
@@ -19,6 +22,7 @@ import {
   type WorkerStatus,
 } from './protocol.js';
 import { RestartPolicy } from './restart-policy.js';
+import { StopSignalGate } from './stop-signals.js';
 
 /**
  * The cluster primary. It owns the workers, the restart history and the churn policy; workers
@@ -34,15 +38,23 @@ import { RestartPolicy } from './restart-policy.js';
  * - Automatic restarts (watchdog, crash) consult the churn policy:
  *     allowed      -> restart now (crashes: after the jittered backoff);
  *     cooling_down -> wait for the cooldown to end;
- *     blocked      -> a stuck worker is left alone and logged at error with the operator's
- *                     options; a crashed worker's slot stays empty unless no other worker is
- *                     serving, in which case exactly one slot is recovered anyway, because a
- *                     primary with zero workers is an outage the block was never meant to cause.
+ *     blocked      -> wait for the block to lift, but never longer than `blockedMaxWaitMs`
+ *                     (logged at error once with the operator's options).
+ * - Zero serving workers is an outage no policy was meant to cause: when no other worker serves
+ *   (ready and heartbeating) or is being started, a crashed slot is refilled at once, whatever
+ *   the policy, cooldown or backoff say, and a stuck worker is replaced at once. Only a slot
+ *   whose last start already failed waits a short capped backoff (EMPTY_RETRY_MAX_MS), so a
+ *   worker that cannot start (database down) is retried every few seconds, not in a hot loop.
  * - Manual restarts are refused with RESTART_BLOCKED while blocked unless acknowledgeOverride is
  *   true. SIGHUP counts as acknowledged: whoever can signal the primary has host access, and
  *   when every worker is stuck the admin API (which runs in the workers) cannot be reached.
- * - A rollout counts as one entry in the restart history (it is one operator decision, however
- *   many workers it replaces); each watchdog or crash replacement counts as one.
+ * - A rollout is one entry in the restart history (one operator decision, however many workers
+ *   it replaces), planned: it is shown but not counted toward churn (restart-policy.ts). Each
+ *   watchdog or crash replacement is one counted entry.
+ * - Stopping (SIGTERM/SIGINT to the primary or the whole process group, or stop()): every
+ *   worker gets the service's drain delay (readiness `shutting_down` while serving), then
+ *   closes its listener, finishes in-flight requests and exits; the port closes when the last
+ *   one has. The exit code is 1 when any worker had to be killed or reported a forced drain.
  *
  * Keep this file free of decorators and TS-only runtime syntax: tests compile src/cluster with
  * SWC and fork it as plain ESM.
@@ -98,8 +110,15 @@ export interface SupervisorOptions {
   watchdogIntervalMs?: number;
   /** Install SIGHUP (rolling restart) and SIGTERM/SIGINT (graceful stop) handlers. Default true. */
   handleSignals?: boolean;
-  /** Called after a signal-initiated stop. Default process.exit. */
+  /** Called after a signal-initiated stop: 0 clean, 1 when anything had to be forced. Default process.exit. */
   exit?: (code: number) => void;
+  /**
+   * SHUTDOWN_DRAIN_DELAY_MS: on stop, how long workers keep serving with readiness
+   * `shutting_down` before closing their listeners. Default 0.
+   */
+  stopDrainDelayMs?: number;
+  /** RESTART_BLOCKED_MAX_WAIT_S in ms: longest a crashed slot stays empty while blocked. Default 120 000. */
+  blockedMaxWaitMs?: number;
   /** Pipe worker stdio to the primary instead of inheriting it. Default false. */
   silent?: boolean;
   random?: () => number;
@@ -115,6 +134,15 @@ export interface SupervisorOptions {
 }
 
 export type RolloutHandle = { result: RolloutResult; done: Promise<RolloutResult> };
+
+/** How a stop went: `forced` when any worker was killed at its bound or reported a forced drain. */
+export interface StopReport {
+  forced: boolean;
+  /** Workers SIGKILLed at the bound. */
+  killed: number;
+  /** Workers that exited non-zero (their own drain had to cut something) or by a signal. */
+  unclean: number;
+}
 
 type ReadyOutcome = 'ready' | 'timeout' | 'exited';
 type StepFailure = { ok: false; code: RolloutCode; message: string };
@@ -134,7 +162,13 @@ interface Tracked {
   lagBeatsOver: number;
   /** Set once we asked it to go: its exit is not a crash. */
   expectedExit: boolean;
+  /** It announced a stop signal of its own (`stopping`): refill the slot when it exits. */
+  selfStopping: boolean;
   exited: boolean;
+  exitCode: number | null;
+  exitSignal: string | null;
+  /** When the watchdog first found it stuck while restarts were held back (bounds the wait). */
+  heldSince: number | null;
   /** Last watchdog complaint already logged, so a stuck worker is reported once, not per tick. */
   notice: Notice;
   readyWaiters: Array<(outcome: ReadyOutcome) => void>;
@@ -151,16 +185,22 @@ interface Slot {
   /** A replace/fill operation owns the slot; nobody else may fork into it. */
   busy: boolean;
   recoveryTimer: NodeJS.Timeout | null;
-  /** Crash recovery is waiting for the policy to allow it (logged once). */
-  awaitingPolicy: boolean;
+  /** Why the slot is empty and when the pending recovery forks, for status. */
+  pending: { reason: EmptySlotReason; dueAt: number; since: number } | null;
+  /** The slot's last start did not become ready: an empty-cluster refill backs off a little. */
+  lastStartFailed: boolean;
 }
 
 const KILL_WAIT_MS = 5000;
+/** Ceiling of the backoff for refilling the last slot when its previous start failed. */
+const EMPTY_RETRY_MAX_MS = 2000;
+const DEFAULT_BLOCKED_MAX_WAIT_MS = 120_000;
 const MAX_REASON_LENGTH = 500;
 export const OPERATOR_ACTION =
   'investigate the worker logs; to restart anyway call POST /admin/api/worker/restart with ' +
   'acknowledgeOverride: true and a reason (or send SIGHUP to the primary); automatic recovery ' +
-  'resumes by itself when the churn window drains';
+  'resumes by itself when the churn window drains, and an empty slot is refilled after ' +
+  'RESTART_BLOCKED_MAX_WAIT_S at the latest';
 
 function nodeCluster(): ClusterPrimary {
   return {
@@ -200,10 +240,12 @@ export class Supervisor {
   private readonly stuckKillMs: number;
   private readonly watchdogIntervalMs: number;
   private readonly exit: (code: number) => void;
+  private readonly stopDrainDelayMs: number;
+  private readonly blockedMaxWaitMs: number;
   private readonly startedAtMs: number;
   private started = false;
   private shuttingDown = false;
-  private stopping: Promise<void> | null = null;
+  private stopping: Promise<StopReport> | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private activeRollout: RolloutHandle | null = null;
   private lastRollout: RolloutResult | null = null;
@@ -234,6 +276,8 @@ export class Supervisor {
       options.watchdogIntervalMs ?? Math.max(50, Math.min(this.heartbeatIntervalMs, Math.floor(options.watchdogTimeoutMs / 4))),
     );
     this.exit = options.exit ?? ((code) => process.exit(code));
+    this.stopDrainDelayMs = Math.max(0, options.stopDrainDelayMs ?? 0);
+    this.blockedMaxWaitMs = positive('blockedMaxWaitMs', options.blockedMaxWaitMs ?? DEFAULT_BLOCKED_MAX_WAIT_MS);
     this.startedAtMs = this.now();
     this.slots = Array.from({ length: options.workers }, (_, index) => ({
       index,
@@ -243,7 +287,8 @@ export class Supervisor {
       restarts: 0,
       busy: false,
       recoveryTimer: null,
-      awaitingPolicy: false,
+      pending: null,
+      lastStartFailed: false,
     }));
   }
 
@@ -332,6 +377,7 @@ export class Supervisor {
       desiredWorkers: this.slots.length,
       shuttingDown: this.shuttingDown,
       workers: this.workerViews(now),
+      emptySlots: this.emptySlotViews(now),
       rollout: this.activeRollout ? { ...this.activeRollout.result } : this.lastRollout ? { ...this.lastRollout } : null,
       history: this.policy.historyView(now),
       churn: { windowS: policy.windowS, restarts: policy.restartsInWindow, threshold: policy.threshold, exceeded: policy.exceeded },
@@ -340,8 +386,13 @@ export class Supervisor {
     };
   }
 
-  /** Drains every worker (bounded by drainTimeoutMs, then SIGKILL). Does not exit the process. */
-  stop(): Promise<void> {
+  /**
+   * Stops the service: every worker keeps serving with readiness `shutting_down` for
+   * `stopDrainDelayMs`, then closes its listener and drains (bounded: delay + drainTimeoutMs +
+   * teardown margin, then SIGKILL). Does not exit the process; the report says whether anything
+   * had to be forced.
+   */
+  stop(): Promise<StopReport> {
     if (this.stopping) return this.stopping;
     this.shuttingDown = true;
     this.stopping = (async () => {
@@ -350,15 +401,33 @@ export class Supervisor {
       for (const slot of this.slots) {
         if (slot.recoveryTimer) clearTimeout(slot.recoveryTimer);
         slot.recoveryTimer = null;
+        slot.pending = null;
       }
-      const workers = [...this.live];
-      this.log.info({ workers: workers.map((t) => t.pid) }, 'supervisor stopping: draining all workers');
-      const now = this.now();
-      await Promise.all(
-        workers.map((t) => this.retire(t, this.isUnresponsive(t, now) ? this.stuckKillMs : this.options.drainTimeoutMs, 'supervisor stopping')),
-      );
-      if (this.activeRollout) await this.activeRollout.done;
-      this.log.info({}, 'supervisor stopped: all workers exited');
+      const report: StopReport = { forced: false, killed: 0, unclean: 0 };
+      const boundMs = this.stopDrainDelayMs + this.options.drainTimeoutMs + STOP_TEARDOWN_MARGIN_MS;
+      const stopOne = async (t: Tracked, now: number): Promise<void> => {
+        const stuck = t.state === 'ready' && this.isUnresponsive(t, now);
+        const outcome = stuck
+          ? await this.retire(t, this.stuckKillMs, 'supervisor stopping')
+          : await this.retire(t, boundMs, 'supervisor stopping', { drainDelayMs: this.stopDrainDelayMs });
+        if (outcome === 'killed') report.killed += 1;
+        else if (t.exitCode !== 0) report.unclean += 1;
+      };
+      this.log.info({ workers: [...this.live].map((t) => t.pid), drainDelayMs: this.stopDrainDelayMs, boundMs }, 'supervisor stopping: draining all workers');
+      // Nothing forks once shuttingDown is set, but a worker forked just before (a rollout's
+      // replacement) is stopped like the others; each worker is handled once.
+      const handled = new Set<Tracked>();
+      for (;;) {
+        const next = [...this.live].filter((t) => !handled.has(t));
+        if (next.length === 0) break;
+        for (const t of next) handled.add(t);
+        await Promise.all(next.map((t) => stopOne(t, this.now())));
+        if (this.activeRollout) await this.activeRollout.done;
+      }
+      report.forced = report.killed > 0 || report.unclean > 0;
+      if (report.forced) this.log.warn({ ...report }, 'supervisor stopped: some workers had to be forced');
+      else this.log.info({}, 'supervisor stopped: all workers exited cleanly');
+      return report;
     })();
     return this.stopping;
   }
@@ -382,6 +451,7 @@ export class Supervisor {
         if (slot.recoveryTimer) {
           clearTimeout(slot.recoveryTimer);
           slot.recoveryTimer = null;
+          slot.pending = null;
         }
         const outcome = slot.current
           ? await this.replaceSlot(slot, 'rolling', `rolling restart ${result.restartId}`)
@@ -455,6 +525,7 @@ export class Supervisor {
       slot.current = fresh;
       slot.last = fresh;
       const outcome = await this.waitReady(fresh);
+      slot.lastStartFailed = outcome !== 'ready';
       if (outcome === 'ready') {
         if (context !== 'initial') slot.restarts += 1;
         return { ok: true };
@@ -520,24 +591,37 @@ export class Supervisor {
       lagMs: t.lagMs,
       policy: evaluation,
     };
-    if (evaluation.state === 'blocked') {
+    // A stuck worker serves nothing: when it is the only one left, waiting is an outage.
+    const lastOne = verdict === 'unresponsive' && !this.servingElsewhere(slot, now);
+    if (evaluation.state !== 'allowed') t.heldSince ??= now;
+    const heldTooLong = t.heldSince !== null && now - t.heldSince >= this.blockedMaxWaitMs;
+    if (evaluation.state === 'blocked' && !lastOne && !heldTooLong) {
       if (t.notice !== 'blocked') {
         t.notice = 'blocked';
         this.log.error(
-          { ...details, operatorAction: OPERATOR_ACTION },
-          `worker ${t.pid ?? '?'} is ${verdict} but automatic restarts are blocked by the restart churn policy; leaving it in place`,
+          { ...details, maxWaitS: Math.round(this.blockedMaxWaitMs / 1000), operatorAction: OPERATOR_ACTION },
+          `worker ${t.pid ?? '?'} is ${verdict} but automatic restarts are blocked by the restart churn policy; leaving it in place for now`,
         );
       }
       return;
     }
-    if (evaluation.state === 'cooling_down') {
+    if (evaluation.state === 'cooling_down' && !lastOne) {
       if (t.notice !== 'cooling_down') {
         t.notice = 'cooling_down';
         this.log.warn(details, `worker ${t.pid ?? '?'} is ${verdict}; automatic restart waits ${evaluation.cooldownRemainingS} s for the cooldown`);
       }
       return;
     }
+    if (evaluation.state !== 'allowed') {
+      this.log.error(
+        { ...details, operatorAction: OPERATOR_ACTION },
+        lastOne
+          ? `worker ${t.pid ?? '?'} is ${verdict} and no other worker serves: replacing it despite the restart policy`
+          : `worker ${t.pid ?? '?'} has been ${verdict} for the longest blocked wait: replacing it despite the restart policy`,
+      );
+    }
     t.notice = null;
+    t.heldSince = null;
     this.log.warn(details, `watchdog: worker ${t.pid ?? '?'} is ${verdict}; starting a replacement`);
     this.options.onRestart?.('watchdog');
     this.policy.record({ at: now, kind: 'watchdog', reason: `watchdog: ${verdict}`, slot: slot.index });
@@ -548,45 +632,57 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Another slot serves (a ready, heartbeating worker) or is being started. A slot merely
+   * waiting for its recovery timer does not count: two empty slots must not each think the
+   * other will serve.
+   */
+  private servingElsewhere(slot: Slot, now: number): boolean {
+    return this.slots.some((other) => {
+      const t = other.current;
+      if (other === slot || t === null) return false;
+      return (other.busy && t.state === 'starting') || (t.state === 'ready' && !this.isUnresponsive(t, now));
+    });
+  }
+
   private scheduleRecovery(slot: Slot): void {
     if (this.shuttingDown || !this.started || slot.busy || slot.current || slot.recoveryTimer) return;
     const now = this.now();
     const evaluation = this.policy.evaluate(now);
-    // A slot already being (re)filled counts as serving, or two empty slots would both take
-    // the "keep one worker" exception.
-    const servingElsewhere = this.slots.some(
-      (other) =>
-        other !== slot &&
-        (other.busy ||
-          other.recoveryTimer !== null ||
-          (other.current !== null &&
-            (other.current.state === 'starting' || (other.current.state === 'ready' && !this.isUnresponsive(other.current, now))))),
-    );
-    if (evaluation.state === 'blocked' && servingElsewhere) {
-      if (!slot.awaitingPolicy) {
-        slot.awaitingPolicy = true;
-        this.log.error(
-          { slot: slot.index, policy: evaluation, operatorAction: OPERATOR_ACTION },
-          'a crashed worker is not replaced: automatic restarts are blocked by the restart churn policy (other workers keep serving)',
-        );
-      }
-      return;
-    }
-    if (evaluation.state === 'blocked') {
+    const since = slot.pending?.since ?? now;
+    const attempt = this.crashes.attempt(now);
+    const backoffMs = fullJitterDelayMs(attempt, this.options.crashBackoffBaseMs, this.options.crashBackoffMaxMs, this.random);
+    let delayMs: number;
+    let reason: EmptySlotReason;
+    if (!this.servingElsewhere(slot, now)) {
+      // Nobody serves: refill now. Only a slot whose last start failed (the service cannot come
+      // up, e.g. database down) waits, and briefly, so it is retried without a hot fork loop.
+      delayMs = slot.lastStartFailed ? Math.min(backoffMs, EMPTY_RETRY_MAX_MS) : 0;
+      reason = 'backoff';
+      const note = evaluation.state === 'allowed' ? 'no worker is left serving: refilling the slot at once' : 'no worker is left serving: refilling the slot at once despite the restart policy';
+      this.log.error({ slot: slot.index, delayMs, policy: evaluation, lastStartFailed: slot.lastStartFailed }, note);
+    } else if (evaluation.state === 'blocked') {
+      delayMs = Math.min(Math.max(backoffMs, this.policy.msUntilAllowed(now)), this.blockedMaxWaitMs);
+      reason = 'blocked';
       this.log.error(
-        { slot: slot.index, policy: evaluation, operatorAction: OPERATOR_ACTION },
-        'no worker is left serving: recovering one worker despite the restart churn block',
+        { slot: slot.index, delayMs, maxWaitMs: this.blockedMaxWaitMs, policy: evaluation, operatorAction: OPERATOR_ACTION },
+        `a crashed worker's slot stays empty for up to ${Math.ceil(delayMs / 1000)} s: automatic restarts are blocked by the restart churn policy (other workers keep serving)`,
+      );
+    } else {
+      const cooldownMs = evaluation.state === 'cooling_down' ? this.policy.msUntilAllowed(now) : 0;
+      delayMs = Math.max(backoffMs, cooldownMs);
+      reason = cooldownMs > backoffMs ? 'cooldown' : 'backoff';
+      this.log.warn(
+        { slot: slot.index, attempt, delayMs, reason, crashesInWindow: this.crashes.countInWindow(now), policy: evaluation.state },
+        'scheduling replacement of crashed worker',
       );
     }
-    slot.awaitingPolicy = false;
-    const attempt = this.crashes.attempt(now);
-    let delayMs = fullJitterDelayMs(attempt, this.options.crashBackoffBaseMs, this.options.crashBackoffMaxMs, this.random);
-    // The cooldown only holds back recovery while someone else serves; an empty primary recovers now.
-    if (evaluation.state === 'cooling_down' && servingElsewhere) delayMs = Math.max(delayMs, this.policy.msUntilAllowed(now));
-    this.log.warn(
-      { slot: slot.index, attempt, delayMs, crashesInWindow: this.crashes.countInWindow(now), policy: evaluation.state },
-      'scheduling replacement of crashed worker',
-    );
+    if (delayMs === 0) {
+      // Not even a zero timer: the slot must not look empty-and-waiting to anyone meanwhile.
+      void this.recover(slot);
+      return;
+    }
+    slot.pending = { reason, dueAt: now + delayMs, since };
     slot.recoveryTimer = setTimeout(() => {
       slot.recoveryTimer = null;
       void this.recover(slot);
@@ -595,6 +691,7 @@ export class Supervisor {
 
   private async recover(slot: Slot): Promise<void> {
     if (this.shuttingDown || slot.busy || slot.current) return;
+    slot.pending = null;
     const now = this.now();
     this.options.onRestart?.('crash');
     this.policy.record({ at: now, kind: 'crash', reason: 'replace crashed worker', slot: slot.index });
@@ -641,7 +738,11 @@ export class Supervisor {
       lagMs: null,
       lagBeatsOver: 0,
       expectedExit: false,
+      selfStopping: false,
       exited: false,
+      exitCode: null,
+      exitSignal: null,
+      heldSince: null,
       notice: null,
       readyWaiters: [],
       exitWaiters: [],
@@ -674,10 +775,19 @@ export class Supervisor {
         t.lagBeatsOver = message.lagMs > this.options.lagThresholdMs ? t.lagBeatsOver + 1 : 0;
         if (t.notice !== null && (wasUnresponsive || t.lagBeatsOver === 0) && this.verdict(t, now) === 'ok') {
           t.notice = null;
+          t.heldSince = null;
           this.log.info({ slot: t.slot.index, pid: t.pid, lagMs: message.lagMs }, 'worker healthy again');
         }
         return;
       }
+      case 'stopping':
+        // Signalled directly (or with the whole group, in which case our own stop follows).
+        if (!t.expectedExit) {
+          t.expectedExit = true;
+          t.selfStopping = true;
+          this.log.info({ slot: t.slot.index, workerId: t.id, pid: t.pid, signal: message.signal }, 'worker got a stop signal of its own and is draining');
+        }
+        return;
       case 'request':
         this.onRequest(t, message);
         return;
@@ -711,6 +821,8 @@ export class Supervisor {
   private onExit(t: Tracked, code: number | null, signal: string | null): void {
     if (t.exited) return;
     t.exited = true;
+    t.exitCode = code;
+    t.exitSignal = signal;
     t.state = 'stopped';
     this.live.delete(t);
     const now = this.now();
@@ -728,6 +840,11 @@ export class Supervisor {
     if (slot.current === t) {
       slot.current = null;
       if (unexpected) this.scheduleRecovery(slot);
+      else if (t.selfStopping && !this.shuttingDown && !slot.busy) {
+        // Stopped by someone else's signal: not a crash, nothing to back off from.
+        this.log.info({ slot: slot.index, pid: t.pid }, 'refilling the slot of a worker that stopped on its own signal');
+        void this.fillSlot(slot, 'crash');
+      }
     }
   }
 
@@ -771,25 +888,30 @@ export class Supervisor {
     });
   }
 
-  /** Ask a worker to drain and leave; SIGKILL it when `boundMs` passes. */
-  private async retire(t: Tracked, boundMs: number, reason: string): Promise<void> {
-    if (t.exited) return;
+  /**
+   * Ask a worker to drain and leave; SIGKILL it when `boundMs` passes. A rolling restart
+   * (no `stop`) disconnects it at once: the primary stops handing it connections while the
+   * others keep the port. A stop passes the drain delay instead and leaves the worker
+   * connected, so it keeps serving through the delay and closes its listener itself.
+   */
+  private async retire(t: Tracked, boundMs: number, reason: string, stop?: { drainDelayMs: number }): Promise<'exited' | 'killed'> {
+    if (t.exited) return 'exited';
     t.expectedExit = true;
     if (t.state !== 'draining') {
       t.state = 'draining';
-      this.log.info({ slot: t.slot.index, workerId: t.id, pid: t.pid, boundMs, reason }, 'draining worker');
-      this.send(t, { type: 'shutdown', reason, deadlineMs: boundMs });
+      this.log.info({ slot: t.slot.index, workerId: t.id, pid: t.pid, boundMs, reason, drainDelayMs: stop?.drainDelayMs ?? 0 }, 'draining worker');
+      this.send(t, stop ? { type: 'shutdown', reason, deadlineMs: boundMs, drainDelayMs: stop.drainDelayMs } : { type: 'shutdown', reason, deadlineMs: boundMs });
       try {
-        // Stops the primary handing it connections now, and lets cluster tell exit from crash.
-        if (t.handle.isConnected()) t.handle.disconnect();
+        if (!stop && t.handle.isConnected()) t.handle.disconnect();
       } catch (error) {
         this.log.warn({ pid: t.pid, err: error instanceof Error ? error.message : String(error) }, 'disconnect failed');
       }
     }
-    if (await this.waitExit(t, boundMs)) return;
+    if (await this.waitExit(t, boundMs)) return 'exited';
     this.log.warn({ slot: t.slot.index, pid: t.pid, boundMs }, 'worker did not exit within its bound: SIGKILL');
     this.kill(t);
     if (!(await this.waitExit(t, KILL_WAIT_MS))) this.log.error({ pid: t.pid }, 'worker still alive after SIGKILL');
+    return 'killed';
   }
 
   private kill(t: Tracked): void {
@@ -820,6 +942,21 @@ export class Supervisor {
     return rows.sort((a, b) => a.slot - b.slot || a.startedAt.localeCompare(b.startedAt));
   }
 
+  private emptySlotViews(now: number): EmptySlotView[] {
+    const views: EmptySlotView[] = [];
+    for (const slot of this.slots) {
+      if (slot.current || slot.busy || !slot.pending) continue;
+      views.push({
+        slot: slot.index,
+        state: 'empty',
+        reason: slot.pending.reason,
+        refillInS: Math.max(0, Math.ceil((slot.pending.dueAt - now) / 1000)),
+        since: new Date(slot.pending.since).toISOString(),
+      });
+    }
+    return views;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Signals
   // -------------------------------------------------------------------------------------------
@@ -829,16 +966,22 @@ export class Supervisor {
       const { result } = this.beginRollingRestart({ reason: 'SIGHUP', acknowledgeOverride: true, requestedBy: 'SIGHUP' });
       this.log.info({ restartId: result.restartId, status: result.status, alreadyRunning: result.alreadyRunning }, 'SIGHUP: rolling restart');
     };
+    const gate = new StopSignalGate(this.now);
     const onStop = (signal: NodeJS.Signals): void => {
-      if (this.stopping) {
+      const verdict = gate.classify();
+      if (verdict === 'repeat') {
+        this.log.info({ signal }, 'stop signal repeated within a second (one Ctrl-C or group signal delivered twice): same stop');
+        return;
+      }
+      if (verdict === 'force') {
         this.log.warn({ signal }, 'second stop signal: killing all workers now');
         for (const t of this.live) this.kill(t);
         this.exit(1);
         return;
       }
-      this.log.info({ signal }, 'stop signal: draining workers, then exiting');
+      this.log.info({ signal, drainDelayMs: this.stopDrainDelayMs }, 'stop signal: draining workers, then exiting');
       this.stop().then(
-        () => this.exit(0),
+        (report) => this.exit(report.forced ? 1 : 0),
         (error: unknown) => {
           this.log.error({ err: error instanceof Error ? error.message : String(error) }, 'graceful stop failed');
           this.exit(1);

@@ -100,6 +100,15 @@ describe('WorkerChannel (cluster mode)', () => {
     expect(errors).toHaveLength(1);
   });
 
+  it('passes a stop\'s drain delay to the callbacks and tells the primary about its own stop signal', () => {
+    const seen: unknown[] = [];
+    channel.onShutdown((request) => seen.push(request));
+    port.deliver({ type: 'shutdown', reason: 'supervisor stopping', deadlineMs: 9000, drainDelayMs: 5000 });
+    expect(seen).toEqual([{ reason: 'supervisor stopping', deadlineMs: 9000, drainDelayMs: 5000 }]);
+    channel.notifyStopping('SIGTERM');
+    expect(port.ofType('stopping')).toEqual([{ type: 'stopping', signal: 'SIGTERM' }]);
+  });
+
   it('correlates responses to requests', async () => {
     const status = channel.requestStatus();
     const restart = channel.requestRollingRestart({ reason: 'deploy', acknowledgeOverride: true });

@@ -27,6 +27,11 @@ export interface ShutdownRequest {
   reason: string;
   /** The primary's kill deadline, in ms from now; finish draining well before it. */
   deadlineMs: number;
+  /**
+   * Set when the whole service stops (not a rolling restart): keep serving, readiness
+   * `shutting_down`, for this long before closing the listener. See protocol.ts ShutdownMessage.
+   */
+  drainDelayMs?: number;
 }
 
 export interface WorkerChannel {
@@ -35,6 +40,8 @@ export interface WorkerChannel {
   readonly draining: boolean;
   /** Tells the primary the application is up; also starts the heartbeat if not yet running. */
   notifyReady(): void;
+  /** Cluster mode: tells the primary this worker got a stop signal of its own and is draining. */
+  notifyStopping(signal: string): void;
   /** Starts the lag monitor and (in cluster mode) the heartbeat; the timer is unref'd. */
   startHeartbeat(): void;
   /** Event-loop lag of the last completed interval, ms; null before the first one. */
@@ -177,6 +184,10 @@ class DefaultWorkerChannel implements WorkerChannel {
     this.send({ type: 'ready' });
   }
 
+  notifyStopping(signal: string): void {
+    this.send({ type: 'stopping', signal });
+  }
+
   startHeartbeat(): void {
     if (this.heartbeatTimer) return;
     this.histogram = monitorEventLoopDelay({ resolution: Math.max(10, Math.min(50, Math.floor(this.intervalMs / 10))) });
@@ -276,7 +287,9 @@ class DefaultWorkerChannel implements WorkerChannel {
       this.isDraining = true;
       for (const callback of [...this.shutdownCallbacks]) {
         try {
-          callback({ reason: message.reason, deadlineMs: message.deadlineMs });
+          const request: ShutdownRequest = { reason: message.reason, deadlineMs: message.deadlineMs };
+          if (message.drainDelayMs !== undefined) request.drainDelayMs = message.drainDelayMs;
+          callback(request);
         } catch (error) {
           // One failing callback must not stop the others from draining their part, nor crash
           // the worker while it still has requests in flight.
@@ -344,6 +357,7 @@ class DefaultWorkerChannel implements WorkerChannel {
           watchdog: 'n/a',
         },
       ],
+      emptySlots: [],
       rollout: null,
       history: [],
       churn: { windowS: policy.windowS, restarts: 0, threshold: policy.threshold, exceeded: false },

@@ -189,6 +189,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       churnWindowS: num('RESTART_CHURN_WINDOW_S'),
       churnMax: num('RESTART_CHURN_MAX'),
       cooldownS: num('RESTART_COOLDOWN_S'),
+      blockedMaxWaitS: num('RESTART_BLOCKED_MAX_WAIT_S'),
     },
   };
   if (!config.redis.url) {

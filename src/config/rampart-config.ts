@@ -81,6 +81,8 @@ export interface ClusterConfig {
   churnWindowS: number;
   churnMax: number;
   cooldownS: number;
+  /** Longest a crashed worker's slot stays empty while the churn policy is blocked. */
+  blockedMaxWaitS: number;
 }
 
 /** The whole validated configuration; `ConfigService<RampartConfig, true>` reads it typed. */

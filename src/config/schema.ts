@@ -90,6 +90,7 @@ export const clusterSchema = Joi.object({
   RESTART_CHURN_WINDOW_S: positive(600),
   RESTART_CHURN_MAX: positive(3),
   RESTART_COOLDOWN_S: ms(30),
+  RESTART_BLOCKED_MAX_WAIT_S: positive(120),
 });
 
 export const envSchema = appSchema

@@ -37,12 +37,14 @@ export class ChannelRestartPolicySource extends RestartPolicySource {
 
   private async refresh(): Promise<void> {
     try {
-      const { policy } = await this.channel.requestStatus();
+      const { policy, emptySlots } = await this.channel.requestStatus();
       this.view = {
         state: policy.state,
         cooldownRemainingS: policy.cooldownRemainingS,
         nextAction: policy.nextAction,
         restartsInWindow: policy.restartsInWindow,
+        // Older primaries (mid rolling upgrade) do not send it.
+        emptySlots: emptySlots ?? [],
       };
       this.lastOkAt = Date.now();
     } catch {

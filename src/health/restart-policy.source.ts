@@ -1,3 +1,5 @@
+import type { EmptySlotView } from '../cluster/protocol.js';
+
 export type RestartPolicyState = 'allowed' | 'cooling_down' | 'blocked';
 
 export interface RestartPolicyView {
@@ -5,6 +7,8 @@ export interface RestartPolicyView {
   cooldownRemainingS: number;
   nextAction: string;
   restartsInWindow?: number;
+  /** Cluster mode: worker slots with no worker, why (`blocked`, `backoff`, `cooldown`) and when refilled. */
+  emptySlots?: EmptySlotView[];
 }
 
 /** Where the health payload's restart `policy` block comes from: the cluster supervisor. */

@@ -200,12 +200,13 @@ describe('cluster supervisor with the real application', () => {
   });
 
   it('blocks automatic restarts past the churn threshold, refuses an unacknowledged restart and audits an override', async () => {
-    // Restarts so far: one rollout, one failed rollout (counts as an attempt), one watchdog replacement.
+    // Counted so far: one watchdog replacement (the two rollouts are planned, never counted).
+    // Crashes (kill -9 of a worker) count; each is refilled while the other worker serves.
     let status = await workerStatus();
     while (status.policy.state !== 'blocked') {
-      const restart = await api<{ restartId: string }>('/admin/api/worker/restart', { method: 'POST', body: JSON.stringify({ reason: 'test: churn' }) });
-      expect(restart.status).toBe(202);
-      status = await waitFor('rollout to finish', (s) => s.rollout?.restartId === restart.body.restartId && s.rollout.status !== 'running', 60_000);
+      const victim = readyPids(status)[0]!;
+      process.kill(victim, 'SIGKILL');
+      status = await waitFor('crashed worker replaced', (s) => readyPids(s).length === 2 && !readyPids(s).includes(victim), 30_000);
     }
     expect(status.policy.restartsInWindow).toBeGreaterThan(3);
     const deep = await fetch(`${proc.url}/health/deep`);

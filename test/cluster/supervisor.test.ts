@@ -207,15 +207,23 @@ describe('cluster supervisor (real processes)', () => {
     await stopGracefully(primary);
   });
 
-  it('(d) restarts past churnMax block the policy; a stuck worker is then left alone until an acknowledged override', async () => {
+  it('(d) crashes past churnMax block the policy (deploys never do); a stuck worker is then left alone until an acknowledged override', async () => {
     const primary = await launch({ workers: 2, churnMax: 2, cooldownS: 1 });
 
+    // Rolling restarts are planned: recorded, never counted.
     for (let i = 1; i <= 3; i += 1) {
-      const result = await primary.rollingRestart({ reason: `churn ${i}` });
+      const result = await primary.rollingRestart({ reason: `deploy ${i}` });
       expect(result.status).toBe('completed');
     }
+    expect((await primary.status()).policy).toMatchObject({ state: 'allowed', restartsInWindow: 0, plannedInWindow: 3 });
+
+    for (let i = 1; i <= 3; i += 1) {
+      const crash = await request(primary.port, '/crash');
+      const crashedPid = Number(crash.body['pid']);
+      await primary.waitFor((s) => !s.workers.some((w) => w.pid === crashedPid) && readyPids(s).length === 2, 5000);
+    }
     const blockedStatus = await primary.status();
-    expect(blockedStatus.policy).toMatchObject({ state: 'blocked', exceeded: true, restartsInWindow: 3, threshold: 2, windowS: 60 });
+    expect(blockedStatus.policy).toMatchObject({ state: 'blocked', exceeded: true, restartsInWindow: 3, plannedInWindow: 3, threshold: 2, windowS: 60 });
     expect(blockedStatus.policy.nextAction).toContain('acknowledgeOverride');
     expect(blockedStatus.policy.cooldownRemainingS).toBeGreaterThan(50);
     expect(blockedStatus.churn).toEqual({ windowS: 60, restarts: 3, threshold: 2, exceeded: true });
@@ -246,7 +254,9 @@ describe('cluster supervisor (real processes)', () => {
     expect(override).toMatchObject({ status: 'completed', override: true, replaced: 2 });
     expect(alive(stuckPid)).toBe(false);
     const final = await primary.status();
-    expect(final.history.map((h) => h.override)).toEqual([false, false, false, true]);
+    expect(final.history.map((h) => `${h.kind}${h.override ? ' override' : ''}`)).toEqual([
+      'rolling', 'rolling', 'rolling', 'crash', 'crash', 'crash', 'rolling override',
+    ]);
     expect(readyPids(final)).toHaveLength(2);
     await stopGracefully(primary);
   });

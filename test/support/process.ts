@@ -16,11 +16,20 @@ export interface AppProcess {
  * The built entry point (`dist/src/main.js`, built by `npm test`), as `npm start` runs it,
  * bound to 127.0.0.1 on a free port. Resolves once it logs that it listens.
  */
-export async function spawnApp(env: Record<string, string>, options: { readyTimeoutMs?: number; readyPattern?: RegExp } = {}): Promise<AppProcess> {
+export async function spawnApp(
+  env: Record<string, string>,
+  options: {
+    readyTimeoutMs?: number;
+    readyPattern?: RegExp;
+    /** Lead a process group of its own, so `process.kill(-pid, signal)` reaches it and its workers only. */
+    detached?: boolean;
+  } = {},
+): Promise<AppProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -32,6 +32,7 @@ export interface ShapeTypes {
   LotDetail: T.LotDetail;
   WorkerStatus: T.WorkerStatus;
   WorkerInfo: T.WorkerInfo;
+  EmptySlot: T.EmptySlot;
   RestartRecord: T.RestartRecord;
   RestartPolicy: T.RestartPolicy;
   Rollout: T.Rollout;
@@ -113,6 +114,7 @@ export const SHAPES = {
   WorkerStatus: {
     mode: 'string',
     workers: 'WorkerInfo[]',
+    emptySlots: 'EmptySlot[]',
     history: 'RestartRecord[]',
     policy: 'RestartPolicy',
     cooldownRemainingS: 'number',
@@ -131,6 +133,13 @@ export const SHAPES = {
     eventLoopLagMs: 'number|null',
     watchdog: 'string',
   },
+  EmptySlot: {
+    slot: 'number',
+    state: 'string',
+    reason: 'string',
+    refillInS: 'number',
+    since: 'string',
+  },
   RestartRecord: {
     at: 'string',
     kind: 'string',
@@ -138,11 +147,13 @@ export const SHAPES = {
     restartId: 'string|null',
     slot: 'number|null',
     override: 'boolean',
+    planned: 'boolean',
   },
   RestartPolicy: {
     state: 'string',
     cooldownRemainingS: 'number',
     restartsInWindow: 'number',
+    plannedInWindow: 'number',
     windowS: 'number',
     threshold: 'number',
     exceeded: 'boolean',

@@ -114,7 +114,10 @@ export interface RestartPolicy {
   state: PolicyState;
   /** Whole seconds until automatic recovery is allowed again; 0 when `allowed`. */
   cooldownRemainingS: number;
+  /** Crash and watchdog restarts in the window: the ones the threshold applies to. */
   restartsInWindow: number;
+  /** Rolling restarts in the window: recorded, never counted toward churn. */
+  plannedInWindow: number;
   windowS: number;
   threshold: number;
   exceeded: boolean;
@@ -146,6 +149,18 @@ export interface RestartRecord {
   restartId: string | null;
   slot: number | null;
   override: boolean;
+  /** Rolling restarts are planned: shown, not counted toward churn. */
+  planned: boolean;
+}
+
+/** A worker slot with no worker: why, and when it is refilled. */
+export interface EmptySlot {
+  slot: number;
+  state: 'empty';
+  reason: 'blocked' | 'backoff' | 'cooldown';
+  /** Whole seconds until the replacement is forked. */
+  refillInS: number;
+  since: string;
 }
 
 /** A rolling restart: the running one, or the last one to finish. */
@@ -170,6 +185,8 @@ export interface Rollout {
 export interface WorkerStatus {
   mode: 'cluster' | 'single';
   workers: WorkerInfo[];
+  /** Slots with no worker (empty when every slot is occupied). */
+  emptySlots: EmptySlot[];
   /** Restarts within the churn window, oldest first. */
   history: RestartRecord[];
   policy: RestartPolicy;

@@ -17,7 +17,13 @@ interface PolicyView {
   state: string;
   cooldownRemainingS: number;
   restartsInWindow: number;
+  plannedInWindow?: number;
   nextAction: string;
+}
+interface EmptySlotView {
+  slot: number;
+  reason: string;
+  refillInS: number;
 }
 interface HistoryView {
   at: string;
@@ -25,6 +31,7 @@ interface HistoryView {
   reason: string;
   slot: number | null;
   override: boolean;
+  planned?: boolean;
 }
 interface AuditView {
   at: string;
@@ -35,7 +42,7 @@ interface AuditView {
 }
 interface ConsoleState {
   system: Record<string, unknown> & { breaker?: { state?: string }; pools?: { main?: Record<string, number> }; redis?: { status?: string } };
-  workers: { workers: WorkerView[]; history: HistoryView[]; policy: PolicyView };
+  workers: { workers: WorkerView[]; emptySlots?: EmptySlotView[]; history: HistoryView[]; policy: PolicyView };
   audit: AuditView[];
 }
 
@@ -72,15 +79,19 @@ function render(state: ConsoleState): void {
   badge.textContent = policy.state;
   badge.className = `badge state-${policy.state}`;
   byId('policy-cooldown').textContent = String(policy.cooldownRemainingS);
-  byId('policy-restarts').textContent = String(policy.restartsInWindow);
+  byId('policy-restarts').textContent = `${policy.restartsInWindow} (+${policy.plannedInWindow ?? 0} planned, not counted)`;
   byId('policy-next').textContent = policy.nextAction;
+  const empty = new Map((state.workers.emptySlots ?? []).map((e) => [e.slot, e]));
   byId('workers').replaceChildren(
-    ...state.workers.workers.map((w) =>
-      row([w.slot, w.id, w.pid, w.state, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog]),
-    ),
+    ...state.workers.workers.map((w) => {
+      const hole = w.state === 'stopped' ? empty.get(w.slot) : undefined;
+      return hole
+        ? row([w.slot, w.id, w.pid, `empty: ${hole.reason}, refill in ${hole.refillInS} s`, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog], 'state-empty')
+        : row([w.slot, w.id, w.pid, w.state, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog]);
+    }),
   );
   byId('history').replaceChildren(
-    ...[...state.workers.history].reverse().map((h) => row([h.at, h.kind, h.reason, h.slot, h.override ? 'yes' : 'no'])),
+    ...[...state.workers.history].reverse().map((h) => row([h.at, h.planned ? `${h.kind} (planned)` : h.kind, h.reason, h.slot, h.override ? 'yes' : 'no'])),
   );
   byId('audit').replaceChildren(...state.audit.map((a) => row([a.at, a.actor, a.action, a.reason, a.outcome])));
   byId('refreshed').textContent = new Date().toLocaleTimeString();
