@@ -78,6 +78,7 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
     await runMigrations({
       url: databaseUrl,
       connectTimeoutMs: config.database.connectTimeoutMs,
+      keepAliveIdleMs: config.database.keepAliveIdleMs,
       logger,
       afterMigrations: (dataSource) =>
         firstStart(dataSource, {

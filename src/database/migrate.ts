@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { mapDbError } from './db-error.mapper.js';
+import { guardedClientClass, keepAliveOptions } from './pg-client.js';
 
 /** Any 64-bit constant works; this one is "rampart" in ASCII so an operator can recognise it. */
 export const MIGRATION_LOCK_KEY = '125780153516404';
@@ -10,6 +11,8 @@ export const MIGRATION_LOCK_KEY = '125780153516404';
 export interface MigrateOptions {
   url: string;
   connectTimeoutMs: number;
+  /** DB_KEEPALIVE_IDLE_MS: the lock connection may sit idle while a long migration runs. */
+  keepAliveIdleMs: number;
   logger: Logger;
   /** Runs while the lock is still held, so first-start seeding cannot race either. */
   afterMigrations?: (dataSource: DataSource) => Promise<void>;
@@ -28,7 +31,17 @@ export async function runMigrations(options: MigrateOptions): Promise<string[]> 
     migrationsTableName: 'migrations',
     synchronize: false,
     logging: false,
-    extra: { application_name: 'rampart:migrate', max: 2, connectionTimeoutMillis: options.connectTimeoutMs },
+    extra: {
+      application_name: 'rampart:migrate',
+      max: 2,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      ...keepAliveOptions(options.keepAliveIdleMs),
+      // A link failure then fails the migration (and startup, with its cause) instead of
+      // throwing out of an event emitter.
+      Client: guardedClientClass((error) => options.logger.warn({ err: error }, 'migration connection failed')),
+    },
+    // Idle connections of this pool; TypeORM's default handler would only reach its own logger.
+    poolErrorHandler: (error: unknown) => options.logger.warn({ err: error }, 'idle migration connection failed'),
   });
   try {
     await dataSource.initialize();
