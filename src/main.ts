@@ -46,13 +46,19 @@ function holdSignalsDuringStartup(): () => NodeJS.Signals | null {
   };
 }
 
+/** One line on stderr naming the cause, whatever was thrown (libraries reject with undefined too). */
+async function reportStartupFailure(error: unknown): Promise<void> {
+  const { describeStartupError } = await import('./core/startup-error.js');
+  process.stderr.write(`rampart: startup failed: ${describeStartupError(error)}\n`);
+}
+
 async function worker(): Promise<void> {
   const { startApp } = await import('./bootstrap.js');
   let running: RunningApp;
   try {
     running = await startApp({ env: process.env });
   } catch (error) {
-    process.stderr.write(`rampart: startup failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    await reportStartupFailure(error);
     process.exit(1);
   }
   const exitWith = (reportPromise: ReturnType<RunningApp['close']>) =>
@@ -105,6 +111,7 @@ async function main(): Promise<void> {
     } catch (error) {
       logger.fatal({ err: error }, 'cluster primary failed to start');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      await reportStartupFailure(error);
       process.exit(1);
     }
     if (outcome === 'stopped') {
