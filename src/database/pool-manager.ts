@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/rampart-config.js';
+import { DbUnavailableException } from '../core/errors/index.js';
 import { mapDbError } from './db-error.mapper.js';
 import { connectionFailed, guardedClientClass, keepAliveOptions, type ConnectionErrorHandler } from './pg-client.js';
 
@@ -66,6 +67,14 @@ export function mainPoolOptions(url: string, config: DatabaseConfig, onConnectio
 export class PgPoolManager extends PoolManager {
   private readonly pool: pg.Pool;
   private closed = false;
+  /**
+   * Orders connection successes and link failures. A connection last known fine before the
+   * latest link failure sat idle while the link broke; after a silent outage (no FIN, no RST)
+   * it is most likely dead too, and would hold its next request for the whole query timeout.
+   */
+  private sequence = 0;
+  private lastLinkFailure = 0;
+  private readonly lastFine = new WeakMap<pg.ClientBase, number>();
 
   constructor(
     url: string,
@@ -82,6 +91,7 @@ export class PgPoolManager extends PoolManager {
     // pg-pool has already removed an idle connection that failed; without this listener the
     // pool would rethrow the failure as an uncaught exception.
     this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle request-pool connection failed; discarded'));
+    this.pool.on('connect', (client) => this.lastFine.set(client, ++this.sequence));
   }
 
   /** Proves the database answers before the application starts serving. */
@@ -107,25 +117,44 @@ export class PgPoolManager extends PoolManager {
 
   async withConnection<T>(work: (sql: SqlClient) => Promise<T>): Promise<T> {
     if (this.closed) throw mapDbError(new Error('Cannot use a pool after calling end on the pool'), this.context());
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw mapDbError(error, this.context());
-    }
+    const client = await this.checkout();
     let infrastructureFailure = false;
+    let linkFailure = false;
     try {
-      return await work({
+      const result = await work({
         query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[],
       });
+      return result;
     } catch (error) {
       const mapped = mapDbError(error, this.context());
       infrastructureFailure = mapped !== error;
+      // An error PostgreSQL sent (disk full, statement timeout) came over a working link.
+      linkFailure = infrastructureFailure && !(error instanceof pg.DatabaseError);
       throw mapped;
     } finally {
+      if (linkFailure || connectionFailed(client)) this.lastLinkFailure = ++this.sequence;
       // Passing an error makes pg-pool close the connection instead of pooling it.
       const discard = infrastructureFailure || connectionFailed(client);
+      if (!discard) this.lastFine.set(client, ++this.sequence);
       client.release(discard ? new Error('connection discarded after a failure') : undefined);
+    }
+  }
+
+  /** A connection that has not sat idle across a link failure (those are discarded on the way). */
+  private async checkout(): Promise<pg.PoolClient> {
+    for (let discarded = 0; ; discarded += 1) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        const mapped = mapDbError(error, this.context());
+        // Cannot even open a connection: the idle ones are no better off.
+        if (mapped instanceof DbUnavailableException) this.lastLinkFailure = ++this.sequence;
+        throw mapped;
+      }
+      // Bounded by the pool's size: by then every idle connection has been replaced.
+      if ((this.lastFine.get(client) ?? 0) > this.lastLinkFailure || discarded > this.config.poolSize + this.config.maxOverflow) return client;
+      client.release(new Error('idle across a link failure; discarded'));
     }
   }
 

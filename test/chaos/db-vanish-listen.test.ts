@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
-import { loginWith, SESSION_TEST_ENV } from '../support/session.js';
+import { createUser, loginWith, SESSION_TEST_ENV } from '../support/session.js';
 import { FaultProxy } from './support/fault-proxy.js';
-import { sleep } from './support/user-load.js';
+import { recoveryMs, sleep, UserLoad, verifyWrites } from './support/user-load.js';
 
 const ADMIN_PASSWORD = 'chaos-admin-password';
 
@@ -43,7 +43,10 @@ function sseReader(response: Response) {
   };
 }
 
-const changeOfLot = (id: number) => (frame: { text: string }) => frame.text.includes('event: change') && frame.text.includes(`"id":${id},`);
+const changeOfLot =
+  (id: number, after = 0) =>
+  (frame: { at: number; text: string }) =>
+    frame.at >= after && frame.text.includes('event: change') && frame.text.includes('"entity":"lot"') && frame.text.includes(`"id":${id},`);
 
 /*
  * PostgreSQL vanishes without FIN or RST (power loss, a dropped NAT entry), then returns. The
@@ -62,7 +65,7 @@ describe('chaos: PostgreSQL vanishes silently, then returns', () => {
     await db?.drop();
   });
 
-  it('the live stream delivers lot changes again within 5 s of the database returning', async () => {
+  it('the live stream delivers lot changes again, and requests are served again, within 5 s of the database returning', async () => {
     db = await createTestDatabase('rampart_chaos');
     const target = new URL(db.url);
     proxy = await FaultProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
@@ -82,10 +85,18 @@ describe('chaos: PostgreSQL vanishes silently, then returns', () => {
     const response = await fetch(`${proc.url}/api/events/stream`, { headers: { cookie: session.cookie } });
     expect(response.status).toBe(200);
     const sse = sseReader(response);
+    const users = await Promise.all([0, 1, 2, 3].map(() => createUser({ db }, 'operator')));
+    const load = await UserLoad.start(proc.url, users, { pauseMs: 20 });
     try {
       // Changes are made straight in PostgreSQL, past the proxy: only the app's side is cut.
       await db.query(`UPDATE lots SET priority = priority + 1 WHERE id = 3`);
       expect(await sse.waitFor(changeOfLot(3), 5000), 'a change before the fault').not.toBeNull();
+
+      // A pool as a busy hour leaves it: more open connections than the load now needs, so some
+      // sit idle through the outage (and die there silently).
+      proxy.latency(100);
+      await Promise.all(Array.from({ length: 14 }, () => session.get('/api/lots?limit=5')));
+      proxy.latency(0);
 
       const vanishedAt = Date.now();
       proxy.vanish();
@@ -98,7 +109,7 @@ describe('chaos: PostgreSQL vanishes silently, then returns', () => {
       let delivered: { at: number } | null = null;
       while (!delivered && Date.now() - healedAt < 8000) {
         await db.query(`UPDATE lots SET priority = priority + 1 WHERE id = 5`);
-        delivered = await sse.waitFor(changeOfLot(5), 200);
+        delivered = await sse.waitFor(changeOfLot(5, healedAt), 200);
       }
       const heartbeatsDuringOutage = sse.frames.filter((f) => f.at > vanishedAt && f.at < healedAt && f.text.includes(': heartbeat')).length;
       const recovery = delivered ? delivered.at - healedAt : null;
@@ -107,11 +118,28 @@ describe('chaos: PostgreSQL vanishes silently, then returns', () => {
       const detectedMs = lostLine ? Date.parse((JSON.parse(lostLine) as { time: string }).time) - vanishedAt : null;
       console.info(`[chaos db-vanish-listen] listen loss noticed ${detectedMs} ms after the vanish; stream delivering again ${recovery} ms after the database returned`);
 
+      // The request pool, under the same outage: its idle connections died silently too.
+      await sleep(Math.max(0, healedAt + 6000 - Date.now()));
+      const result = await load.stop();
+      const served = recoveryMs(result.samples, healedAt);
+      const verdict = await verifyWrites(db.url, result.writes);
+      console.info(
+        `[chaos db-vanish-listen] requests ${result.requests}, statuses ${JSON.stringify(result.statuses)}, codes ${JSON.stringify(result.codes)}, ` +
+          `requests served again ${served} ms after the database returned; writes acknowledged ${verdict.acknowledged}, unacknowledged ${verdict.unacknowledged} (stored ${verdict.unacknowledgedStored})`,
+      );
+      expect(result.violations).toEqual([]);
+      expect(result.fetchErrors).toEqual({});
+      expect(served).not.toBeNull();
+      expect(served!).toBeLessThanOrEqual(5000);
+      expect(verdict.missing).toEqual([]);
+      expect(verdict.duplicates).toEqual([]);
+
       expect(heartbeatsDuringOutage).toBeGreaterThan(0);
       expect(recovery, output.slice(-3000)).not.toBeNull();
       expect(recovery!).toBeLessThanOrEqual(5000);
       expect(proc.child.exitCode).toBeNull();
     } finally {
+      await load.stop();
       await sse.cancel();
     }
   });
