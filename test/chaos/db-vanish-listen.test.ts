@@ -100,7 +100,7 @@ describe('chaos: PostgreSQL vanishes silently, then returns', () => {
 
       const vanishedAt = Date.now();
       proxy.vanish();
-      await sleep(3000);
+      await sleep(4000);
       // While the database is away nothing arrives, but the stream itself stays open.
       await db.query(`UPDATE lots SET priority = priority + 1 WHERE id = 4`);
       proxy.pass();
