@@ -46,10 +46,14 @@ function holdSignalsDuringStartup(): () => NodeJS.Signals | null {
   };
 }
 
-/** One line on stderr naming the cause, whatever was thrown (libraries reject with undefined too). */
+/**
+ * One line on stderr naming the cause, whatever was thrown (libraries reject with undefined
+ * too), with credentials inside URLs scrubbed as in the log.
+ */
 async function reportStartupFailure(error: unknown): Promise<void> {
   const { describeStartupError } = await import('./core/startup-error.js');
-  process.stderr.write(`rampart: startup failed: ${describeStartupError(error)}\n`);
+  const { redactString } = await import('./observability/redact.js');
+  process.stderr.write(`rampart: startup failed: ${redactString(describeStartupError(error))}\n`);
 }
 
 async function worker(): Promise<void> {

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
-import { mapDbError } from './db-error.mapper.js';
+import { describeStartupError } from '../core/startup-error.js';
 import { guardedClientClass, keepAliveOptions } from './pg-client.js';
 
 /** Any 64-bit constant works; this one is "rampart" in ASCII so an operator can recognise it. */
@@ -16,6 +16,24 @@ export interface MigrateOptions {
   logger: Logger;
   /** Runs while the lock is still held, so first-start seeding cannot race either. */
   afterMigrations?: (dataSource: DataSource) => Promise<void>;
+}
+
+/** Says which step of startup met which database; the driver's error stays as the cause. */
+export class DatabaseStartupError extends Error {
+  override readonly name = 'DatabaseStartupError';
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+  }
+}
+
+/** host:port/database of a connection URL: what an operator needs, never the credentials. */
+export function databaseTarget(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
 }
 
 /**
@@ -43,10 +61,11 @@ export async function runMigrations(options: MigrateOptions): Promise<string[]> 
     // Idle connections of this pool; TypeORM's default handler would only reach its own logger.
     poolErrorHandler: (error: unknown) => options.logger.warn({ err: error }, 'idle migration connection failed'),
   });
+  const target = databaseTarget(options.url);
   try {
     await dataSource.initialize();
   } catch (error) {
-    throw mapDbError(error, { poolTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: 0 });
+    throw new DatabaseStartupError(`cannot use PostgreSQL at ${target}: ${describeStartupError(error)}`, error);
   }
   const runner = dataSource.createQueryRunner();
   try {
@@ -55,7 +74,9 @@ export async function runMigrations(options: MigrateOptions): Promise<string[]> 
     await runner.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
     try {
       // The lock lives on `runner`'s session; migrations and seeding use the pool's second connection.
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      const applied = await dataSource.runMigrations({ transaction: 'each' }).catch((error: unknown) => {
+        throw new DatabaseStartupError(`migrations on PostgreSQL at ${target} failed: ${describeStartupError(error)}`, error);
+      });
       const names = applied.map((migration) => migration.name);
       if (names.length > 0) options.logger.info({ migrations: names, waitedForLockMs: Date.now() - waited }, 'migrations applied');
       if (options.afterMigrations) await options.afterMigrations(dataSource);

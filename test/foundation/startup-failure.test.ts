@@ -74,4 +74,12 @@ describe('startup failures name their cause in one line', () => {
     expect(line).toMatch(/configuration file|FATAL/);
     expect(line).not.toMatch(/undefined/);
   });
+
+  it('an unreachable DATABASE_URL: which PostgreSQL and why, without the password', async () => {
+    const { code, stderr } = await runUntilExit({ NODE_ENV: 'test', LOG_LEVEL: 'fatal', DATABASE_URL: 'postgres://rampart:Hunter2Secret@127.0.0.1:1/rampart' });
+    const line = stderr.split('\n').find((l) => l.startsWith('rampart: startup failed:'));
+    expect(code).toBe(1);
+    expect(line, stderr.slice(-2000)).toBe('rampart: startup failed: cannot use PostgreSQL at 127.0.0.1:1/rampart: connect ECONNREFUSED 127.0.0.1:1');
+    expect(stderr).not.toContain('Hunter2Secret');
+  });
 });
