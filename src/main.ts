@@ -46,16 +46,6 @@ function holdSignalsDuringStartup(): () => NodeJS.Signals | null {
   };
 }
 
-/**
- * One line on stderr naming the cause, whatever was thrown (libraries reject with undefined
- * too), with credentials inside URLs scrubbed as in the log.
- */
-async function reportStartupFailure(error: unknown): Promise<void> {
-  const { describeStartupError } = await import('./core/startup-error.js');
-  const { redactString } = await import('./observability/redact.js');
-  process.stderr.write(`rampart: startup failed: ${redactString(describeStartupError(error))}\n`);
-}
-
 async function worker(): Promise<void> {
   const { startApp } = await import('./bootstrap.js');
   let running: RunningApp;
@@ -125,6 +115,16 @@ async function main(): Promise<void> {
     return;
   }
   await worker();
+}
+
+/**
+ * One line on stderr naming the cause, whatever was thrown (libraries reject with undefined
+ * too), with credentials inside URLs scrubbed as in the log.
+ */
+async function reportStartupFailure(error: unknown): Promise<void> {
+  const { describeStartupError } = await import('./core/startup-error.js');
+  const { redactString } = await import('./observability/redact.js');
+  process.stderr.write(`rampart: startup failed: ${redactString(describeStartupError(error))}\n`);
 }
 
 void main();

@@ -153,12 +153,11 @@ export class RealtimeService implements OnApplicationBootstrap {
     client.on('error', (error) => this.onLost(link, error));
     client.on('end', () => this.onLost(link, null));
     this.connecting = link;
-    // Connect, authenticate and LISTEN within one probe timeout: a database that accepts
-    // the TCP connection but never answers (a black hole) must not stall reconnection.
-    const deadline = setTimeout(
-      () => this.onLost(link, new Error(`listen connection not established within ${this.probe.timeoutMs} ms`)),
-      this.probe.timeoutMs,
-    );
+    // Connect, authenticate and LISTEN within one probe timeout (and DB_CONNECT_TIMEOUT_MS): a
+    // database that accepts the TCP connection but never answers (a black hole) must not
+    // stall reconnection.
+    const boundMs = Math.min(this.probe.timeoutMs, this.runtime.config.database.connectTimeoutMs);
+    const deadline = setTimeout(() => this.onLost(link, new Error(`listen connection not established within ${boundMs} ms`)), boundMs);
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
