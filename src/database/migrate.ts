@@ -67,16 +67,17 @@ export async function runMigrations(options: MigrateOptions): Promise<string[]> 
   } catch (error) {
     throw new DatabaseStartupError(`cannot use PostgreSQL at ${target}: ${describeStartupError(error)}`, error);
   }
+  const migrationFailed = (error: unknown): never => {
+    throw new DatabaseStartupError(`migrations on PostgreSQL at ${target} failed: ${describeStartupError(error)}`, error);
+  };
   const runner = dataSource.createQueryRunner();
   try {
-    await runner.connect();
+    await runner.connect().catch(migrationFailed);
     const waited = Date.now();
-    await runner.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    await runner.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(migrationFailed);
     try {
       // The lock lives on `runner`'s session; migrations and seeding use the pool's second connection.
-      const applied = await dataSource.runMigrations({ transaction: 'each' }).catch((error: unknown) => {
-        throw new DatabaseStartupError(`migrations on PostgreSQL at ${target} failed: ${describeStartupError(error)}`, error);
-      });
+      const applied = await dataSource.runMigrations({ transaction: 'each' }).catch(migrationFailed);
       const names = applied.map((migration) => migration.name);
       if (names.length > 0) options.logger.info({ migrations: names, waitedForLockMs: Date.now() - waited }, 'migrations applied');
       if (options.afterMigrations) await options.afterMigrations(dataSource);
