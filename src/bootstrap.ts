@@ -9,6 +9,7 @@ import { loadConfig } from './config/env.js';
 import type { RampartConfig } from './config/rampart-config.js';
 import { sendError } from './core/all-exceptions.filter.js';
 import { ShuttingDownException } from './core/errors/index.js';
+import { describeStartupError } from './core/startup-error.js';
 import { setupOpenApi } from './core/openapi.js';
 import { startEmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
@@ -78,6 +79,7 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
     await runMigrations({
       url: databaseUrl,
       connectTimeoutMs: config.database.connectTimeoutMs,
+      keepAliveIdleMs: config.database.keepAliveIdleMs,
       logger,
       afterMigrations: (dataSource) =>
         firstStart(dataSource, {
@@ -133,7 +135,7 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
       },
     };
   } catch (error) {
-    logger.fatal({ err: error }, 'startup failed');
+    logger.fatal({ err: error }, `startup failed: ${describeStartupError(error)}`);
     await registry.shutdown('startup failed');
     throw error;
   }

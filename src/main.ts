@@ -79,7 +79,7 @@ async function worker(): Promise<void> {
   try {
     running = await startApp({ env: process.env });
   } catch (error) {
-    process.stderr.write(`rampart: startup failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    await reportStartupFailure(error);
     process.exit(1);
   }
   const exitWith = (reportPromise: ReturnType<RunningApp['close']>) =>
@@ -158,6 +158,7 @@ async function main(): Promise<void> {
     } catch (error) {
       logger.fatal({ err: error }, 'cluster primary failed to start');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      await reportStartupFailure(error);
       process.exit(1);
     }
     if (outcome === 'stopped') {
@@ -167,6 +168,16 @@ async function main(): Promise<void> {
     return;
   }
   await worker();
+}
+
+/**
+ * One line on stderr naming the cause, whatever was thrown (libraries reject with undefined
+ * too), with credentials inside URLs scrubbed as in the log.
+ */
+async function reportStartupFailure(error: unknown): Promise<void> {
+  const { describeStartupError } = await import('./core/startup-error.js');
+  const { redactString } = await import('./observability/redact.js');
+  process.stderr.write(`rampart: startup failed: ${redactString(describeStartupError(error))}\n`);
 }
 
 void main();

@@ -129,6 +129,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       idleTimeoutMs: num('DB_POOL_IDLE_TIMEOUT_MS'),
       queryTimeoutMs: num('DB_QUERY_TIMEOUT_MS'),
       connectTimeoutMs: num('DB_CONNECT_TIMEOUT_MS'),
+      keepAliveIdleMs: num('DB_KEEPALIVE_IDLE_MS'),
       embeddedPort: num('EMBEDDED_PG_PORT'),
       seedLots: num('SEED_LOTS'),
       adminUsername: String(v.ADMIN_BOOTSTRAP_USERNAME),
@@ -173,6 +174,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       },
       reportCacheRefreshMs: num('REPORT_CACHE_REFRESH_MS'),
       sse: { maxSubscribers: num('SSE_MAX_SUBSCRIBERS'), heartbeatMs: num('SSE_HEARTBEAT_MS') },
+      realtimeProbe: { intervalMs: num('REALTIME_PROBE_INTERVAL_MS'), timeoutMs: num('REALTIME_PROBE_TIMEOUT_MS') },
     },
     health: {
       dbTimeoutMs: num('HEALTH_DB_TIMEOUT_MS'),

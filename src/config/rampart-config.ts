@@ -26,6 +26,8 @@ export interface DatabaseConfig {
   idleTimeoutMs: number;
   queryTimeoutMs: number;
   connectTimeoutMs: number;
+  /** TCP keepalive idle of every connection to PostgreSQL (DB_KEEPALIVE_IDLE_MS). */
+  keepAliveIdleMs: number;
   embeddedPort: number;
   seedLots: number;
   adminUsername: string;
@@ -63,6 +65,8 @@ export interface ResilienceConfig {
   shutdown: { drainDelayMs: number; timeoutMs: number; hookTimeoutMs: number };
   reportCacheRefreshMs: number;
   sse: { maxSubscribers: number; heartbeatMs: number };
+  /** How often the LISTEN connection proves itself, and how long a probe (or a reconnect) may take. */
+  realtimeProbe: { intervalMs: number; timeoutMs: number };
 }
 
 export interface HealthConfig {

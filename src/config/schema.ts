@@ -27,6 +27,7 @@ export const databaseSchema = Joi.object({
   DB_POOL_IDLE_TIMEOUT_MS: positive(30_000),
   DB_QUERY_TIMEOUT_MS: positive(5000),
   DB_CONNECT_TIMEOUT_MS: positive(5000),
+  DB_KEEPALIVE_IDLE_MS: Joi.number().integer().min(1000).max(7_200_000).default(10_000),
   EMBEDDED_PG_PORT: Joi.number().port().default(0),
   SEED_LOTS: Joi.number().integer().min(0).max(1_000_000).default(200),
   ADMIN_BOOTSTRAP_USERNAME: Joi.string()
@@ -72,6 +73,8 @@ export const resilienceSchema = Joi.object({
   REPORT_CACHE_REFRESH_MS: positive(5000),
   SSE_MAX_SUBSCRIBERS: positive(200),
   SSE_HEARTBEAT_MS: positive(15_000),
+  REALTIME_PROBE_INTERVAL_MS: Joi.number().integer().min(100).max(600_000).default(2000),
+  REALTIME_PROBE_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(2000),
 });
 
 export const healthSchema = Joi.object({

@@ -13,9 +13,10 @@ import { PgPoolManager, PoolManager } from './pool-manager.js';
       provide: PoolManager,
       inject: [RUNTIME, ConfigService, ShutdownRegistry],
       useFactory: async (runtime: Runtime, config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry) => {
-        const manager = new PgPoolManager(runtime.databaseUrl, config.get('database', { infer: true }));
+        const manager = new PgPoolManager(runtime.databaseUrl, config.get('database', { infer: true }), runtime.logger.child({ component: 'main-db' }));
+        // Registered before the first connection, so a failed start still closes the pool.
+        registry.register({ name: 'main-pool', phase: 'main-db', close: () => manager.close() });
         await manager.initialize();
-        registry.register({ name: 'main-datasource', phase: 'main-db', close: () => manager.close() });
         return manager;
       },
     },

@@ -10,14 +10,24 @@ export interface DbErrorContext {
   queryTimeoutMs: number;
 }
 
-// SQLSTATEs meaning "the server or the link is the problem", not the statement.
-const UNAVAILABLE_SQLSTATES = new Set([
+const UNAVAILABLE_OPERATOR_STATES = new Set([
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '53300', // too_many_connections
-  '08000', '08003', '08006', '08001', '08004', // connection exceptions
+  '57P03', // cannot_connect_now (starting up, in recovery)
 ]);
+
+/**
+ * SQLSTATEs meaning "the server or the link is the problem", not the statement: whole class 08
+ * (connection exception), whole class 53 (insufficient resources: disk full, out of memory,
+ * too many connections, configuration limit) and the shutdown / not-yet-accepting states.
+ * Retrying later can succeed, so they are 503s, never 500s.
+ */
+export function isUnavailableSqlState(code: string): boolean {
+  if (!/^[0-9A-Z]{5}$/.test(code)) return false;
+  const sqlClass = code.slice(0, 2);
+  return sqlClass === '08' || sqlClass === '53' || UNAVAILABLE_OPERATOR_STATES.has(code);
+}
+
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 interface DriverLike {
@@ -52,10 +62,11 @@ export function mapDbError(error: unknown, context: DbErrorContext): unknown {
       return new DbQueryTimeoutException(context.queryTimeoutMs, RETRY_AFTER_MS.queryTimeout, error);
     }
     if (
-      UNAVAILABLE_SQLSTATES.has(code) ||
+      isUnavailableSqlState(code) ||
       UNAVAILABLE_ERRNOS.has(code) ||
       message.startsWith('Connection terminated') ||
-      message.includes('Client has encountered a connection error') ||
+      // "Client has encountered a connection error and is not queryable", "Client was closed and is not queryable"
+      message.includes('is not queryable') ||
       message === 'Cannot use a pool after calling end on the pool'
     ) {
       return new DbUnavailableException(RETRY_AFTER_MS.unavailable, error);

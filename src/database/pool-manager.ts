@@ -1,8 +1,9 @@
-import type { Pool, PoolClient } from 'pg';
-import { DataSource } from 'typeorm';
+import pg from 'pg';
+import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/rampart-config.js';
+import { DbUnavailableException } from '../core/errors/index.js';
 import { mapDbError } from './db-error.mapper.js';
-import { ENTITIES } from './entities/index.js';
+import { connectionFailed, guardedClientClass, keepAliveOptions, type ConnectionErrorHandler } from './pg-client.js';
 
 export interface PoolStats {
   /** Configured ceiling: DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW. */
@@ -27,67 +28,81 @@ export interface SqlClient {
  * else opens connections for request handling.
  */
 export abstract class PoolManager {
-  abstract readonly dataSource: DataSource;
   abstract stats(): PoolStats;
-  /** Runs `work` on one checked-out connection; driver failures come back as typed exceptions. */
+  /**
+   * Runs `work` on one checked-out connection; driver failures come back as typed exceptions.
+   * A connection whose link failed, or that failed as infrastructure (reset, timed out), is
+   * discarded rather than handed out again.
+   */
   abstract withConnection<T>(work: (sql: SqlClient) => Promise<T>): Promise<T>;
   abstract close(): Promise<void>;
 }
 
-export function mainDataSourceOptions(url: string, config: DatabaseConfig) {
+export const MAIN_APPLICATION_NAME = 'rampart:main';
+
+export function mainPoolOptions(url: string, config: DatabaseConfig, onConnectionError: ConnectionErrorHandler): pg.PoolConfig {
   return {
-    type: 'postgres' as const,
-    url,
-    entities: ENTITIES,
-    synchronize: false,
-    migrationsRun: false,
-    logging: false,
-    extra: {
-      application_name: 'rampart:main',
-      max: config.poolSize + config.maxOverflow,
-      // Connections above `min` are the overflow; pg-pool reaps those after the idle timeout.
-      min: config.poolSize,
-      idleTimeoutMillis: config.idleTimeoutMs,
-      // pg-pool uses this both for waiting on a full pool and for opening a new connection.
-      connectionTimeoutMillis: config.poolTimeoutMs,
-      // Server-side so the query really stops; the client-side read bound is a backstop for a
-      // server that cannot even answer the cancel.
-      statement_timeout: config.queryTimeoutMs,
-      query_timeout: config.queryTimeoutMs + 1000,
-      keepAlive: true,
-    },
+    connectionString: url,
+    application_name: MAIN_APPLICATION_NAME,
+    max: config.poolSize + config.maxOverflow,
+    // Connections above `min` are the overflow; pg-pool reaps those after the idle timeout.
+    min: config.poolSize,
+    idleTimeoutMillis: config.idleTimeoutMs,
+    // pg-pool uses this both for waiting on a full pool and for opening a new connection.
+    connectionTimeoutMillis: config.poolTimeoutMs,
+    // Server-side so the query really stops; the client-side read bound is a backstop for a
+    // server that cannot even answer the cancel.
+    statement_timeout: config.queryTimeoutMs,
+    query_timeout: config.queryTimeoutMs + 1000,
+    ...keepAliveOptions(config.keepAliveIdleMs),
+    Client: guardedClientClass(onConnectionError),
   };
 }
 
+/**
+ * The request path's own pg pool. The domain issues hand-written SQL: TypeORM's per-query
+ * runner machinery cost a quarter of the CPU of a database route, and its pool is a private
+ * field. TypeORM keeps the schema (entities, migrations) on its own short-lived connection.
+ */
 export class PgPoolManager extends PoolManager {
-  readonly dataSource: DataSource;
+  private readonly pool: pg.Pool;
+  private closed = false;
+  /**
+   * Orders connection successes and link failures. A connection last known fine before the
+   * latest link failure sat idle while the link broke; after a silent outage (no FIN, no RST)
+   * it is most likely dead too, and would hold its next request for the whole query timeout.
+   */
+  private sequence = 0;
+  private lastLinkFailure = 0;
+  private readonly lastFine = new WeakMap<pg.ClientBase, number>();
 
   constructor(
     url: string,
     private readonly config: DatabaseConfig,
+    private readonly logger: Pick<Logger, 'warn' | 'debug'>,
   ) {
     super();
-    this.dataSource = new DataSource(mainDataSourceOptions(url, config));
+    this.pool = new pg.Pool(
+      mainPoolOptions(url, config, (error) =>
+        // The request using the connection (if any) answers and logs the failure itself.
+        this.logger.debug({ err: error }, 'request-pool connection failed; it will be discarded'),
+      ),
+    );
+    // pg-pool has already removed an idle connection that failed; without this listener the
+    // pool would rethrow the failure as an uncaught exception.
+    this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle request-pool connection failed; discarded'));
+    this.pool.on('connect', (client) => this.lastFine.set(client, ++this.sequence));
   }
 
+  /** Proves the database answers before the application starts serving. */
   async initialize(): Promise<void> {
-    try {
-      await this.dataSource.initialize();
-    } catch (error) {
-      throw mapDbError(error, this.context());
-    }
-  }
-
-  private get pool(): Pool | undefined {
-    // TypeORM keeps the pg Pool as `master`; it is the only handle on live pool counters.
-    return (this.dataSource.driver as unknown as { master?: Pool }).master;
+    await this.withConnection((sql) => sql.query('SELECT 1'));
   }
 
   stats(): PoolStats {
-    const pool = this.pool;
     const max = this.config.poolSize + this.config.maxOverflow;
-    const open = pool?.totalCount ?? 0;
-    const idle = pool?.idleCount ?? 0;
+    const open = this.pool.totalCount;
+    const idle = this.pool.idleCount;
     const inUse = Math.max(0, open - idle);
     return {
       max,
@@ -95,42 +110,58 @@ export class PgPoolManager extends PoolManager {
       open,
       inUse,
       idle,
-      waiting: pool?.waitingCount ?? 0,
+      waiting: this.pool.waitingCount,
       saturation: max === 0 ? 0 : Math.round((inUse / max) * 1000) / 1000,
     };
   }
 
-  /**
-   * The request path talks to TypeORM's own pg pool directly: the domain issues hand-written
-   * SQL, and TypeORM's per-query runner machinery cost a quarter of the CPU of a database
-   * route. TypeORM keeps the schema (entities, migrations) and the pool's lifecycle.
-   */
   async withConnection<T>(work: (sql: SqlClient) => Promise<T>): Promise<T> {
-    const pool = this.pool;
-    if (!pool) throw mapDbError(new Error('Cannot use a pool after calling end on the pool'), this.context());
-    let client: PoolClient;
+    if (this.closed) throw mapDbError(new Error('Cannot use a pool after calling end on the pool'), this.context());
+    const client = await this.checkout();
+    let infrastructureFailure = false;
+    let linkFailure = false;
     try {
-      client = await pool.connect();
-    } catch (error) {
-      throw mapDbError(error, this.context());
-    }
-    let broken = false;
-    try {
-      return await work({
+      const result = await work({
         query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[],
       });
+      return result;
     } catch (error) {
       const mapped = mapDbError(error, this.context());
-      // A connection that failed as infrastructure (reset, timed out) is not handed out again.
-      broken = mapped !== error;
+      infrastructureFailure = mapped !== error;
+      // An error PostgreSQL sent (disk full, statement timeout) came over a working link.
+      linkFailure = infrastructureFailure && !(error instanceof pg.DatabaseError);
       throw mapped;
     } finally {
-      client.release(broken);
+      if (linkFailure || connectionFailed(client)) this.lastLinkFailure = ++this.sequence;
+      // Passing an error makes pg-pool close the connection instead of pooling it.
+      const discard = infrastructureFailure || connectionFailed(client);
+      if (!discard) this.lastFine.set(client, ++this.sequence);
+      client.release(discard ? new Error('connection discarded after a failure') : undefined);
+    }
+  }
+
+  /** A connection that has not sat idle across a link failure (those are discarded on the way). */
+  private async checkout(): Promise<pg.PoolClient> {
+    for (let discarded = 0; ; discarded += 1) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        const mapped = mapDbError(error, this.context());
+        // Cannot even open a connection: the idle ones are no better off.
+        if (mapped instanceof DbUnavailableException) this.lastLinkFailure = ++this.sequence;
+        throw mapped;
+      }
+      // Bounded by the pool's size: by then every idle connection has been replaced.
+      if ((this.lastFine.get(client) ?? 0) > this.lastLinkFailure || discarded > this.config.poolSize + this.config.maxOverflow) return client;
+      client.release(new Error('idle across a link failure; discarded'));
     }
   }
 
   async close(): Promise<void> {
-    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
   }
 
   private context() {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { connectionFailed, guardedClientClass, keepAliveOptions } from '../database/pg-client.js';
 
 /**
  * A failed probe whose message is safe to publish. Driver messages can name hosts, ports,
@@ -80,6 +81,7 @@ export class PgHealthDatabase extends HealthDatabase {
     url: string,
     readonly timeouts: HealthDbTimeouts,
     private readonly logger: Logger,
+    keepAliveIdleMs: number,
   ) {
     super();
     this.pool = new pg.Pool({
@@ -92,7 +94,9 @@ export class PgHealthDatabase extends HealthDatabase {
       // Probes come every few seconds; keeping one connection spares each a new backend.
       min: 1,
       idleTimeoutMillis: 60_000,
-      keepAlive: true,
+      ...keepAliveOptions(keepAliveIdleMs),
+      // A link failing under a ping must not crash the process either; the ping fails instead.
+      Client: guardedClientClass((error) => this.logger.debug({ err: error }, 'health connection failed')),
     });
     // An idle connection dropped by the server must not crash the process; the next ping
     // simply opens a new one.
@@ -113,17 +117,13 @@ export class PgHealthDatabase extends HealthDatabase {
       throw this.probeError(error, 'connect');
     }
 
-    // Checked-out clients have no pool error listener; without one a dropped link throws.
-    const onClientError = (error: Error) => this.logger.debug({ err: error }, 'health connection failed during a ping');
-    client.on('error', onClientError);
     let released = false;
     // Anything but a clean answer destroys the connection: a timed-out or aborted ping may
     // still be running on it, and returning it would hand the stall to the next probe.
     const release = (destroy: boolean) => {
       if (released) return;
       released = true;
-      client.release(destroy);
-      client.off('error', onClientError);
+      client.release(destroy || connectionFailed(client));
     };
     const onAbort = () => release(true);
 

@@ -31,7 +31,12 @@ import { WorkerHealthIndicator } from './worker.health.js';
       inject: [RUNTIME, ConfigService, ShutdownRegistry, ROOT_LOGGER],
       useFactory: (runtime: Runtime, config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry, logger: Logger) => {
         const timeouts = healthDbTimeouts(config.get('health', { infer: true }).dbTimeoutMs);
-        const database = new PgHealthDatabase(runtime.databaseUrl, timeouts, logger.child({ component: 'health-db' }));
+        const database = new PgHealthDatabase(
+          runtime.databaseUrl,
+          timeouts,
+          logger.child({ component: 'health-db' }),
+          config.get('database', { infer: true }).keepAliveIdleMs,
+        );
         registry.register({ name: 'health-datasource', phase: 'health-db', close: () => database.close() });
         return database;
       },

@@ -1,10 +1,15 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import type { Response } from 'express';
 import pg from 'pg';
 import type { Logger } from 'pino';
+// A leaf module of pure functions: the project's one backoff implementation.
+import { fullJitterDelayMs } from '../cluster/backoff.js';
 import type { RampartConfig } from '../config/rampart-config.js';
 import { AppException, ErrorCode } from '../core/errors/index.js';
+import { keepAliveOptions } from '../database/pg-client.js';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { ShutdownRegistry } from '../resilience/shutdown-registry.service.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
@@ -12,20 +17,43 @@ import { RUNTIME, type Runtime } from '../runtime.js';
 export const EVENTS_CHANNEL = 'rampart_events';
 /** What browsers wait before reconnecting after we end a stream on shutdown. */
 export const SSE_RETRY_MS = 3000;
+export const LISTEN_APPLICATION_NAME = 'rampart:listen';
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_BASE_MS = 250;
+const RECONNECT_MAX_MS = 1000;
+/** How long a shutdown waits for the database to acknowledge the listen connection's end. */
+const GOODBYE_MS = 1000;
 
 interface Subscriber {
   res: Response;
   heartbeat: NodeJS.Timeout;
 }
 
+/** One LISTEN connection and its liveness probe; `dead` once given up, never revived. */
+interface ListenLink {
+  client: pg.Client;
+  socket: Socket;
+  dead: boolean;
+  probe: { nonce: string; timer: NodeJS.Timeout } | null;
+  probeTimer: NodeJS.Timeout | null;
+}
+
 /**
  * The realtime sync: one dedicated LISTEN connection per worker (`rampart:listen`) fanned out
- * to a bounded set of Server-Sent-Event subscribers. The connection reconnects with capped
- * backoff when the database drops; subscribers stay connected meanwhile.
+ * to a bounded set of Server-Sent-Event subscribers. The connection proves itself every
+ * REALTIME_PROBE_INTERVAL_MS and is replaced (capped backoff, at most a second apart) when the
+ * database drops it or stops answering; subscribers stay connected meanwhile.
  */
 @Injectable()
 export class RealtimeService implements OnApplicationBootstrap {
-  private client: pg.Client | null = null;
+  /** The LISTENing connection, null while (re)connecting. */
+  private link: ListenLink | null = null;
+  private connecting: ListenLink | null = null;
+  /** Private to this worker's connection: other workers never hear (or answer) its probes. */
+  private readonly probeChannel = `rampart_probe_${randomBytes(8).toString('hex')}`;
+  private probeSequence = 0;
+  private readonly probe: { intervalMs: number; timeoutMs: number };
   private readonly subscribers = new Set<Subscriber>();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private attempt = 0;
@@ -40,9 +68,10 @@ export class RealtimeService implements OnApplicationBootstrap {
     private readonly registry: ShutdownRegistry,
     config: ConfigService<RampartConfig, true>,
   ) {
-    const sse = config.get('resilience', { infer: true }).sse;
-    this.maxSubscribers = sse.maxSubscribers;
-    this.heartbeatMs = sse.heartbeatMs;
+    const resilience = config.get('resilience', { infer: true });
+    this.maxSubscribers = resilience.sse.maxSubscribers;
+    this.heartbeatMs = resilience.sse.heartbeatMs;
+    this.probe = resilience.realtimeProbe;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -57,7 +86,7 @@ export class RealtimeService implements OnApplicationBootstrap {
   }
 
   get connected(): boolean {
-    return this.client !== null;
+    return this.link !== null;
   }
 
   subscribe(res: Response): void {
@@ -110,39 +139,87 @@ export class RealtimeService implements OnApplicationBootstrap {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
+    // Our own socket, so a connection to a vanished peer can be destroyed for certain: a
+    // graceful end would wait for an answer that never comes.
+    const socket = new Socket();
     const client = new pg.Client({
       connectionString: this.runtime.databaseUrl,
-      application_name: 'rampart:listen',
-      connectionTimeoutMillis: this.runtime.config.database.connectTimeoutMs,
-      keepAlive: true,
+      application_name: LISTEN_APPLICATION_NAME,
+      ...keepAliveOptions(this.runtime.config.database.keepAliveIdleMs),
+      stream: () => socket,
     });
-    client.on('notification', (message) => {
-      if (message.channel === EVENTS_CHANNEL && message.payload) this.broadcast(message.payload);
-    });
-    client.on('error', (error) => this.onLost(client, error));
-    client.on('end', () => this.onLost(client, null));
+    const link: ListenLink = { client, socket, dead: false, probe: null, probeTimer: null };
+    client.on('notification', (message) => this.onNotification(link, message));
+    client.on('error', (error) => this.onLost(link, error));
+    client.on('end', () => this.onLost(link, null));
+    this.connecting = link;
+    // Connect, authenticate and LISTEN within one probe timeout (and DB_CONNECT_TIMEOUT_MS): a
+    // database that accepts the TCP connection but never answers (a black hole) must not
+    // stall reconnection.
+    const boundMs = Math.min(this.probe.timeoutMs, this.runtime.config.database.connectTimeoutMs);
+    const deadline = setTimeout(() => this.onLost(link, new Error(`listen connection not established within ${boundMs} ms`)), boundMs);
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-      if (this.attempt > 0) this.logger.info({ attempts: this.attempt }, 'realtime sync reconnected');
-      this.attempt = 0;
-      this.client = client;
+      await client.query(`LISTEN ${this.probeChannel}`);
     } catch (error) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => undefined);
-      this.onLost(client, error);
+      this.onLost(link, error);
+      return;
+    } finally {
+      clearTimeout(deadline);
+      if (this.connecting === link) this.connecting = null;
     }
+    if (link.dead) return;
+    if (this.closed) {
+      this.destroy(link);
+      return;
+    }
+    if (this.attempt > 0) this.logger.info({ attempts: this.attempt }, 'realtime sync reconnected');
+    this.attempt = 0;
+    this.link = link;
+    link.probeTimer = setInterval(() => this.sendProbe(link), this.probe.intervalMs);
+    link.probeTimer.unref();
   }
 
-  private onLost(client: pg.Client, error: unknown): void {
+  private onNotification(link: ListenLink, message: pg.Notification): void {
+    if (message.channel === this.probeChannel) {
+      if (link.probe && message.payload === link.probe.nonce) {
+        clearTimeout(link.probe.timer);
+        link.probe = null;
+      }
+      return;
+    }
+    if (message.channel === EVENTS_CHANNEL && message.payload) this.broadcast(message.payload);
+  }
+
+  /**
+   * Proves the connection still delivers notifications: a NOTIFY on this connection's private
+   * channel must come back within the probe timeout. TCP keepalive cannot tell, since a
+   * middlebox (or a proxy) may keep answering for a peer that is long gone.
+   */
+  private sendProbe(link: ListenLink): void {
+    if (link.dead || link.probe) return;
+    const nonce = String(++this.probeSequence);
+    const timer = setTimeout(
+      () => this.onLost(link, new Error(`listen probe not answered within ${this.probe.timeoutMs} ms`)),
+      this.probe.timeoutMs,
+    );
+    timer.unref();
+    link.probe = { nonce, timer };
+    link.client.query('SELECT pg_notify($1, $2)', [this.probeChannel, nonce]).catch((error: unknown) => this.onLost(link, error));
+  }
+
+  private onLost(link: ListenLink, error: unknown): void {
+    if (link.dead) return;
+    this.destroy(link);
+    if (this.link === link) this.link = null;
     if (this.closed || this.reconnectTimer) return;
-    if (this.client === client) this.client = null;
-    client.removeAllListeners();
-    client.on('error', () => undefined);
     this.attempt += 1;
-    const delay = Math.min(30_000, 250 * 2 ** Math.min(this.attempt, 7)) * (0.5 + Math.random() * 0.5);
+    // Capped low on purpose: one connection attempt a second per worker costs the database
+    // nothing, and the stream must be back within seconds of the database.
+    const delay = Math.max(RECONNECT_MIN_MS, fullJitterDelayMs(this.attempt - 1, RECONNECT_BASE_MS, RECONNECT_MAX_MS));
     if (this.attempt === 1 || this.attempt % 10 === 0) {
-      this.logger.warn({ err: error ?? undefined, attempt: this.attempt, retryInMs: Math.round(delay) }, 'realtime sync lost its database connection; reconnecting');
+      this.logger.warn({ err: error ?? undefined, attempt: this.attempt, retryInMs: delay }, 'realtime sync lost its database connection; reconnecting');
     }
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -151,15 +228,33 @@ export class RealtimeService implements OnApplicationBootstrap {
     this.reconnectTimer.unref();
   }
 
+  /** Ends a link at once; its listeners stay (pg may still emit) but see it dead. */
+  private destroy(link: ListenLink): void {
+    link.dead = true;
+    if (link.probeTimer) clearInterval(link.probeTimer);
+    if (link.probe) clearTimeout(link.probe.timer);
+    link.probe = null;
+    link.socket.destroy();
+  }
+
   private async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.endAll();
-    const client = this.client;
-    this.client = null;
-    if (client) {
-      client.removeAllListeners('end');
-      await client.end().catch(() => undefined);
-    }
+    if (this.connecting) this.destroy(this.connecting);
+    const link = this.link;
+    this.link = null;
+    if (!link || link.dead) return;
+    if (link.probeTimer) clearInterval(link.probeTimer);
+    if (link.probe) clearTimeout(link.probe.timer);
+    link.dead = true;
+    // Polite goodbye when the database answers; the socket goes regardless after a moment.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      link.client.end().catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, GOODBYE_MS))),
+    ]);
+    clearTimeout(timer);
+    link.socket.destroy();
   }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
-import { type BrowserSession as Session, loginWith as login } from '../support/session.js';
+import { createUser, type BrowserSession as Session, loginWith as login } from '../support/session.js';
 import { countConnections, lockTables } from '../support/database.js';
 
 const lockLots = (url: string) => lockTables(url, ['lots']);
@@ -66,5 +66,27 @@ describe('main pool limits and timeouts', () => {
     } finally {
       await lock.release();
     }
+  });
+
+  it('answers a database out of disk (SQLSTATE 53100) with a retryable 503 DB_UNAVAILABLE, not 500', async () => {
+    const operator = await createUser(app, 'operator');
+    const operatorSession = await login(app.url, operator.username, operator.password);
+    // What PostgreSQL raises when it cannot extend a file; raised by a trigger so only this insert meets it.
+    await app.db.query(`CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100'; END $$`);
+    await app.db.query('CREATE TRIGGER test_disk_full BEFORE INSERT ON lot_notes FOR EACH ROW EXECUTE FUNCTION test_disk_full()');
+    try {
+      const response = await operatorSession.post('/api/lots/1/notes', { text: 'disk is full' });
+      const body = (await response.json()) as { error: Record<string, unknown> };
+      expect(response.status).toBe(503);
+      expect(body.error).toMatchObject({ code: 'DB_UNAVAILABLE', retryable: true });
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await app.db.query('DROP TRIGGER test_disk_full ON lot_notes');
+      await app.db.query('DROP FUNCTION test_disk_full()');
+    }
+    // The connection was healthy all along; the next note goes through.
+    const after = await operatorSession.post('/api/lots/1/notes', { text: 'disk has room again' });
+    expect(after.status).toBe(201);
   });
 });

@@ -69,7 +69,7 @@ describe(PgHealthDatabase.name, () => {
     const target = new URL(db.url);
     const proxy = new StallingProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const port = await proxy.start();
-    const health = new PgHealthDatabase(withPort(db.url, port), healthDbTimeouts(TOTAL_MS), logger);
+    const health = new PgHealthDatabase(withPort(db.url, port), healthDbTimeouts(TOTAL_MS), logger, 10_000);
     try {
       await health.ping();
       expect(health.stats()).toMatchObject({ open: 1, inUse: 0, idle: 1 });
@@ -95,7 +95,7 @@ describe(PgHealthDatabase.name, () => {
     const target = new URL(db.url);
     const proxy = new StallingProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const port = await proxy.start();
-    const health = new PgHealthDatabase(withPort(db.url, port), { connectMs: 2000, statementMs: 5000, queryMs: 5000 }, logger);
+    const health = new PgHealthDatabase(withPort(db.url, port), { connectMs: 2000, statementMs: 5000, queryMs: 5000 }, logger, 10_000);
     try {
       await health.ping();
       proxy.stalled = true;
@@ -117,7 +117,7 @@ describe(PgHealthDatabase.name, () => {
     proxy.stalled = true;
     const port = await proxy.start();
     const timeouts = healthDbTimeouts(TOTAL_MS);
-    const health = new PgHealthDatabase(withPort(db.url, port), timeouts, logger);
+    const health = new PgHealthDatabase(withPort(db.url, port), timeouts, logger, 10_000);
     try {
       const started = Date.now();
       await expect(health.ping()).rejects.toThrow(PROBE_MESSAGES.dbConnectTimeout);
@@ -130,7 +130,7 @@ describe(PgHealthDatabase.name, () => {
   });
 
   it('reports a refused connection as unreachable without the address', async () => {
-    const health = new PgHealthDatabase(withPort(db.url, await freePort()), healthDbTimeouts(TOTAL_MS), logger);
+    const health = new PgHealthDatabase(withPort(db.url, await freePort()), healthDbTimeouts(TOTAL_MS), logger, 10_000);
     try {
       const error: unknown = await health.ping().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
@@ -141,7 +141,7 @@ describe(PgHealthDatabase.name, () => {
   });
 
   it('refuses pings once closed', async () => {
-    const health = new PgHealthDatabase(db.url, healthDbTimeouts(TOTAL_MS), logger);
+    const health = new PgHealthDatabase(db.url, healthDbTimeouts(TOTAL_MS), logger, 10_000);
     await health.ping();
     await health.close();
     await expect(health.ping()).rejects.toThrow(PROBE_MESSAGES.dbClosed);

@@ -5,6 +5,7 @@ import { createRootLogger } from '../../observability/logger.js';
 import { startEmbeddedPostgres } from '../embedded-postgres.js';
 import { ENTITIES } from '../entities/index.js';
 import { runMigrations } from '../migrate.js';
+import { guardedClientClass, keepAliveOptions } from '../pg-client.js';
 import { seedDemoData } from './seeder.js';
 
 // `npm run seed -- --lots 100000`: same data for the same --lots, against DATABASE_URL or the
@@ -21,8 +22,19 @@ const logger = createRootLogger({ level: config.app.logLevel });
 const embedded = config.database.url ? null : await startEmbeddedPostgres({ dataDir: config.app.dataDir, port: 0, logger });
 const url = config.database.url ?? embedded!.url;
 try {
-  await runMigrations({ url, connectTimeoutMs: config.database.connectTimeoutMs, logger });
-  const dataSource = new DataSource({ type: 'postgres', url, entities: ENTITIES, extra: { application_name: 'rampart:seed', max: 1 } });
+  await runMigrations({ url, connectTimeoutMs: config.database.connectTimeoutMs, keepAliveIdleMs: config.database.keepAliveIdleMs, logger });
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    extra: {
+      application_name: 'rampart:seed',
+      max: 1,
+      ...keepAliveOptions(config.database.keepAliveIdleMs),
+      // A dropped link fails the seed with its cause rather than as an unhandled 'error' event.
+      Client: guardedClientClass((error) => logger.warn({ err: error }, 'seed connection failed')),
+    },
+  });
   await dataSource.initialize();
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
