@@ -63,7 +63,8 @@ export class IdempotencyService {
    * Work whose effect lies outside this database (a request to the cluster supervisor): the key
    * row is its only row, committed right after the effect answered. Should that COMMIT fail, the
    * effect happened without its key; the error then says the outcome is unknown, and the effects
-   * that use this (a rolling restart joins one already running) tolerate a repeat.
+   * that use this (a rolling restart joins one already running) tolerate a repeat. The key's
+   * transaction holds one pool connection while `work` runs; its own queries use others.
    */
   effect<T>(scope: IdempotencyScope | null, work: () => Promise<T>): Promise<T> {
     if (scope === null) return work();
