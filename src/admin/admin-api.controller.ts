@@ -2,7 +2,9 @@ import { Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/commo
 import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
-import { ApiErrorResponse, ApiErrorResponses } from '../core/openapi.js';
+import { ApiErrorResponses } from '../core/openapi.js';
+import { Idempotent, IdempotencyKeyScope } from '../idempotency/idempotency.interceptor.js';
+import { type IdempotencyScope, IdempotencyService } from '../idempotency/idempotency.service.js';
 import { DEFAULT_PAGE_LIMIT } from '../core/page-limit.query.js';
 import { correlationIdOf } from '../observability/correlation.js';
 import { AuditEntryDto, AuditQuery, RestartAcceptedDto, RestartBody, SystemStatusDto, WorkerStatusDto } from './admin.dto.js';
@@ -17,6 +19,7 @@ export class AdminApiController {
   constructor(
     private readonly admin: AdminService,
     private readonly audit: AuditLogService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   @Get('system-status')
@@ -34,14 +37,21 @@ export class AdminApiController {
   @Post('worker/restart')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: RestartAcceptedDto })
-  @ApiErrorResponse(409, 'RESTART_BLOCKED: the churn policy blocks restarts (send acknowledgeOverride: true with a reason), or there is no cluster supervisor')
-  restart(@Body() body: RestartBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
-    return this.admin.restart({
-      reason: body.reason,
-      acknowledgeOverride: body.acknowledgeOverride === true,
-      actor: { id: user.id, username: user.username },
-      correlationId: correlationIdOf(req),
-    });
+  @Idempotent('RESTART_BLOCKED: the churn policy blocks restarts (send acknowledgeOverride: true with a reason), or there is no cluster supervisor')
+  restart(
+    @Body() body: RestartBody,
+    @CurrentUser() user: AuthenticatedUser,
+    @Req() req: Request,
+    @IdempotencyKeyScope() idempotency: IdempotencyScope | null,
+  ) {
+    return this.idempotency.effect(idempotency, () =>
+      this.admin.restart({
+        reason: body.reason,
+        acknowledgeOverride: body.acknowledgeOverride === true,
+        actor: { id: user.id, username: user.username },
+        correlationId: correlationIdOf(req),
+      }),
+    );
   }
 
   @Get('audit')

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { AdminApiController } from './admin-api.controller.js';
 import { AdminConsoleController } from './admin-console.controller.js';
@@ -9,7 +10,7 @@ import { ChannelWorkerControl } from './worker-control.channel.js';
 import { WorkerControl } from './worker-control.js';
 
 @Module({
-  imports: [AuthModule],
+  imports: [AuthModule, IdempotencyModule],
   controllers: [AdminApiController, AdminConsoleController],
   providers: [
     AdminService,

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   DbCircuitOpenException,
+  DbQueryTimeoutException,
   DbUnavailableException,
   NotFoundException,
 } from '../core/errors/index.js';
@@ -425,9 +426,127 @@ describe(BreakerService.name, () => {
     await expect(breaker.execute(ok)).resolves.toBe('ok');
   });
 
+  describe('recovery probe', () => {
+    const timeoutFailure = () => () => Promise.reject(new DbQueryTimeoutException(1000, 2000));
+
+    /** A probe whose answer the test switches: down (rejects) or up (resolves). */
+    function switchableProbe(initiallyUp: boolean) {
+      let up = initiallyUp;
+      const probe = vi.fn(() => (up ? Promise.resolve() : Promise.reject(new Error('ECONNREFUSED'))));
+      return { probe, set: (value: boolean) => (up = value) };
+    }
+
+    /** Trips `times` in a row (each failed trial doubles the open period), ending open. */
+    async function tripRepeatedly(breaker: BreakerService, times: number, failure = infraFailure()) {
+      for (let i = 0; i < BREAKER_DEFAULTS.minVolume; i++) await breaker.execute(failure).catch(() => undefined);
+      for (let trip = 1; trip < times; trip++) {
+        await vi.advanceTimersByTimeAsync(breaker.snapshot().retryAfterMs ?? 0);
+        expect(breaker.snapshot().state).toBe('half_open');
+        await breaker.execute(failure).catch(() => undefined);
+      }
+      expect(breaker.snapshot()).toMatchObject({ state: 'open', consecutiveTrips: times });
+    }
+
+    it('goes half-open within one probe interval once the database answers again, however long the open period, and the trial closes it', async () => {
+      const breaker = create({ openMaxMs: 60_000, recoveryProbeMs: 1000 });
+      const db = switchableProbe(false);
+      breaker.setRecoveryProbe(db.probe);
+      await tripRepeatedly(breaker, 4);
+      expect(breaker.snapshot().retryAfterMs).toBe(40_000);
+
+      // Still down: probes fail and the breaker stays open.
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(breaker.snapshot().state).toBe('open');
+      expect(db.probe.mock.calls.length).toBeGreaterThanOrEqual(4);
+
+      db.set(true);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(breaker.snapshot().state).toBe('half_open');
+      await expect(breaker.execute(ok)).resolves.toBe('ok');
+      expect(breaker.snapshot()).toMatchObject({ state: 'closed', retryAfterMs: null });
+    });
+
+    it('keeps the doubled open period while the probe keeps failing', async () => {
+      const breaker = create({ openMaxMs: 60_000 });
+      const db = switchableProbe(false);
+      breaker.setRecoveryProbe(db.probe);
+      await tripRepeatedly(breaker, 3);
+
+      await vi.advanceTimersByTimeAsync(19_999);
+      expect(breaker.snapshot()).toMatchObject({ state: 'open', retryAfterMs: 1 });
+      await vi.advanceTimersByTimeAsync(1);
+      expect(breaker.snapshot().state).toBe('half_open');
+    });
+
+    it('keeps the backoff for a database that answers the probe but times out real calls (never seen down)', async () => {
+      const breaker = create({ openMaxMs: 60_000 });
+      const db = switchableProbe(true);
+      breaker.setRecoveryProbe(db.probe);
+      await tripRepeatedly(breaker, 2, timeoutFailure());
+
+      await vi.advanceTimersByTimeAsync(9000);
+      expect(db.probe).toHaveBeenCalled();
+      expect(breaker.snapshot().state).toBe('open');
+    });
+
+    it('treats a trip by an unreachable database as seen down: the first probe that answers is a recovery', async () => {
+      const breaker = create({ openMaxMs: 60_000 });
+      const db = switchableProbe(true);
+      breaker.setRecoveryProbe(db.probe);
+      await tripRepeatedly(breaker, 3);
+
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(breaker.snapshot().state).toBe('half_open');
+    });
+
+    it('runs one probe at a time, only while open, and not after shutdown', async () => {
+      const breaker = create({ recoveryProbeMs: 100 });
+      let running = 0;
+      let maxRunning = 0;
+      const probe = vi.fn(async () => {
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((resolve) => setTimeout(resolve, 350));
+        running -= 1;
+        throw new Error('down');
+      });
+      breaker.setRecoveryProbe(probe);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(probe).not.toHaveBeenCalled();
+
+      await fail(breaker, 20);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(maxRunning).toBe(1);
+      expect(probe.mock.calls.length).toBeGreaterThanOrEqual(2);
+
+      breaker.shutdown();
+      const calls = probe.mock.calls.length;
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(probe.mock.calls.length).toBe(calls);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('ignores a probe verdict that arrives after its open period ended', async () => {
+      const breaker = create({ recoveryProbeMs: 1000 });
+      const answer = deferred<void>();
+      breaker.setRecoveryProbe(() => answer.promise);
+      await fail(breaker, 20);
+      await vi.advanceTimersByTimeAsync(1000);
+      // The open period ends (half-open by the clock) and the trial fails: a new open period.
+      await vi.advanceTimersByTimeAsync(4000);
+      await fail(breaker, 1);
+      expect(breaker.snapshot()).toMatchObject({ state: 'open', consecutiveTrips: 2 });
+
+      answer.resolve();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(breaker.snapshot().state).toBe('open');
+    });
+  });
+
   it('rejects options that cannot describe a breaker', () => {
     expect(() => create({ failureRate: 0 })).toThrow(RangeError);
     expect(() => create({ minVolume: 0 })).toThrow(/minVolume/);
     expect(() => create({ openMs: 10_000, openMaxMs: 5000 })).toThrow(/openMaxMs/);
+    expect(() => create({ recoveryProbeMs: 0 })).toThrow(/recoveryProbeMs/);
   });
 });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import CircuitBreaker from 'opossum';
-import { DbCircuitOpenException, DbInfrastructureException } from '../core/errors/index.js';
+import { DbCircuitOpenException, DbInfrastructureException, DbUnavailableException } from '../core/errors/index.js';
 
 export interface BreakerOptions {
   name: string;
@@ -16,7 +16,14 @@ export interface BreakerOptions {
   halfOpenProbes: number;
   /** Closed this long without tripping and the next trip starts again at `openMs`. Default: `windowMs`. */
   healthyResetMs?: number;
+  /** How often the recovery probe (setRecoveryProbe) runs while open. Default: 1000 ms. */
+  recoveryProbeMs?: number;
 }
+
+/** Resolves when the guarded resource answers; any rejection counts as "still down". */
+export type RecoveryProbe = () => Promise<unknown>;
+
+const DEFAULT_RECOVERY_PROBE_MS = 1000;
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -89,6 +96,14 @@ function isInfrastructureFailure(error: unknown): boolean {
  *   re-open it.
  * opossum is therefore kept permanently closed (its own trip is made unreachable) and the
  * rejection while open happens here, before `fire()`, so its counts stay clean.
+ *
+ * Recovery: the doubling open period is right for a resource that keeps failing, but alone it
+ * outlasts an outage that ends early (a 45 s outage left it open 35 s more). So while open the
+ * breaker runs its owner's recovery probe every `recoveryProbeMs`; when a probe succeeds after
+ * the resource was seen down (a probe failed, or the trip itself was "unreachable"), it goes
+ * half-open at once and the next call is the trial. Only that edge counts: a resource that
+ * answers the probe but still fails real calls with timeouts (a lock, a slow query) was never
+ * seen down, so it keeps the backoff.
  */
 export class BreakerService {
   private readonly logger: Logger;
@@ -110,6 +125,12 @@ export class BreakerService {
   private probesAdmitted = 0;
   private halfOpenTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly recoveryProbeMs: number;
+  private recoveryProbe: RecoveryProbe | null = null;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeRunning = false;
+  /** A probe failed during this open period: the next success is a recovery. */
+  private probeSawFailure = false;
 
   constructor(
     options: BreakerOptions,
@@ -126,6 +147,7 @@ export class BreakerService {
       halfOpenProbes: options.halfOpenProbes,
     };
     this.healthyResetMs = options.healthyResetMs ?? options.windowMs;
+    this.recoveryProbeMs = options.recoveryProbeMs ?? DEFAULT_RECOVERY_PROBE_MS;
     this.closedSince = this.clock();
 
     const buckets = Math.min(BUCKETS, options.windowMs);
@@ -177,7 +199,7 @@ export class BreakerService {
       // opossum resolves with the action's own value; it only loses the type parameter.
       result = (await this.circuit.fire(fn)) as T;
     } catch (error: unknown) {
-      this.settle(probeOf, isInfrastructureFailure(error));
+      this.settle(probeOf, isInfrastructureFailure(error), error);
       throw error;
     }
     this.settle(probeOf, false);
@@ -218,9 +240,21 @@ export class BreakerService {
     };
   }
 
+  /**
+   * Set by whoever owns the guarded resource (the database module: a `SELECT 1` through the
+   * request pool), so this class needs no knowledge of it. Runs only while open, one at a time;
+   * it must bound its own duration (the pool's timeouts do).
+   */
+  setRecoveryProbe(probe: RecoveryProbe | null): void {
+    this.recoveryProbe = probe;
+    if (probe === null) this.stopProbing();
+    else if (this.state === 'open') this.startProbing();
+  }
+
   shutdown(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopProbing();
     clearInterval(this.rotationTimer);
     clearTimeout(this.halfOpenTimer);
     this.halfOpenTimer = undefined;
@@ -228,23 +262,24 @@ export class BreakerService {
     this.listeners.clear();
   }
 
-  private settle(probeOf: number | null, failed: boolean): void {
+  private settle(probeOf: number | null, failed: boolean, error?: unknown): void {
     if (this.stopped) return;
     if (probeOf !== null) {
       // The first verdict of an episode decides; later probes of the same episode are moot.
       if (this.state !== 'half_open' || probeOf !== this.generation) return;
-      if (failed) this.trip();
+      if (failed) this.trip(error);
       else this.close();
       return;
     }
     if (!failed || this.state !== 'closed') return;
     const { failures, volume } = this.windowCounts();
     if (volume >= this.thresholds.minVolume && failures / volume >= this.thresholds.failureRate) {
-      this.trip();
+      this.trip(error);
     }
   }
 
-  private trip(): void {
+  /** `cause`: the failure that tripped it; an unreachable resource counts as seen down. */
+  private trip(cause?: unknown): void {
     const now = this.clock();
     this.advance(now);
     const from = this.state;
@@ -258,7 +293,11 @@ export class BreakerService {
     this.openedAt = now;
     this.halfOpenAt = now + openFor;
     this.probesAdmitted = 0;
+    // Unreachable (refused, reset): the first probe that answers is a recovery. A timeout or an
+    // exhausted pool says nothing about reachability; a probe must fail first.
+    this.probeSawFailure = cause instanceof DbUnavailableException;
     this.armHalfOpenTimer(openFor);
+    this.startProbing();
     this.notify(from, now, this.msUntilHalfOpen(now));
   }
 
@@ -273,6 +312,7 @@ export class BreakerService {
     this.probesAdmitted = 0;
     clearTimeout(this.halfOpenTimer);
     this.halfOpenTimer = undefined;
+    this.stopProbing();
     // The window still holds the failures that tripped the breaker; keeping them would let a
     // single failure after recovery re-open it. Rotating every bucket out empties it.
     for (let i = 0; i < this.circuit.status.window.length; i++) this.rotation.emit('rotate');
@@ -286,15 +326,7 @@ export class BreakerService {
    */
   private advance(now: number): void {
     if (this.stopped) return;
-    if (this.state === 'open' && this.halfOpenAt !== null && now >= this.halfOpenAt) {
-      const from = this.state;
-      this.state = 'half_open';
-      this.generation += 1;
-      this.probesAdmitted = 0;
-      clearTimeout(this.halfOpenTimer);
-      this.halfOpenTimer = undefined;
-      this.notify(from, now, null);
-    }
+    if (this.state === 'open' && this.halfOpenAt !== null && now >= this.halfOpenAt) this.halfOpen(now);
     if (
       this.state === 'closed' &&
       this.consecutiveTrips > 0 &&
@@ -302,6 +334,55 @@ export class BreakerService {
     ) {
       this.consecutiveTrips = 0;
     }
+  }
+
+  private halfOpen(now: number): void {
+    const from = this.state;
+    this.state = 'half_open';
+    this.generation += 1;
+    this.probesAdmitted = 0;
+    this.halfOpenAt = Math.min(this.halfOpenAt ?? now, now);
+    clearTimeout(this.halfOpenTimer);
+    this.halfOpenTimer = undefined;
+    this.stopProbing();
+    this.notify(from, now, null);
+  }
+
+  private startProbing(): void {
+    if (this.recoveryProbe === null || this.probeTimer !== undefined || this.stopped) return;
+    this.probeTimer = setInterval(() => void this.runRecoveryProbe(), this.recoveryProbeMs);
+    // Like the half-open timer: an open breaker must not keep the process alive.
+    this.probeTimer.unref();
+  }
+
+  private stopProbing(): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  private async runRecoveryProbe(): Promise<void> {
+    const probe = this.recoveryProbe;
+    if (probe === null || this.probeRunning || this.stopped || this.state !== 'open') return;
+    this.probeRunning = true;
+    const episode = this.generation;
+    let answered: boolean;
+    try {
+      await probe();
+      answered = true;
+    } catch {
+      answered = false;
+    } finally {
+      this.probeRunning = false;
+    }
+    // A verdict about an earlier open period says nothing about this one.
+    if (this.stopped || this.state !== 'open' || episode !== this.generation) return;
+    if (!answered) {
+      this.probeSawFailure = true;
+      return;
+    }
+    if (!this.probeSawFailure) return;
+    this.logger.log('recovery probe answered after failing: half-open now, the next call is the trial');
+    this.halfOpen(this.clock());
   }
 
   private armHalfOpenTimer(delayMs: number): void {
@@ -411,6 +492,7 @@ function validate(options: BreakerOptions): void {
   positiveInt('openMaxMs', options.openMaxMs);
   positiveInt('halfOpenProbes', options.halfOpenProbes);
   positiveInt('healthyResetMs', options.healthyResetMs);
+  positiveInt('recoveryProbeMs', options.recoveryProbeMs);
   if (options.openMaxMs < options.openMs) {
     problems.push(`openMaxMs (${options.openMaxMs}) must not be below openMs (${options.openMs})`);
   }

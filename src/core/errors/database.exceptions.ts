@@ -18,23 +18,45 @@ export class DbPoolExhaustedException extends DbInfrastructureException {
   }
 }
 
+/**
+ * `cancelled`: the statement was stopped before COMMIT, so nothing it did is kept.
+ * `unknown`: the COMMIT itself went unanswered; the database may have applied it, so the message
+ * must not claim otherwise (CONTRACT.md: a retry with the same Idempotency-Key is safe).
+ */
+export type DbWriteOutcome = 'cancelled' | 'unknown';
+
+const OUTCOME_UNKNOWN_HINT = 'its outcome is unknown; retrying with the same Idempotency-Key is safe';
+
 export class DbQueryTimeoutException extends DbInfrastructureException {
-  constructor(timeoutMs: number, retryAfterMs: number, cause?: unknown) {
-    super(ErrorCode.DB_QUERY_TIMEOUT, `The query ran longer than ${timeoutMs} ms and was cancelled`, {
-      retryable: true,
-      retryAfterMs,
-      cause,
-    });
+  constructor(
+    readonly timeoutMs: number,
+    retryAfterMs: number,
+    cause?: unknown,
+    readonly outcome: DbWriteOutcome = 'cancelled',
+  ) {
+    super(
+      ErrorCode.DB_QUERY_TIMEOUT,
+      outcome === 'unknown'
+        ? `The database did not confirm the write within ${timeoutMs} ms: ${OUTCOME_UNKNOWN_HINT}`
+        : `The query ran longer than ${timeoutMs} ms and was cancelled`,
+      { retryable: true, retryAfterMs, cause },
+    );
   }
 }
 
 export class DbUnavailableException extends DbInfrastructureException {
-  constructor(retryAfterMs: number, cause?: unknown) {
-    super(ErrorCode.DB_UNAVAILABLE, 'The database is unavailable', {
-      retryable: true,
-      retryAfterMs,
-      cause,
-    });
+  constructor(
+    retryAfterMs: number,
+    cause?: unknown,
+    readonly outcome: DbWriteOutcome = 'cancelled',
+  ) {
+    super(
+      ErrorCode.DB_UNAVAILABLE,
+      outcome === 'unknown'
+        ? `The database connection failed while the write was being committed: ${OUTCOME_UNKNOWN_HINT}`
+        : 'The database is unavailable',
+      { retryable: true, retryAfterMs, cause },
+    );
   }
 }
 

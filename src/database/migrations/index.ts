@@ -1,3 +1,4 @@
 import { InitialSchema1732300000000 } from './1732300000000-initial-schema.js';
+import { IdempotencyKeys1764460000000 } from './1764460000000-idempotency-keys.js';
 
-export const MIGRATIONS = [InitialSchema1732300000000];
+export const MIGRATIONS = [InitialSchema1732300000000, IdempotencyKeys1764460000000];

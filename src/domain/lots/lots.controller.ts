@@ -2,6 +2,8 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../../auth/auth.decorators.js';
 import { ApiErrorResponses } from '../../core/openapi.js';
+import { Idempotent, IdempotencyKeyScope } from '../../idempotency/idempotency.interceptor.js';
+import type { IdempotencyScope } from '../../idempotency/idempotency.service.js';
 import { PositiveIntPipe } from '../../core/positive-int.pipe.js';
 import { CreateNoteBody, ListLotsQuery, LotDetailDto, LotPageDto, NoteDto } from './lots.dto.js';
 import { LotsService } from './lots.service.js';
@@ -30,7 +32,13 @@ export class LotsController {
   @RequireRole('operator')
   @ApiCreatedResponse({ type: NoteDto })
   @ApiParam({ name: 'id', type: Number, description: 'Lot id' })
-  addNote(@Param('id', PositiveIntPipe) id: number, @Body() body: CreateNoteBody, @CurrentUser() user: AuthenticatedUser): Promise<NoteDto> {
-    return this.lots.addNote(id, user.id, body.text);
+  @Idempotent()
+  addNote(
+    @Param('id', PositiveIntPipe) id: number,
+    @Body() body: CreateNoteBody,
+    @CurrentUser() user: AuthenticatedUser,
+    @IdempotencyKeyScope() idempotency: IdempotencyScope | null,
+  ): Promise<NoteDto> {
+    return this.lots.addNote(id, user.id, body.text, idempotency);
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { NotFoundException } from '../../core/errors/index.js';
 import { DEFAULT_PAGE_LIMIT } from '../../core/page-limit.query.js';
 import { DatabaseService } from '../../database/database.service.js';
+import { type IdempotencyScope, IdempotencyService } from '../../idempotency/idempotency.service.js';
 import type { LotStatus } from '../../database/entities/index.js';
 import type { LotDetailDto, LotDto, LotEventDto, LotPageDto, NoteDto } from './lots.dto.js';
 
@@ -51,7 +52,10 @@ function decodeCursor(cursor: string | undefined): number {
 
 @Injectable()
 export class LotsService {
-  constructor(private readonly db: DatabaseService) {}
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
 
   async list(query: { status?: LotStatus; station?: number; limit?: number; cursor?: string }): Promise<LotPageDto> {
     const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
@@ -94,17 +98,17 @@ export class LotsService {
     });
   }
 
-  async addNote(lotId: number, authorId: number, text: string): Promise<NoteDto> {
-    const rows = (await this.db.run((m) =>
-      m.query(
+  /** In a transaction (with its key, when keyed): a timed-out insert is rolled back for certain. */
+  async addNote(lotId: number, authorId: number, text: string, idempotency: IdempotencyScope | null = null): Promise<NoteDto> {
+    return this.idempotency.write(idempotency, async (m) => {
+      const [row] = await m.query<NoteRow>(
         `INSERT INTO lot_notes (lot_id, author_id, text)
          SELECT id, $2, $3 FROM lots WHERE id = $1
          RETURNING id, lot_id, author_id, text, created_at`,
         [lotId, authorId, text],
-      ),
-    )) as NoteRow[];
-    const [row] = rows;
-    if (!row) throw new NotFoundException(`Lot ${lotId} does not exist`);
-    return toNote(row);
+      );
+      if (!row) throw new NotFoundException(`Lot ${lotId} does not exist`);
+      return toNote(row);
+    });
   }
 }
