@@ -6,7 +6,7 @@ import type { Response } from 'express';
 import pg from 'pg';
 import type { Logger } from 'pino';
 // A leaf module of pure functions: the project's one backoff implementation.
-import { fullJitterDelayMs } from '../cluster/backoff.js';
+import { fullJitterDelayMs } from '../core/backoff.js';
 import type { RampartConfig } from '../config/rampart-config.js';
 import { AppException, ErrorCode } from '../core/errors/index.js';
 import { keepAliveOptions } from '../database/pg-client.js';
