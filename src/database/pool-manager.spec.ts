@@ -27,6 +27,7 @@ describe(mainPoolOptions.name, () => {
       min: 10,
       statement_timeout: 5000,
       query_timeout: 6000,
+      idle_in_transaction_session_timeout: 10_000,
       keepAlive: true,
       keepAliveInitialDelayMillis: 7000,
     });

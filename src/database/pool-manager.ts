@@ -40,6 +40,11 @@ export abstract class PoolManager {
 
 export const MAIN_APPLICATION_NAME = 'rampart:main';
 
+/** How long the server lets a transaction of ours sit idle before it ends the session. */
+export function idleInTransactionTimeoutMs(queryTimeoutMs: number): number {
+  return Math.max(2 * queryTimeoutMs, 5000);
+}
+
 export function mainPoolOptions(url: string, config: DatabaseConfig, onConnectionError: ConnectionErrorHandler): pg.PoolConfig {
   return {
     connectionString: url,
@@ -54,6 +59,11 @@ export function mainPoolOptions(url: string, config: DatabaseConfig, onConnectio
     // server that cannot even answer the cancel.
     statement_timeout: config.queryTimeoutMs,
     query_timeout: config.queryTimeoutMs + 1000,
+    // A transaction Rampart stopped talking to (its link vanished between two statements, the
+    // COMMIT never arrived) would otherwise hold its locks, the Idempotency-Key's included,
+    // until the server's TCP keepalive notices the dead peer: hours. Rampart's own transactions
+    // never sit idle that long.
+    idle_in_transaction_session_timeout: idleInTransactionTimeoutMs(config.queryTimeoutMs),
     ...keepAliveOptions(config.keepAliveIdleMs),
     Client: guardedClientClass(onConnectionError),
   };
