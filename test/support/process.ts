@@ -16,7 +16,15 @@ export interface AppProcess {
  * The built entry point (`dist/src/main.js`, built by `npm test`), as `npm start` runs it,
  * bound to 127.0.0.1 on a free port. Resolves once it logs that it listens.
  */
-export async function spawnApp(env: Record<string, string>, options: { readyTimeoutMs?: number; readyPattern?: RegExp } = {}): Promise<AppProcess> {
+export async function spawnApp(
+  env: Record<string, string>,
+  options: {
+    readyTimeoutMs?: number;
+    readyPattern?: RegExp;
+    /** Polled instead of waiting for `readyPattern` (for a LOG_LEVEL that hides the info line). */
+    readyCheck?: (url: string) => Promise<boolean>;
+  } = {},
+): Promise<AppProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), ...env },
@@ -30,7 +38,9 @@ export async function spawnApp(env: Record<string, string>, options: { readyTime
   );
   const readyPattern = options.readyPattern ?? /Rampart listening on/;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
-  while (!readyPattern.test(output)) {
+  const url = `http://127.0.0.1:${port}`;
+  const isReady = async () => (options.readyCheck ? await options.readyCheck(url).catch(() => false) : readyPattern.test(output));
+  while (!(await isReady())) {
     if (child.exitCode !== null) throw new Error(`app exited early (${child.exitCode}):\n${output.slice(-4000)}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -42,7 +52,7 @@ export async function spawnApp(env: Record<string, string>, options: { readyTime
     child,
     port,
     pid: child.pid!,
-    url: `http://127.0.0.1:${port}`,
+    url,
     output: () => output,
     exited,
     kill: (signal = 'SIGTERM') => {

@@ -20,6 +20,8 @@ export interface WriteRecord {
 export interface Sample {
   at: number;
   ok: boolean;
+  /** How long the request took, answer or error (ms). */
+  ms?: number;
 }
 
 export interface LoadResult {
@@ -92,6 +94,11 @@ export class UserLoad {
     return load;
   }
 
+  /** Samples so far (completion order), for a scenario that waits until service is back. */
+  get samples(): readonly Sample[] {
+    return this.result.samples;
+  }
+
   /** The prefix of every note text this run writes. */
   get notePrefix(): string {
     return `chaos-${this.runId}`;
@@ -143,6 +150,7 @@ export class UserLoad {
 
   private async call(session: BrowserSession, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     this.result.requests += 1;
+    const started = performance.now();
     let answer: Answer;
     try {
       const response = await fetch(`${this.baseUrl}${path}`, {
@@ -161,7 +169,7 @@ export class UserLoad {
     }
     this.result.statuses[answer.status] = (this.result.statuses[answer.status] ?? 0) + 1;
     if (answer.code) this.result.codes[answer.code] = (this.result.codes[answer.code] ?? 0) + 1;
-    this.result.samples.push({ at: Date.now(), ok: answer.status >= 200 && answer.status < 300 });
+    this.result.samples.push({ at: Date.now(), ok: answer.status >= 200 && answer.status < 300, ms: Math.round(performance.now() - started) });
     return answer;
   }
 
