@@ -139,9 +139,13 @@ export interface ScenarioResult {
   codes: Record<string, number>;
   violations: string[];
   fetchErrors: Record<string, number>;
+  /** User operations whose final outcome (after the client's retries, if enabled) was not a 2xx. */
+  failedOperations: number;
   latency: LatencyFigures;
   /** Requests completed while a fault was on. */
   faultLatency: LatencyFigures;
+  /** Longest time without any successful answer, warm-up to end: what users felt as an outage. */
+  longestGapMs: number;
   writes: Omit<WriteVerdict, 'unacknowledgedStoredAnswers'> & { total: number; unacknowledgedStoredAnswers: string[] };
   /** Heal time, ms after the load started; null when the scenario never healed. */
   healedAtMs: number | null;
@@ -162,6 +166,17 @@ function percentile(sorted: number[], p: number): number {
 function latencyOf(samples: Sample[]): LatencyFigures {
   const ms = samples.map((s) => s.ms ?? 0).sort((a, b) => a - b);
   return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? ms[ms.length - 1]! : 0 };
+}
+
+function longestGap(samples: Sample[], from: number): number {
+  let last = from;
+  let longest = 0;
+  for (const sample of samples) {
+    if (!sample.ok) continue;
+    longest = Math.max(longest, sample.at - last);
+    last = sample.at;
+  }
+  return longest;
 }
 
 /** Children of `pid` (cluster workers of a primary). */
@@ -470,8 +485,10 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       codes: loadResult.codes,
       violations: loadResult.violations.slice(0, 50),
       fetchErrors: loadResult.fetchErrors,
+      failedOperations: loadResult.failedOperations,
       latency: latencyOf(loadResult.samples),
       faultLatency: latencyOf(inFault),
+      longestGapMs: longestGap(loadResult.samples, loadStartedAt),
       writes: { ...writeCounts, total: loadResult.writes.length, unacknowledgedStoredAnswers: unacknowledgedStoredAnswers.slice(0, 10) },
       healedAtMs: healedAt === null ? null : healedAt - loadStartedAt,
       recoveryMs: recovery,
@@ -520,10 +537,10 @@ function formatCounts(counts: Record<string, number>): string {
 export function summaryLine(r: ScenarioResult): string {
   return (
     `[chaos ${r.scenario}${r.full ? ' full' : ''}] ${r.passed ? 'PASS' : 'FAIL'}: faults ${r.faults.map((f) => `${f.label} ${f.durationMs} ms`).join('; ') || '-'}; ` +
-    `requests ${r.requests}, statuses ${formatCounts(r.statuses)}, codes ${formatCounts(r.codes)}, no answer ${formatCounts(r.fetchErrors)}; ` +
+    `requests ${r.requests}, statuses ${formatCounts(r.statuses)}, codes ${formatCounts(r.codes)}, no answer ${formatCounts(r.fetchErrors)}, failed operations ${r.failedOperations}; ` +
     `p50/p99/max ${r.latency.p50}/${r.latency.p99}/${r.latency.max} ms (in fault ${r.faultLatency.p99}/${r.faultLatency.max}); ` +
     `writes ${r.writes.total}: acknowledged ${r.writes.acknowledged}, missing ${r.writes.missing.length}, duplicates ${r.writes.duplicates.length}, ` +
-    `unacknowledged ${r.writes.unacknowledged} (stored ${r.writes.unacknowledgedStored}); recovery ${r.recoveryMs ?? '-'} ms; ` +
+    `unacknowledged ${r.writes.unacknowledged} (stored ${r.writes.unacknowledgedStored}); recovery ${r.recoveryMs ?? '-'} ms; longest gap ${r.longestGapMs} ms; ` +
     `unintended exits ${r.exits.unintended.length}; ${Object.entries(r.measures).map(([k, v]) => `${k}=${v}`).join(' ')}`
   );
 }
