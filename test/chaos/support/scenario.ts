@@ -55,6 +55,8 @@ export interface ScenarioOptions {
   warmupMs?: number;
   /** Load kept running after recovery, to catch late failures. Default 1 s (fast) / 5 s (full). */
   tailMs?: number;
+  /** Append the result to CHAOS_REPORT_DIR (default true; the harness's self-check does not). */
+  record?: boolean;
   /** The faults. Call ctx.healed() when the fault clears; recovery is measured from there. */
   timeline: (ctx: ScenarioContext) => Promise<void>;
 }
@@ -168,7 +170,8 @@ function latencyOf(samples: Sample[]): LatencyFigures {
   return { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.length ? ms[ms.length - 1]! : 0 };
 }
 
-function longestGap(samples: Sample[], from: number): number {
+/** Longest stretch between `from` and `to` without a successful answer. */
+function longestGap(samples: Sample[], from: number, to: number): number {
   let last = from;
   let longest = 0;
   for (const sample of samples) {
@@ -176,7 +179,7 @@ function longestGap(samples: Sample[], from: number): number {
     longest = Math.max(longest, sample.at - last);
     last = sample.at;
   }
-  return longest;
+  return Math.max(longest, to - last);
 }
 
 /** Children of `pid` (cluster workers of a primary). */
@@ -436,6 +439,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     }
     await sleep(options.tailMs ?? scaled(1000, 5000));
     const loadResult: LoadResult = await load.stop();
+    const loadStoppedAt = Date.now();
     load = null;
     if (pidTimer) clearInterval(pidTimer);
     pidTimer = null;
@@ -488,7 +492,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       failedOperations: loadResult.failedOperations,
       latency: latencyOf(loadResult.samples),
       faultLatency: latencyOf(inFault),
-      longestGapMs: longestGap(loadResult.samples, loadStartedAt),
+      longestGapMs: longestGap(loadResult.samples, loadStartedAt, loadStoppedAt),
       writes: { ...writeCounts, total: loadResult.writes.length, unacknowledgedStoredAnswers: unacknowledgedStoredAnswers.slice(0, 10) },
       healedAtMs: healedAt === null ? null : healedAt - loadStartedAt,
       recoveryMs: recovery,
@@ -498,7 +502,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       passed,
       logTail: passed ? null : output.slice(-3000),
     };
-    record(result);
+    if (options.record ?? true) record(result);
     console.info(summaryLine(result));
     return result;
   } finally {
