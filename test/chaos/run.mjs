@@ -100,7 +100,7 @@ const tableRows = rows.map((row) => {
   return [
     r.scenario,
     r.fault,
-    r.faults.map((f) => `${(f.durationMs / 1000).toFixed(1)} s`).join(' + ') || '-',
+    r.faults.map((f) => (f.durationMs === 0 ? 'instant' : `${(f.durationMs / 1000).toFixed(1)} s`)).join(' + ') || '-',
     r.requests,
     non2xx.length === 0 ? '-' : `${non2xx.map(([s, n]) => `${s}: ${n}`).join(', ')} (${counts(r.codes)})`,
     counts(r.fetchErrors),
