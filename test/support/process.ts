@@ -23,6 +23,8 @@ export async function spawnApp(
     readyPattern?: RegExp;
     /** Lead a process group of its own, so `process.kill(-pid, signal)` reaches it and its workers only. */
     detached?: boolean;
+    /** Polled instead of waiting for `readyPattern` (for a LOG_LEVEL that hides the info line). */
+    readyCheck?: (url: string) => Promise<boolean>;
   } = {},
 ): Promise<AppProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
@@ -39,7 +41,9 @@ export async function spawnApp(
   );
   const readyPattern = options.readyPattern ?? /Rampart listening on/;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
-  while (!readyPattern.test(output)) {
+  const url = `http://127.0.0.1:${port}`;
+  const isReady = async () => (options.readyCheck ? await options.readyCheck(url).catch(() => false) : readyPattern.test(output));
+  while (!(await isReady())) {
     if (child.exitCode !== null) throw new Error(`app exited early (${child.exitCode}):\n${output.slice(-4000)}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -51,7 +55,7 @@ export async function spawnApp(
     child,
     port,
     pid: child.pid!,
-    url: `http://127.0.0.1:${port}`,
+    url,
     output: () => output,
     exited,
     kill: (signal = 'SIGTERM') => {

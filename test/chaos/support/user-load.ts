@@ -20,6 +20,8 @@ export interface WriteRecord {
 export interface Sample {
   at: number;
   ok: boolean;
+  /** How long the request took, answer or error (ms). */
+  ms?: number;
 }
 
 export interface LoadResult {
@@ -30,6 +32,8 @@ export interface LoadResult {
   violations: string[];
   /** Requests that got no HTTP answer (refused, reset, timed out), by error name. */
   fetchErrors: Record<string, number>;
+  /** User operations (a read, or a write with its retries) whose final outcome was not a 2xx. */
+  failedOperations: number;
   writes: WriteRecord[];
   /** Completion time and outcome of every request, in completion order. */
   samples: Sample[];
@@ -48,6 +52,11 @@ export interface UserLoadOptions {
   writeOnly?: boolean;
   /** Retry a write that got a retryable answer (or none) with the same Idempotency-Key. */
   retryWrites?: boolean;
+  /**
+   * Retry a read once when it got no answer at all (a keep-alive connection closed under it), as
+   * libs/api-client does for a network error on GET (RFC 9112 9.3.1 allows it for idempotent methods).
+   */
+  retryReads?: boolean;
   /** Per-request client timeout. */
   requestTimeoutMs?: number;
 }
@@ -69,7 +78,7 @@ interface Answer {
  */
 export class UserLoad {
   private stopping = false;
-  private readonly result: LoadResult = { requests: 0, statuses: {}, codes: {}, violations: [], fetchErrors: {}, writes: [], samples: [] };
+  private readonly result: LoadResult = { requests: 0, statuses: {}, codes: {}, violations: [], fetchErrors: {}, failedOperations: 0, writes: [], samples: [] };
   private readonly runId = randomBytes(4).toString('hex');
   private loops: Promise<void>[] = [];
 
@@ -85,11 +94,17 @@ export class UserLoad {
       pauseMs: options.pauseMs ?? 20,
       writeOnly: options.writeOnly ?? false,
       retryWrites: options.retryWrites ?? false,
+      retryReads: options.retryReads ?? false,
       requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
     });
-    const sessions = await Promise.all(users.map((user) => loginWith(baseUrl, user.username, user.password)));
+    const sessions = await loginAll(baseUrl, users);
     load.loops = sessions.map((session, index) => load.loop(session, users[index]!, index));
     return load;
+  }
+
+  /** Samples so far (completion order), for a scenario that waits until service is back. */
+  get samples(): readonly Sample[] {
+    return this.result.samples;
   }
 
   /** The prefix of every note text this run writes. */
@@ -110,8 +125,8 @@ export class UserLoad {
     while (!this.stopping) {
       const lotId = this.options.lotIds[seq % this.options.lotIds.length]!;
       if (!this.options.writeOnly) {
-        await this.call(session, 'GET', '/api/lots?limit=20');
-        await this.call(session, 'GET', `/api/lots/${lotId}`);
+        await this.read(session, '/api/lots?limit=20');
+        await this.read(session, `/api/lots/${lotId}`);
       }
       const key = `${this.runId}.${index}.${seq}`;
       const write = await this.write(session, lotId, key, `${this.notePrefix} u${index} n${seq}`);
@@ -125,6 +140,12 @@ export class UserLoad {
     }
   }
 
+  private async read(session: BrowserSession, path: string): Promise<void> {
+    let answer = await this.call(session, 'GET', path);
+    if (answer.status === 0 && this.options.retryReads && !this.stopping) answer = await this.call(session, 'GET', path);
+    if (answer.status < 200 || answer.status >= 300) this.result.failedOperations += 1;
+  }
+
   private async write(session: BrowserSession, lotId: number, key: string, text: string): Promise<WriteRecord> {
     const record: WriteRecord = { key, text, lotId, status: 0, code: null, message: null, acknowledged: false, attempts: 0 };
     this.result.writes.push(record);
@@ -136,13 +157,17 @@ export class UserLoad {
       record.message = answer.message;
       if (answer.status >= 200 && answer.status < 300) record.acknowledged = true;
       const retry = this.options.retryWrites && !record.acknowledged && (answer.status === 0 || answer.retryable) && !this.stopping;
-      if (!retry) return record;
+      if (!retry) {
+        if (!record.acknowledged) this.result.failedOperations += 1;
+        return record;
+      }
       await sleep(Math.min(answer.retryAfterMs ?? 250, 1000));
     }
   }
 
   private async call(session: BrowserSession, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     this.result.requests += 1;
+    const started = performance.now();
     let answer: Answer;
     try {
       const response = await fetch(`${this.baseUrl}${path}`, {
@@ -161,7 +186,7 @@ export class UserLoad {
     }
     this.result.statuses[answer.status] = (this.result.statuses[answer.status] ?? 0) + 1;
     if (answer.code) this.result.codes[answer.code] = (this.result.codes[answer.code] ?? 0) + 1;
-    this.result.samples.push({ at: Date.now(), ok: answer.status >= 200 && answer.status < 300 });
+    this.result.samples.push({ at: Date.now(), ok: answer.status >= 200 && answer.status < 300, ms: Math.round(performance.now() - started) });
     return answer;
   }
 
@@ -180,6 +205,29 @@ export class UserLoad {
     if (retryAfterMs !== null && response.headers.get('retry-after') === null) this.result.violations.push(`${where} ${code}: retryAfterMs without Retry-After`);
     return { code, message: typeof error?.message === 'string' ? error.message : null, retryable: error?.retryable === true, retryAfterMs };
   }
+}
+
+/** Logs a crowd in a few at a time: 50 password checks at once would exhaust the pool before any fault. */
+async function loginAll(baseUrl: string, users: UserCredentials[], concurrency = 6): Promise<BrowserSession[]> {
+  const sessions: BrowserSession[] = new Array<BrowserSession>(users.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < users.length) {
+      const index = next++;
+      const user = users[index]!;
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          sessions[index] = await loginWith(baseUrl, user.username, user.password);
+          break;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await sleep(250 * attempt);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, worker));
+  return sessions;
 }
 
 export interface WriteVerdict {
