@@ -20,9 +20,11 @@ const vitestJson = join(dir, 'vitest.json');
 // Positional arguments narrow the run to matching chaos files; options pass through.
 const extra = process.argv.slice(2);
 const named = extra.filter((arg) => !arg.startsWith('-')).map((arg) => (arg.startsWith('test/chaos/') ? arg : `test/chaos/${arg}`));
-const filters = [...extra.filter((arg) => arg.startsWith('-')), ...(named.length > 0 ? named : ['test/chaos/'])];
+// Stopping and self-healing scenarios spawn clusters of their own and live with the cluster tests.
+const DEFAULT_FILES = ['test/chaos/', 'test/cluster/stop-signals.test.ts', 'test/cluster/self-healing.test.ts'];
+const filters = [...extra.filter((arg) => arg.startsWith('-')), ...(named.length > 0 ? named : DEFAULT_FILES)];
 
-console.log(`chaos: running test/chaos with CHAOS_FULL=${full}, one file at a time; results in ${relative(ROOT, dir)}`);
+console.log(`chaos: running ${filters.join(' ')} with CHAOS_FULL=${full}, one file at a time; results in ${relative(ROOT, dir)}`);
 const run = spawnSync(
   process.execPath,
   [
