@@ -1,12 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Response } from 'express';
 import { describe, expect, it } from 'vitest';
-import { fakeResponse } from '../../../test/support/express-fakes.js';
+import { fakeRequest, fakeResponse } from '../../../test/support/express-fakes.js';
 import { sessionCacheHeaders } from './no-store.js';
 
 const headersFor = (url: string) => {
   const res = fakeResponse();
   let called = false;
-  sessionCacheHeaders({ url } as IncomingMessage, res as unknown as ServerResponse, () => {
+  sessionCacheHeaders(fakeRequest({ url }), res as unknown as Response, () => {
     called = true;
   });
   expect(called).toBe(true);
@@ -15,7 +15,7 @@ const headersFor = (url: string) => {
 
 describe(sessionCacheHeaders.name, () => {
   it('marks session-bearing paths no-store and Vary: Cookie, whatever their spelling', () => {
-    for (const url of ['/api/lots', '/API/lots/?limit=5', '/api/auth/me', '/admin', '/admin/api/audit', '/login', '/api/docs', '/api/docs-json']) {
+    for (const url of ['/api/lots', '/API/lots/?limit=5', 'http://any.example/api/lots', '/api/auth/me', '/admin', '/admin/api/audit', '/login', '/api/docs', '/api/docs-json']) {
       expect(headersFor(url), url).toEqual({ 'cache-control': 'no-store', vary: 'Cookie' });
     }
   });
