@@ -9,7 +9,8 @@ const escapeAttribute = (value: string) => value.replace(/[&"<>]/g, (c) => `&#${
  * The Swagger UI page under the enforced CSP: both scripts carry this response's nonce (the
  * bundle, then the start-up call, which `'strict-dynamic'` would also let the bundle load), and
  * the stylesheet comes from this origin. Swagger UI styles elements through the DOM (CSSOM),
- * which `style-src` does not restrict, so no inline style allowance is needed.
+ * which `style-src` does not restrict, so no inline style allowance is needed. No online
+ * validator: its badge would send the document's URL to swagger.io (and break img-src).
  */
 export function renderApiDocsPage(nonce: string): string {
   const n = escapeAttribute(nonce);
@@ -25,7 +26,7 @@ export function renderApiDocsPage(nonce: string): string {
 <div id="swagger-ui"></div>
 <script nonce="${n}" src="${SWAGGER_UI_ASSETS_PATH}/swagger-ui-bundle.js"></script>
 <script nonce="${n}">
-window.ui = SwaggerUIBundle({ url: ${JSON.stringify(API_DOCS_JSON_PATH)}, dom_id: '#swagger-ui', deepLinking: true, presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout' });
+window.ui = SwaggerUIBundle({ url: ${JSON.stringify(API_DOCS_JSON_PATH)}, dom_id: '#swagger-ui', deepLinking: true, presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout', validatorUrl: null });
 </script>
 </body>
 </html>

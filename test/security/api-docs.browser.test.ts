@@ -89,9 +89,16 @@ describe.skipIf(NO_CHROMIUM)(`Swagger UI in headless Chromium under CSP_MODE=enf
       // Its stylesheet applied (an unstyled page would leave the summary a plain block).
       expect(await page.locator('.opblock-summary').first().evaluate((el) => getComputedStyle(el).display)).toBe('flex');
 
-      // Opening an operation renders its parameters and responses (more components, more styles).
-      await page.locator('.opblock-summary').first().click();
-      await page.locator('.opblock-body').first().waitFor({ state: 'visible', timeout: STEP_MS });
+      // Opening an operation and running it renders parameters, the curl line and the highlighted
+      // live response (more components, more runtime styling). Anonymous, so the answer is a 401.
+      const lots = page.locator('.opblock-get', { has: page.getByText('/api/lots', { exact: true }) }).first();
+      await lots.locator('.opblock-summary').click();
+      await lots.getByRole('button', { name: 'Try it out' }).click();
+      const executed = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/lots');
+      await lots.getByRole('button', { name: 'Execute' }).click();
+      expect((await executed).status()).toBe(401);
+      await lots.locator('.live-responses-table').waitFor({ state: 'visible', timeout: STEP_MS });
+      expect(await lots.locator('.live-responses-table').textContent()).toMatch(/UNAUTHENTICATED/);
       await page.waitForTimeout(300);
 
       const violations = await page.evaluate(() => window.__cspViolations ?? []);
