@@ -15,9 +15,9 @@ import { inSessionScope } from './session-scope.js';
  */
 @Injectable()
 export class SessionMiddleware {
-  readonly handle: RequestHandler;
   /** The same for one route outside the usual scope (the admin-only API docs in production). */
   readonly identify: (req: Request, next: NextFunction) => void;
+  readonly handle: RequestHandler;
 
   constructor(store: RampartSessionStore, cookie: SessionCookie) {
     const load = async (req: Request, id: string): Promise<void> => {
