@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module.js';
+import { ApiDocsModule } from './api-docs/api-docs.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { RampartConfigModule } from './config/config.module.js';
 import { CoreModule } from './core/core.module.js';
@@ -50,6 +51,7 @@ export class AppModule {
         RealtimeModule,
         AdminModule,
         MetricsModule,
+        ApiDocsModule.register(runtime.config.app.apiDocs),
         TestHooksModule.register(runtime.config.app.testHooks),
       ],
     };

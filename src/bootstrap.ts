@@ -4,13 +4,13 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request, Response } from 'express';
 import type { DestinationStream, Logger } from 'pino';
+import { setupApiDocs } from './api-docs/api-docs.module.js';
 import { AppModule } from './app.module.js';
 import { loadConfig } from './config/env.js';
 import type { RampartConfig } from './config/rampart-config.js';
 import { sendError } from './core/all-exceptions.filter.js';
 import { ShuttingDownException } from './core/errors/index.js';
 import { describeStartupError } from './core/startup-error.js';
-import { setupOpenApi } from './core/openapi.js';
 import { startEmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
 import { firstStart } from './database/seed/first-start.js';
@@ -31,6 +31,8 @@ import { jsonBodiesOnly } from './security/csrf/json-bodies-only.middleware.js';
 import { cspReportBodyParser } from './security/csp/csp-report.body-parser.js';
 import { buildSecurityHeaders, CSP_REPORT_PATH, securityHeadersMiddleware } from './security/csp/security-headers.js';
 import { installClientIp } from './security/ip/client-ip.js';
+import { allowedHostsMiddleware } from './security/hosts/allowed-hosts.js';
+import { sessionCacheHeaders } from './security/cache/no-store.js';
 import { TrustedProxies } from './security/ip/trusted-proxies.js';
 import { SessionMiddleware } from './security/session/session.middleware.js';
 import type { Runtime } from './runtime.js';
@@ -103,7 +105,7 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
       abortOnError: false,
     });
     configureHttp(app, runtime);
-    setupOpenApi(app, config.app.version);
+    setupApiDocs(app, config.app.apiDocs, config.app.version);
     await app.listen(config.app.port, config.app.host);
     const server = app.getHttpServer() as Server;
     // Longer than common load-balancer idle timeouts, so the balancer closes idle sockets first.
@@ -156,8 +158,11 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
       correlationMiddleware,
       // Security headers are computed here once; per response only the CSP nonce is new.
       securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })),
+      sessionCacheHeaders,
       requestLogger(logger),
       metricsMiddleware(app.get(MetricsService)),
+      // Before routing, static files included: DNS rebinding must not reach any path.
+      allowedHostsMiddleware(config.security.allowedHosts, app.get(TrustedProxies).trust),
       (req, res, next) => {
         if (!registry.draining) return next();
         // From the first moment of shutdown no socket is kept alive, so none is idle (and

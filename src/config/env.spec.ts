@@ -99,6 +99,35 @@ describe(loadConfig.name, () => {
     expect(problemsOf({ ...PROD_BASE, ENABLE_TEST_HOOKS: 'true' }).join()).toMatch(/ENABLE_TEST_HOOKS/);
   });
 
+  it('PUBLIC_ORIGIN: an http(s) origin only, stored in its serialised form', () => {
+    expect(loadConfig({ PUBLIC_ORIGIN: 'https://Dash.Example.com:443/' }).config.security.publicOrigin).toBe('https://dash.example.com');
+    expect(loadConfig({ PUBLIC_ORIGIN: 'http://127.0.0.1:8080' }).config.security.publicOrigin).toBe('http://127.0.0.1:8080');
+    expect(loadConfig({}).config.security.publicOrigin).toBeNull();
+    for (const bad of ['dash.example.com', 'ftp://dash.example.com', 'ws://dash.example.com', 'https://dash.example.com/app', 'https://dash.example.com?x=1', 'https://u:pw@dash.example.com', 'https://dash.example.com#x']) {
+      expect(problemsOf({ PUBLIC_ORIGIN: bad }).join(), bad).toMatch(/^PUBLIC_ORIGIN is invalid/);
+    }
+  });
+
+  it('ALLOWED_HOSTS: names without ports, normalised, plus the host of PUBLIC_ORIGIN', () => {
+    expect(loadConfig({}).config.security.allowedHosts).toEqual(['localhost']);
+    expect(loadConfig({ ALLOWED_HOSTS: ' Dash.Example.com. , rampart ', PUBLIC_ORIGIN: 'https://public.example.com' }).config.security.allowedHosts).toEqual([
+      'dash.example.com',
+      'rampart',
+      'public.example.com',
+    ]);
+    for (const bad of ['dash.example.com:443', 'https://dash.example.com', '*.example.com', 'a,,b', 'bad host']) {
+      expect(problemsOf({ ALLOWED_HOSTS: bad }).join(), bad).toMatch(/^ALLOWED_HOSTS is invalid/);
+    }
+  });
+
+  it('API_DOCS: open outside production, off in production unless on, and then admin-only', () => {
+    expect(loadConfig({}).config.app.apiDocs).toBe('open');
+    expect(loadConfig({ API_DOCS: 'off' }).config.app.apiDocs).toBe('off');
+    expect(loadConfig(PROD_BASE).config.app.apiDocs).toBe('off');
+    expect(loadConfig({ ...PROD_BASE, API_DOCS: 'on' }).config.app.apiDocs).toBe('admin');
+    expect(problemsOf({ API_DOCS: 'yes' }).join()).toMatch(/^API_DOCS is invalid/);
+  });
+
   it('turns health caching off under NODE_ENV=test unless set', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).config.health.cacheMs).toBe(0);
     expect(loadConfig({ NODE_ENV: 'test', HEALTH_CACHE_MS: '250' }).config.health.cacheMs).toBe(250);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { trustedProxiesProblem } from '../security/ip/trusted-proxies.js';
-import type { EnforceMode, NodeEnv, RampartConfig } from './rampart-config.js';
+import type { ApiDocsAccess, EnforceMode, NodeEnv, RampartConfig } from './rampart-config.js';
 import { envSchema } from './schema.js';
 
 /** The placeholder `.env.example` ships; production refuses it like any other known placeholder. */
@@ -109,6 +109,8 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
   const drainDelayMs = env.SHUTDOWN_DRAIN_DELAY_MS === undefined && isProduction ? 5000 : num('SHUTDOWN_DRAIN_DELAY_MS');
   const healthCacheMs = env.HEALTH_CACHE_MS === undefined && nodeEnv === 'test' ? 0 : num('HEALTH_CACHE_MS');
 
+  const publicOrigin = typeof v.PUBLIC_ORIGIN === 'string' ? new URL(v.PUBLIC_ORIGIN).origin : null;
+
   const config: RampartConfig = {
     app: {
       env: nodeEnv,
@@ -120,6 +122,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       bodyLimit: String(v.BODY_LIMIT),
       testHooks: v.ENABLE_TEST_HOOKS === true,
       version,
+      apiDocs: apiDocsAccess(str('API_DOCS'), isProduction),
     },
     database: {
       url: str('DATABASE_URL'),
@@ -157,6 +160,8 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       resetPerHour: num('RATE_LIMIT_RESET_PER_HOUR'),
       accountPerMin: num('RATE_LIMIT_ACCOUNT_PER_MIN'),
       metricsToken: str('METRICS_TOKEN'),
+      publicOrigin,
+      allowedHosts: allowedHosts(String(v.ALLOWED_HOSTS), publicOrigin),
     },
     resilience: {
       breaker: {
@@ -198,6 +203,22 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
     warnings.push('REDIS_URL is not set: single-instance mode, sessions and rate-limit counters live in this process');
   }
   return { config, warnings };
+}
+
+/** In production the docs list every admin route: off unless asked for, and then for admins only. */
+function apiDocsAccess(value: string | null, isProduction: boolean): ApiDocsAccess {
+  if (value === 'off' || (value === null && isProduction)) return 'off';
+  return isProduction ? 'admin' : 'open';
+}
+
+/** The public origin's own host is served whatever ALLOWED_HOSTS says. */
+function allowedHosts(list: string, publicOrigin: string | null): string[] {
+  const hosts = list
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase().replace(/\.$/, ''))
+    .filter(Boolean);
+  if (publicOrigin !== null) hosts.push(new URL(publicOrigin).hostname);
+  return [...new Set(hosts)];
 }
 
 function describeLimit(context: Record<string, unknown> | undefined): string {

@@ -2,6 +2,7 @@ import type { BreakerOptions } from '../resilience/breaker.service.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type EnforceMode = 'enforce' | 'report-only';
+export type ApiDocsAccess = 'off' | 'open' | 'admin';
 
 export interface AppConfig {
   env: NodeEnv;
@@ -15,6 +16,8 @@ export interface AppConfig {
   /** Test-only triggers (e.g. blocking the event loop for the watchdog test); refused in production. */
   testHooks: boolean;
   version: string;
+  /** API_DOCS: off, served to anyone (development, test), or to admin sessions only (production). */
+  apiDocs: ApiDocsAccess;
 }
 
 export interface DatabaseConfig {
@@ -57,6 +60,10 @@ export interface SecurityConfig {
   resetPerHour: number;
   accountPerMin: number;
   metricsToken: string | null;
+  /** PUBLIC_ORIGIN as a URL origin (`https://app.example.com`); null derives it per request. */
+  publicOrigin: string | null;
+  /** ALLOWED_HOSTS, lower-case without a trailing dot, plus PUBLIC_ORIGIN's host. */
+  allowedHosts: string[];
 }
 
 export interface ResilienceConfig {

@@ -17,6 +17,8 @@ export const appSchema = Joi.object({
     .pattern(/^\d+(b|kb|mb)$/i)
     .default('100kb'),
   ENABLE_TEST_HOOKS: Joi.boolean().default(false),
+  // No default here: off in production, on elsewhere (env.ts), like SHUTDOWN_DRAIN_DELAY_MS.
+  API_DOCS: Joi.string().valid('on', 'off'),
 });
 
 export const databaseSchema = Joi.object({
@@ -58,6 +60,14 @@ export const securitySchema = Joi.object({
   RATE_LIMIT_RESET_PER_HOUR: positive(5),
   RATE_LIMIT_ACCOUNT_PER_MIN: positive(100),
   METRICS_TOKEN: Joi.string().min(16).max(512),
+  // scheme://host[:port] and nothing else: no path, query, fragment or credentials.
+  PUBLIC_ORIGIN: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .pattern(/^https?:\/\/[^/?#@\s]+\/?$/i),
+  // Host names (no ports), comma-separated; IP literals are always served.
+  ALLOWED_HOSTS: Joi.string()
+    .pattern(/^\s*[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?\.?\s*(?:,\s*[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?\.?\s*)*$/i)
+    .default('localhost'),
 });
 
 export const resilienceSchema = Joi.object({

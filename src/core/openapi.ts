@@ -1,5 +1,5 @@
 import { applyDecorators, type INestApplication } from '@nestjs/common';
-import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, DocumentBuilder, SwaggerModule, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiResponse, DocumentBuilder, type OpenAPIObject, SwaggerModule, getSchemaPath } from '@nestjs/swagger';
 import { ErrorCode } from './errors/error-code.js';
 
 class ErrorDetailDto {
@@ -46,8 +46,9 @@ export const ApiErrorResponses = () =>
 /** A documented error status specific to one route (e.g. 409 RESTART_BLOCKED). */
 export const ApiErrorResponse = (status: number, description: string) => ApiResponse({ status, description, schema: envelope });
 
-export function setupOpenApi(app: INestApplication, version: string): void {
-  const document = SwaggerModule.createDocument(
+/** The OpenAPI document of every documented route; served by src/api-docs (or not, per API_DOCS). */
+export function createOpenApiDocument(app: INestApplication, version: string): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Rampart dashboard API')
@@ -57,5 +58,4 @@ export function setupOpenApi(app: INestApplication, version: string): void {
       .build(),
     { extraModels: [ErrorEnvelopeDto] },
   );
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 }

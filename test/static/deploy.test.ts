@@ -192,6 +192,35 @@ describe('configuration the deployments hand to the app', () => {
     }
   });
 
+  const hostsModule = join(L.ROOT, 'src', 'security', 'hosts', 'allowed-hosts.ts');
+  it.skipIf(!existsSync(envModule) || !existsSync(hostsModule))('every Host name callers use is served (ALLOWED_HOSTS refuses the rest before routing)', async () => {
+    const { loadConfig } = (await import(pathToFileURL(envModule).href)) as { loadConfig: (env: Record<string, string>) => C.Doc };
+    const { hostServed } = (await import(pathToFileURL(hostsModule).href)) as { hostServed: (host: string, allowed: ReadonlySet<string>) => boolean };
+    const served = (env: Record<string, string>) => new Set<string>(loadConfig(env).config.security.allowedHosts as string[]);
+    // compose: what Prometheus scrapes (app:3000) and the container healthcheck's URL.
+    const composeHosts = new Set(served(composeEnv()));
+    const scraped = (prom.scrape_configs as C.Doc[]).filter((j) => j.job_name === 'rampart').flatMap((j) => (j.static_configs as C.Doc[]).flatMap((c) => c.targets as string[]));
+    expect(scraped.length).toBeGreaterThan(0);
+    const healthcheck = JSON.stringify(compose.services.app.healthcheck?.test ?? []);
+    const checked = [...healthcheck.matchAll(/https?:\/\/([^/'"]+)/g)].map((m) => m[1]!);
+    for (const host of [...scraped, ...checked, 'localhost:3000']) expect(hostServed(host, composeHosts), `compose Host ${host}`).toBe(true);
+    // k8s: the Service's names for in-cluster callers; probes go to the pod IP (no httpGet.host).
+    const k8sHosts = served(k8sEnv());
+    const namespace = String(k8s.kustomization.namespace);
+    for (const service of k8s.objects.filter((o) => o.kind === 'Service')) {
+      const name = String(service.metadata.name);
+      for (const host of [name, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local:3000`]) {
+        expect(hostServed(host, k8sHosts), `k8s Host ${host}`).toBe(true);
+      }
+    }
+    const container = k8s.objects.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0];
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+      const get = container[probe]?.httpGet as C.Doc | undefined;
+      const host = get?.host ?? (get?.httpHeaders as C.Doc[] | undefined)?.find((h) => String(h.name).toLowerCase() === 'host')?.value;
+      if (host !== undefined) expect(hostServed(String(host), k8sHosts), `${probe} Host ${host}`).toBe(true);
+    }
+  });
+
   it.skipIf(L.envExampleNames() === null)('every variable the deployments set is documented in .env.example', () => {
     const documented = L.envExampleNames() ?? new Set<string>();
     const used = new Set([...Object.keys(composeEnv()), ...Object.keys(k8sEnv())]);

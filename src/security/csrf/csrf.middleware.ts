@@ -30,11 +30,12 @@ export class CsrfMiddleware {
     @Inject(ConfigService) config: ConfigService<RampartConfig, true>,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
-    const reportOnly = config.get('security', { infer: true }).csrfMode === 'report-only';
+    const { csrfMode, publicOrigin } = config.get('security', { infer: true });
+    const reportOnly = csrfMode === 'report-only';
     this.handle = (req: Request, res: Response, next: NextFunction) => {
       if (SAFE_METHODS.has(req.method) || !inSessionScope(req.path)) return next();
       markCsrfChecked(req);
-      const reason = crossSiteReason(req) ?? (tokens.verify(req) ? null : 'missing or invalid CSRF token');
+      const reason = crossSiteReason(req, publicOrigin) ?? (tokens.verify(req) ? null : 'missing or invalid CSRF token');
       if (reason === null) return next();
       const log = req.log ?? logger;
       // The path without its query string: routes are not matched yet at this point.

@@ -15,6 +15,8 @@ import { inSessionScope } from './session-scope.js';
  */
 @Injectable()
 export class SessionMiddleware {
+  /** The same for one route outside the usual scope (the admin-only API docs in production). */
+  readonly identify: (req: Request, next: NextFunction) => void;
   readonly handle: RequestHandler;
 
   constructor(store: RampartSessionStore, cookie: SessionCookie) {
@@ -31,8 +33,7 @@ export class SessionMiddleware {
         requestContext.setUser(data.user.id);
       }
     };
-    this.handle = (req: Request, _res: Response, next: NextFunction) => {
-      if (!inSessionScope(req.path)) return next();
+    this.identify = (req: Request, next: NextFunction) => {
       const id = cookie.idFrom(req.headers.cookie);
       if (id === null) {
         // A cookie that fails its signature names no live session either (e.g. after a
@@ -41,6 +42,10 @@ export class SessionMiddleware {
         return next();
       }
       load(req, id).then(() => next(), next);
+    };
+    this.handle = (req: Request, _res: Response, next: NextFunction) => {
+      if (!inSessionScope(req.path)) return next();
+      this.identify(req, next);
     };
   }
 }

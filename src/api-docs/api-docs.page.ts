@@ -1,0 +1,34 @@
+import { SWAGGER_UI_ASSETS_PATH } from './swagger-ui-assets.js';
+
+export const API_DOCS_PATH = '/api/docs';
+export const API_DOCS_JSON_PATH = '/api/docs-json';
+
+const escapeAttribute = (value: string) => value.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The Swagger UI page under the enforced CSP: both scripts carry this response's nonce (the
+ * bundle, then the start-up call, which `'strict-dynamic'` would also let the bundle load), and
+ * the stylesheet comes from this origin. Swagger UI styles elements through the DOM (CSSOM),
+ * which `style-src` does not restrict, so no inline style allowance is needed. No online
+ * validator: its badge would send the document's URL to swagger.io (and break img-src).
+ */
+export function renderApiDocsPage(nonce: string): string {
+  const n = escapeAttribute(nonce);
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Rampart dashboard API</title>
+<link rel="stylesheet" href="${SWAGGER_UI_ASSETS_PATH}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script nonce="${n}" src="${SWAGGER_UI_ASSETS_PATH}/swagger-ui-bundle.js"></script>
+<script nonce="${n}">
+window.ui = SwaggerUIBundle({ url: ${JSON.stringify(API_DOCS_JSON_PATH)}, dom_id: '#swagger-ui', deepLinking: true, presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout', validatorUrl: null });
+</script>
+</body>
+</html>
+`;
+}
