@@ -186,3 +186,26 @@ describe('per-account login failure budget', () => {
     expect(refused.retryAfter).toBeLessThanOrEqual(2 * WINDOW_S);
   }, 40_000);
 });
+
+describe('per-account login failure budget without Redis (single-instance mode)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT: '3' });
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('keeps the counters in memory with the same answers', async () => {
+    const pre = await anonymousSession(app.url);
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 5; i += 1) {
+      last = await pre.post('/api/auth/login', { username: 'Admin ', password: 'not-the-password' }, { headers: { 'x-forwarded-for': `198.18.7.${i + 1}` } });
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    expect(last!.headers.get('retry-after')).toBe('900');
+    expect(limitState(last!, 'login-account')).toEqual({ remaining: 0, resetS: 900 });
+  });
+});
