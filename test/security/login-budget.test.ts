@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
-import { anonymousSession, type BrowserSession, createUser, type TestUser } from '../support/session.js';
+import { anonymousSession, type BrowserSession, createUser, sessionCookieOf, type TestUser } from '../support/session.js';
 import { limitState } from './rate-limit-support.js';
 
 const WINDOW_S = 10;
@@ -207,5 +207,22 @@ describe('per-account login failure budget without Redis (single-instance mode)'
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     expect(last!.headers.get('retry-after')).toBe('900');
     expect(limitState(last!, 'login-account')).toEqual({ remaining: 0, resetS: 900 });
+  });
+
+  it('shares the budget with the HTML form, which shows the delay on the page', async () => {
+    const page = await fetch(`${app.url}/login`);
+    const cookie = sessionCookieOf(page)!;
+    const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const response = await fetch(`${app.url}/login`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: app.url, 'x-forwarded-for': '198.18.7.50' },
+      body: new URLSearchParams({ username: 'admin', password: 'not-the-password', _csrf: token }).toString(),
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(800);
+    expect(limitState(response, 'login-account')?.remaining).toBe(0);
+    expect(await response.text()).toContain('Too many failed sign-ins for this username. Try again in 15 minutes.');
   });
 });
