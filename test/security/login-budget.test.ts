@@ -118,6 +118,11 @@ describe('per-account login failure budget', () => {
     const keys = await redis.keys(`${prefix}rl:login-account*`);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.some((key) => key.includes(victim.username))).toBe(false);
+    // One warn line per exhaustion (not per refusal), naming the key an operator would clear.
+    const exhausted = [...a.logs.entries(), ...b.logs.entries()].filter((entry) => entry.event === 'login-budget-exhausted');
+    expect(exhausted).toHaveLength(1);
+    expect(keys).toContain(`${prefix}rl:login-account:${String(exhausted[0]!.subject)}`);
+    expect(JSON.stringify(exhausted[0])).not.toContain(victim.username);
   });
 
   it('answers an unknown username exactly like a known one, in the same timing class', async () => {

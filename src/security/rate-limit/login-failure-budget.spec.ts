@@ -25,7 +25,7 @@ function setup(store?: RateLimitStore) {
   const memory = new MemoryRateLimitStore({ now: () => now });
   const metrics = new RateLimitMetrics();
   const limiter = new RateLimiter(store ?? memory, metrics, silent);
-  const budget = new LoginFailureBudget(store ?? memory, limiter, metrics, policy, 'a-test-secret-of-enough-length-123');
+  const budget = new LoginFailureBudget(store ?? memory, limiter, metrics, policy, 'a-test-secret-of-enough-length-123', silent);
   const fail = async (name: string) => {
     const attempt = await budget.admit(name, response());
     attempt.failed();

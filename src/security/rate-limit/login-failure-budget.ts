@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { appendListItem, limitItem, policyItem, RATE_LIMIT_HEADER, RATE_LIMIT_POLICY_HEADER } from './rate-limit.headers.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
 import type { RatePolicy } from './rate-limit.policies.js';
@@ -41,6 +42,7 @@ export class LoginFailureBudget {
     private readonly metrics: RateLimitMetrics,
     private readonly policy: RatePolicy,
     private readonly secret: string,
+    private readonly logger: Logger,
   ) {}
 
   /** The counter's subject for a username: what an operator needs to clear it (see RUNBOOK). */
@@ -97,7 +99,10 @@ export class LoginFailureBudget {
     const strikes = await this.store.increment(`${this.policy.name}-strikes:${subject}`, STRIKE_MEMORY_MS, NO_LIMIT, 0, this.policy.name);
     const delayMs = Math.min(this.policy.windowMs * 2 ** Math.min(strikes.totalHits - 1, 30), this.policy.blockMs);
     const leftMs = await this.store.extend(key, delayMs);
-    return Math.max(1, Math.ceil(leftMs / 1000));
+    const delayS = Math.max(1, Math.ceil(leftMs / 1000));
+    // Once per exhaustion, not per refusal; `subject` names the key (never the username).
+    this.logger.warn({ event: 'login-budget-exhausted', subject, strikes: strikes.totalHits, delayS }, "a username's failed-login budget is spent");
+    return delayS;
   }
 }
 

@@ -3,6 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
 import type { RampartConfig } from '../../config/rampart-config.js';
 import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
 import { AccountRateLimitGuard } from './account-rate-limit.guard.js';
@@ -80,10 +82,11 @@ export class RateLimitStoreModule {}
     },
     {
       provide: LoginFailureBudget,
-      inject: [RateLimitStore, RateLimiter, RateLimitMetrics, ConfigService],
-      useFactory: (store: RateLimitStore, limiter: RateLimiter, metrics: RateLimitMetrics, config: Config) => {
+      inject: [RateLimitStore, RateLimiter, RateLimitMetrics, ConfigService, ROOT_LOGGER],
+      useFactory: (store: RateLimitStore, limiter: RateLimiter, metrics: RateLimitMetrics, config: Config, logger: Logger) => {
         const security = config.get('security', { infer: true });
-        return new LoginFailureBudget(store, limiter, metrics, ratePolicies(security)['login-account'], security.sessionSecret);
+        const policy = ratePolicies(security)['login-account'];
+        return new LoginFailureBudget(store, limiter, metrics, policy, security.sessionSecret, logger.child({ component: 'login-budget' }));
       },
     },
   ],
