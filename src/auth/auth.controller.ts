@@ -37,7 +37,9 @@ export class AuthController {
     return { user };
   }
 
+  /** Per-IP `anonymous` budget: each call without a live session may start one. */
   @Public()
+  @RateLimit('anonymous')
   @Get('csrf')
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: CsrfTokenDto, description: 'Starts an anonymous session when there is none' })

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { UnauthenticatedException } from '../core/errors/index.js';
 import { CsrfTokens } from '../security/csrf/csrf-tokens.js';
+import { LoginFailureBudget } from '../security/rate-limit/login-failure-budget.js';
 import { SessionControl } from '../security/session/session-control.js';
 import type { AuthenticatedUser } from './auth.decorators.js';
 import { CredentialVerifier } from './credential-verifier.js';
@@ -15,11 +16,23 @@ export class AuthService {
     private readonly credentials: CredentialVerifier,
     private readonly sessions: SessionControl,
     private readonly csrf: CsrfTokens,
+    private readonly failures: LoginFailureBudget,
   ) {}
 
-  /** A new session id for the user; the pre-login session and its CSRF token are gone. */
+  /**
+   * A new session id for the user; the pre-login session and its CSRF token are gone. A
+   * username whose failure budget is spent is refused (429) before its password is checked,
+   * whether or not the account exists.
+   */
   async login(req: Request, res: Response, username: string, password: string): Promise<AuthenticatedUser> {
-    const user = await this.credentials.verify(username, password);
+    const attempt = await this.failures.admit(username, res);
+    let user: AuthenticatedUser | null;
+    try {
+      user = await this.credentials.verify(username, password);
+      if (user === null) attempt.failed();
+    } finally {
+      await attempt.settle();
+    }
     if (user === null) {
       req.log?.info({ event: 'login-failed' }, 'login refused');
       throw new UnauthenticatedException(LOGIN_FAILED_MESSAGE);

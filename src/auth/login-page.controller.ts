@@ -11,6 +11,8 @@ import { LoginPageService } from './login-page.service.js';
 export class LoginPageController {
   constructor(private readonly loginPage: LoginPageService) {}
 
+  /** Starts an anonymous session like `GET /api/auth/csrf`, so it shares that per-IP budget. */
+  @RateLimit('anonymous')
   @Get()
   show(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse): Promise<Response> {
     return this.loginPage.show(req, res);

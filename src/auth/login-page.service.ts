@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response as ExpressResponse } from 'express';
 import { UnauthenticatedException } from '../core/errors/index.js';
+import { RateLimitedException } from '../security/rate-limit/rate-limited.exception.js';
 import { AuthService, LOGIN_FAILED_MESSAGE } from './auth.service.js';
 import { renderLoginPage } from './login-page.view.js';
 
@@ -22,15 +23,31 @@ export class LoginPageService {
       const user = await this.auth.login(req, res, username, password);
       return new Response(null, { status: 303, headers: { Location: user.role === 'admin' ? '/admin' : '/' } });
     } catch (error) {
+      if (error instanceof RateLimitedException) {
+        // The username's failed-login budget (the per-IP one refuses before this handler). The
+        // same words for every username, existing or not.
+        const retryAfterS = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
+        const wait = retryAfterS < 120 ? `${retryAfterS} seconds` : `${Math.ceil(retryAfterS / 60)} minutes`;
+        return this.page(req, res, 429, `Too many failed sign-ins for this username. Try again in ${wait}.`, username, {
+          'Retry-After': String(retryAfterS),
+        });
+      }
       if (!(error instanceof UnauthenticatedException)) throw error;
       return this.page(req, res, 401, LOGIN_FAILED_MESSAGE, username);
     }
   }
 
-  private async page(req: Request, res: ExpressResponse, status: number, error: string | null, username: string): Promise<Response> {
+  private async page(
+    req: Request,
+    res: ExpressResponse,
+    status: number,
+    error: string | null,
+    username: string,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
     const csrfToken = await this.auth.csrfToken(req, res);
     const html = renderLoginPage({ csrfToken, nonce: cspNonceOf(res), error, username });
-    return new Response(html, { status, headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } });
+    return new Response(html, { status, headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', ...extraHeaders } });
   }
 }
 

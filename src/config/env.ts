@@ -159,6 +159,12 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       loginPerMin: num('RATE_LIMIT_LOGIN_PER_MIN'),
       resetPerHour: num('RATE_LIMIT_RESET_PER_HOUR'),
       accountPerMin: num('RATE_LIMIT_ACCOUNT_PER_MIN'),
+      anonymousPerMin: num('RATE_LIMIT_ANONYMOUS_PER_MIN'),
+      loginFailures: {
+        perAccount: num('RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT'),
+        windowS: num('RATE_LIMIT_LOGIN_FAILURES_WINDOW_S'),
+        maxDelayS: num('RATE_LIMIT_LOGIN_FAILURES_MAX_DELAY_S'),
+      },
       metricsToken: str('METRICS_TOKEN'),
       publicOrigin,
       allowedHosts: allowedHosts(String(v.ALLOWED_HOSTS), publicOrigin),

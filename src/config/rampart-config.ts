@@ -59,6 +59,10 @@ export interface SecurityConfig {
   loginPerMin: number;
   resetPerHour: number;
   accountPerMin: number;
+  /** GET /api/auth/csrf and GET /login without a signed-in session, per client IP. */
+  anonymousPerMin: number;
+  /** Failed logins per normalised username across all IPs; the delay doubles with each exhaustion, up to maxDelayS. */
+  loginFailures: { perAccount: number; windowS: number; maxDelayS: number };
   metricsToken: string | null;
   /** PUBLIC_ORIGIN as a URL origin (`https://app.example.com`); null derives it per request. */
   publicOrigin: string | null;

@@ -52,13 +52,18 @@ export const securitySchema = Joi.object({
   SESSION_SECRET: Joi.string().min(1).max(1024),
   SESSION_IDLE_TIMEOUT_S: positive(1800),
   SESSION_ABSOLUTE_TIMEOUT_S: positive(43_200),
-  SESSION_ANONYMOUS_TIMEOUT_S: positive(300),
+  // CONTRACT: anonymous pre-login sessions expire within minutes.
+  SESSION_ANONYMOUS_TIMEOUT_S: positive(300).max(900),
   CSRF_MODE: Joi.string().valid('enforce', 'report-only').default('enforce'),
   CSP_MODE: Joi.string().valid('enforce', 'report-only').default('enforce'),
   TRUSTED_PROXIES: Joi.string().default('loopback'),
   RATE_LIMIT_LOGIN_PER_MIN: positive(10),
   RATE_LIMIT_RESET_PER_HOUR: positive(5),
   RATE_LIMIT_ACCOUNT_PER_MIN: positive(100),
+  RATE_LIMIT_ANONYMOUS_PER_MIN: positive(60),
+  RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT: positive(20),
+  RATE_LIMIT_LOGIN_FAILURES_WINDOW_S: positive(900),
+  RATE_LIMIT_LOGIN_FAILURES_MAX_DELAY_S: positive(3600),
   METRICS_TOKEN: Joi.string().min(16).max(512),
   // scheme://host[:port] and nothing else: no path, query, fragment or credentials.
   PUBLIC_ORIGIN: Joi.string()

@@ -38,6 +38,22 @@ describe(RedisRateLimitStore.name, () => {
     expect(await store.increment('account:7', 200, 1, 200, 'account')).toMatchObject({ totalHits: 1, isBlocked: false });
   });
 
+  it('extends a key only ever longer, and refunds a hit without lifting a block', async () => {
+    const store = new RedisRateLimitStore(redis, prefix);
+    const key = 'login-account:abc';
+    expect(await store.extend(key, 5000)).toBe(0);
+    expect(await redis.exists(`${prefix}rl:${key}`)).toBe(0);
+    await store.increment(key, 1000, 2, 1000, 'login-account');
+    expect(await store.extend(key, 5000)).toBe(5000);
+    expect(await store.extend(key, 100)).toBeGreaterThan(4000);
+    await store.refund(key, 2);
+    expect(await redis.get(`${prefix}rl:${key}`)).toBe('0');
+    expect(await redis.pttl(`${prefix}rl:${key}`)).toBeGreaterThan(4000);
+    for (let i = 0; i < 3; i += 1) await store.increment(key, 1000, 2, 1000, 'login-account');
+    await store.refund(key, 2);
+    expect(await redis.get(`${prefix}rl:${key}`)).toBe('3');
+  });
+
   it('re-sends the script after Redis forgot it', async () => {
     // SCRIPT FLUSH on a Redis of this test's own: the shared one serves other files' scripts.
     const own = await startOwnRedis();

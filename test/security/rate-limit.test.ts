@@ -35,7 +35,8 @@ describe('rate limits', () => {
       const response = await loginAttempt(a, client);
       // Failed logins count: each is a 401 and spends one unit.
       expect(response.status).toBe(401);
-      expect(response.headers['ratelimit-policy']).toBe('"login";q=10;w=60');
+      // Both budgets of a login: the per-IP one, then the username's failed-login one.
+      expect(response.headers['ratelimit-policy']).toBe('"login";q=10;w=60, "login-account";q=20;w=900');
       const state = limitState(response, 'login');
       expect(state?.remaining).toBe(10 - i);
       expect(state?.resetS).toBeGreaterThan(0);

@@ -54,6 +54,19 @@ export class MemoryRateLimitStore extends RateLimitStore {
     return toRecord(window.hits, limit, window.endsAt - now);
   }
 
+  async extend(key: string, ttlMs: number): Promise<number> {
+    const now = this.now();
+    const window = this.windows.get(key);
+    if (window === undefined || window.endsAt <= now) return 0;
+    window.endsAt = Math.max(window.endsAt, now + ttlMs);
+    return window.endsAt - now;
+  }
+
+  async refund(key: string, limit: number): Promise<void> {
+    const window = this.windows.get(key);
+    if (window !== undefined && window.endsAt > this.now() && window.hits > 0 && window.hits <= limit) window.hits -= 1;
+  }
+
   private sweep(now: number): void {
     for (let i = 0; i < this.sweepPerCall; i += 1) {
       this.cursor ??= this.windows.entries();

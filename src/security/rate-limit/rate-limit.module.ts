@@ -1,11 +1,14 @@
-import { Global, Module } from '@nestjs/common';
+import { type ExecutionContext, Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
 import type { RampartConfig } from '../../config/rampart-config.js';
 import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
 import { AccountRateLimitGuard } from './account-rate-limit.guard.js';
+import { LoginFailureBudget } from './login-failure-budget.js';
 import { routeRatePolicy } from './rate-limit.decorator.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
@@ -17,7 +20,13 @@ import { RedisRateLimitStore } from './redis-rate-limit.store.js';
 
 type Config = ConfigService<RampartConfig, true>;
 
-const IP_POLICIES: IpRatePolicyName[] = ['login', 'reset', 'csp-report'];
+const IP_POLICIES: IpRatePolicyName[] = ['login', 'reset', 'csp-report', 'anonymous'];
+
+/** `anonymous` bounds who starts pre-login sessions; a signed-in caller is under the account budget instead. */
+function skips(name: IpRatePolicyName, context: ExecutionContext): boolean {
+  if (routeRatePolicy(context) !== name) return true;
+  return name === 'anonymous' && context.switchToHttp().getRequest<{ user?: unknown }>().user !== undefined;
+}
 
 /** Redis when configured (shared by workers and replicas), otherwise this process's memory. */
 @Module({
@@ -55,7 +64,7 @@ export class RateLimitStoreModule {}
             limit: policies[name].limit,
             ttl: policies[name].windowMs,
             blockDuration: policies[name].blockMs,
-            skipIf: (context) => routeRatePolicy(context) !== name,
+            skipIf: (context) => skips(name, context),
           })),
         };
       },
@@ -71,7 +80,16 @@ export class RateLimitStoreModule {}
       useFactory: (limiter: RateLimiter, config: Config) =>
         new AccountRateLimitGuard(limiter, ratePolicies(config.get('security', { infer: true })).account),
     },
+    {
+      provide: LoginFailureBudget,
+      inject: [RateLimitStore, RateLimiter, RateLimitMetrics, ConfigService, ROOT_LOGGER],
+      useFactory: (store: RateLimitStore, limiter: RateLimiter, metrics: RateLimitMetrics, config: Config, logger: Logger) => {
+        const security = config.get('security', { infer: true });
+        const policy = ratePolicies(security)['login-account'];
+        return new LoginFailureBudget(store, limiter, metrics, policy, security.sessionSecret, logger.child({ component: 'login-budget' }));
+      },
+    },
   ],
-  exports: [RateLimitMetrics, RateLimiter, RateLimitGuard],
+  exports: [RateLimitMetrics, RateLimiter, RateLimitGuard, LoginFailureBudget],
 })
 export class RateLimitModule {}

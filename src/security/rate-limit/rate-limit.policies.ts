@@ -1,12 +1,13 @@
 import type { SecurityConfig } from '../../config/rampart-config.js';
 
 /**
- * The named budgets. `login`, `reset` and `csp-report` are per client IP and apply to the
- * routes that carry `@RateLimit(name)`; `account` is per user id on every authenticated
- * `/api/*` route.
+ * The named budgets. `login`, `reset`, `csp-report` and `anonymous` are per client IP and
+ * apply to the routes that carry `@RateLimit(name)`; `account` is per user id on every
+ * authenticated `/api/*` route; `login-account` counts failed logins per username (see
+ * LoginFailureBudget).
  */
-export type RatePolicyName = 'login' | 'reset' | 'csp-report' | 'account';
-export type IpRatePolicyName = Exclude<RatePolicyName, 'account'>;
+export type RatePolicyName = 'login' | 'reset' | 'csp-report' | 'anonymous' | 'account' | 'login-account';
+export type IpRatePolicyName = Exclude<RatePolicyName, 'account' | 'login-account'>;
 
 export interface RatePolicy {
   name: RatePolicyName;
@@ -24,12 +25,25 @@ const HOUR = 60 * MINUTE;
 
 const policy = (name: RatePolicyName, limit: number, windowMs: number): RatePolicy => ({ name, limit, windowMs, blockMs: windowMs });
 
-export function ratePolicies(security: Pick<SecurityConfig, 'loginPerMin' | 'resetPerHour' | 'accountPerMin'>): Record<RatePolicyName, RatePolicy> {
+export function ratePolicies(
+  security: Pick<SecurityConfig, 'loginPerMin' | 'resetPerHour' | 'accountPerMin' | 'anonymousPerMin' | 'loginFailures'>,
+): Record<RatePolicyName, RatePolicy> {
+  const failures = security.loginFailures;
+  const failureWindowMs = failures.windowS * 1000;
   return {
     login: policy('login', security.loginPerMin, MINUTE),
     // No password-reset route exists yet; whichever appears carries @RateLimit('reset').
     reset: policy('reset', security.resetPerHour, HOUR),
     'csp-report': policy('csp-report', CSP_REPORTS_PER_MIN, MINUTE),
+    // Starts anonymous sessions: bounds how many one client can keep alive (rate x SESSION_ANONYMOUS_TIMEOUT_S).
+    anonymous: policy('anonymous', security.anonymousPerMin, MINUTE),
     account: policy('account', security.accountPerMin, MINUTE),
+    // blockMs is the longest delay; the first exhaustion blocks for one window, each next one twice the last.
+    'login-account': {
+      name: 'login-account',
+      limit: failures.perAccount,
+      windowMs: failureWindowMs,
+      blockMs: Math.max(failureWindowMs, failures.maxDelayS * 1000),
+    },
   };
 }

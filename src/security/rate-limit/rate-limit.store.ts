@@ -13,6 +13,18 @@ export type RateLimitRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>
  */
 export abstract class RateLimitStore implements ThrottlerStorage {
   abstract increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<RateLimitRecord>;
+
+  /**
+   * Makes an existing key live at least `ttlMs` from now (a longer block than the one
+   * `increment` set). Returns the milliseconds it now has left, 0 when there is no such key.
+   */
+  abstract extend(key: string, ttlMs: number): Promise<number>;
+
+  /**
+   * Gives back one hit that turned out not to count (a login that succeeded), unless the key
+   * is already over `limit`: a refund never lifts a block.
+   */
+  abstract refund(key: string, limit: number): Promise<void>;
 }
 
 /** The record both stores return for `hits` in a window that ends in `remainingMs`. */

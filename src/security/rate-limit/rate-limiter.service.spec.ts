@@ -36,6 +36,12 @@ describe(RateLimiter.name, () => {
       increment(): never {
         throw new Error('connection refused');
       }
+      extend(): never {
+        throw new Error('connection refused');
+      }
+      refund(): never {
+        throw new Error('connection refused');
+      }
     }
     const metrics = new RateLimitMetrics();
     const limiter = new RateLimiter(new BrokenStore(), metrics, silent);

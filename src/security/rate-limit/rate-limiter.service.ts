@@ -46,7 +46,8 @@ export class RateLimiter {
     appendListItem(res, RATE_LIMIT_HEADER, limitItem(policy.name, policy.limit - record.totalHits, record.timeToExpire));
   }
 
-  private storeFailed(error: unknown): void {
+  /** Shared with the other users of the store (LoginFailureBudget): one metric, one throttled warning. */
+  storeFailed(error: unknown): void {
     this.metrics.storeFailed();
     const now = Date.now();
     if (now - this.lastStoreWarningAt < STORE_WARNING_INTERVAL_MS) return;

@@ -24,7 +24,31 @@ end
 return {hits, ttl}
 `;
 
-const SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
+/** PEXPIRE only ever lengthening the key's life; returns the milliseconds left (0: no key). */
+export const EXTEND_LUA = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then return 0 end
+local wanted = tonumber(ARGV[1])
+if wanted > ttl then
+  redis.call('PEXPIRE', KEYS[1], wanted)
+  return wanted
+end
+return ttl
+`;
+
+/** DECR keeps the key's TTL; a key over its limit (blocked) is left alone. */
+export const REFUND_LUA = `
+local hits = tonumber(redis.call('GET', KEYS[1]))
+if hits and hits > 0 and hits <= tonumber(ARGV[1]) then redis.call('DECR', KEYS[1]) end
+return 0
+`;
+
+const sha = (script: string) => createHash('sha1').update(script).digest('hex');
+const SCRIPTS = {
+  increment: { lua: RATE_LIMIT_LUA, sha: sha(RATE_LIMIT_LUA) },
+  extend: { lua: EXTEND_LUA, sha: sha(EXTEND_LUA) },
+  refund: { lua: REFUND_LUA, sha: sha(REFUND_LUA) },
+};
 
 /**
  * Counters in Redis under `REDIS_KEY_PREFIX` + `rl:`, shared by every worker and replica, so a
@@ -40,16 +64,26 @@ export class RedisRateLimitStore extends RateLimitStore {
   }
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, _throttlerName?: string): Promise<RateLimitRecord> {
-    const redisKey = `${this.keyPrefix}rl:${key}`;
     const args = [String(Math.ceil(ttl)), String(limit), String(Math.ceil(blockDuration))];
-    let reply: unknown;
+    const [hits, remainingMs] = (await this.run(SCRIPTS.increment, key, args)) as [number, number];
+    return toRecord(hits, limit, remainingMs);
+  }
+
+  async extend(key: string, ttlMs: number): Promise<number> {
+    return Number(await this.run(SCRIPTS.extend, key, [String(Math.ceil(ttlMs))]));
+  }
+
+  async refund(key: string, limit: number): Promise<void> {
+    await this.run(SCRIPTS.refund, key, [String(limit)]);
+  }
+
+  private async run(script: { lua: string; sha: string }, key: string, args: string[]): Promise<unknown> {
+    const redisKey = `${this.keyPrefix}rl:${key}`;
     try {
-      reply = await this.redis.evalsha(SHA, 1, redisKey, ...args);
+      return await this.redis.evalsha(script.sha, 1, redisKey, ...args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      reply = await this.redis.eval(RATE_LIMIT_LUA, 1, redisKey, ...args);
+      return this.redis.eval(script.lua, 1, redisKey, ...args);
     }
-    const [hits, remainingMs] = reply as [number, number];
-    return toRecord(hits, limit, remainingMs);
   }
 }

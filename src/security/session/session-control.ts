@@ -8,6 +8,9 @@ import { attachSession, sessionStateOf } from './request-session.js';
 import { SessionCookie } from './session-cookie.js';
 import type { SessionData } from './session-data.js';
 
+/** The "cookie not sent" warning, at most once per this interval per process. */
+export const INSECURE_WARNING_INTERVAL_MS = 60_000;
+
 /**
  * Every change to a session is one of these, made on purpose and awaited: starting an
  * anonymous one, saving it, login (always a new id) and logout (the key deleted, the cookie
@@ -16,6 +19,9 @@ import type { SessionData } from './session-data.js';
  */
 @Injectable()
 export class SessionControl {
+  private lastInsecureWarningAt = Number.NEGATIVE_INFINITY;
+  private insecureSinceWarning = 0;
+
   constructor(
     private readonly store: RampartSessionStore,
     private readonly cookie: SessionCookie,
@@ -30,7 +36,10 @@ export class SessionControl {
   /**
    * Stores the session: an update when it exists in the store, otherwise a creation under a
    * new id, whose cookie is set on `res`. An update of a session deleted meanwhile (a logout
-   * on another connection) writes nothing.
+   * on another connection) writes nothing. A new session whose Secure cookie cannot be set
+   * (production over plain HTTP) is not stored at all: the browser would never present it,
+   * so it could only cost memory. The request's session stays unsaved (its CSRF token backs
+   * nothing, and the next state-changing request is refused).
    */
   async save(req: Request, res: Response): Promise<void> {
     const data = sessionOf(req);
@@ -39,16 +48,30 @@ export class SessionControl {
       await this.store.update(state.id, data);
       return;
     }
+    if (!this.cookie.canSet(req)) {
+      this.warnInsecure(req);
+      return;
+    }
     const id = this.cookie.newId();
     await this.store.create(id, data);
     state.id = id;
-    if (!this.cookie.set(req, res, id)) {
-      // The session exists but the browser will never present it: every next call is a 401.
-      (req.log ?? this.logger).warn(
-        { cookie: this.cookie.name },
-        'session cookie not sent: the request is not HTTPS as far as this app can tell (check X-Forwarded-Proto and TRUSTED_PROXIES)',
-      );
+    this.cookie.set(req, res, id);
+  }
+
+  /** Every request of a misconfigured proxy hits this: one line a minute, with how many were not logged. */
+  private warnInsecure(req: Request): void {
+    const now = Date.now();
+    if (now - this.lastInsecureWarningAt < INSECURE_WARNING_INTERVAL_MS) {
+      this.insecureSinceWarning += 1;
+      return;
     }
+    const suppressed = this.insecureSinceWarning;
+    this.lastInsecureWarningAt = now;
+    this.insecureSinceWarning = 0;
+    (req.log ?? this.logger).warn(
+      { cookie: this.cookie.name, suppressed },
+      'session cookie not sent and session not stored: the request is not HTTPS as far as this app can tell (check X-Forwarded-Proto and TRUSTED_PROXIES)',
+    );
   }
 
   /** Login: the old id (and whatever an attacker may have planted in it) is destroyed first. */

@@ -79,9 +79,14 @@ export class SessionCookie {
    * TRUSTED_PROXIES lets us know): a browser would drop it anyway. False when not set.
    */
   set(req: Request, res: Response, id: string): boolean {
-    if (this.options.secure && !req.secure) return false;
+    if (!this.canSet(req)) return false;
     res.cookie(this.name, `${SIGNED_PREFIX}${id}.${this.signature(id)}`, this.options);
     return true;
+  }
+
+  /** False when the cookie is Secure and the request is not HTTPS: the browser would never send it back. */
+  canSet(req: Request): boolean {
+    return !this.options.secure || req.secure;
   }
 
   clear(res: Response): void {
