@@ -19,12 +19,13 @@ export class AuthService {
 
   /** A new session id for the user; the pre-login session and its CSRF token are gone. */
   async login(req: Request, res: Response, username: string, password: string): Promise<AuthenticatedUser> {
-    const user = await this.credentials.verify(username, password);
-    if (user === null) {
+    const verified = await this.credentials.verify(username, password);
+    if (verified === null) {
       req.log?.info({ event: 'login-failed' }, 'login refused');
       throw new UnauthenticatedException(LOGIN_FAILED_MESSAGE);
     }
-    await this.sessions.establish(req, res, user);
+    const { user, credential } = verified;
+    await this.sessions.establish(req, res, user, credential);
     req.log?.info({ event: 'login', userId: user.id }, 'logged in');
     return user;
   }

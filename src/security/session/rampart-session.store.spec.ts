@@ -146,6 +146,9 @@ describe(RampartSessionStore.name, () => {
       remove(): Promise<void> {
         return down();
       }
+      removeUser(): Promise<number> {
+        return down();
+      }
     }
     const failing = new RampartSessionStore(new Down(), TIMEOUTS, silent, () => now);
     await expect(failing.load('s1')).rejects.toBeInstanceOf(SessionStoreUnavailableException);
