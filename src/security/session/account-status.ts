@@ -45,7 +45,10 @@ export function sessionMismatch(session: SessionData, state: AccountState | null
 
 interface Remembered {
   state: AccountState | null;
+  /** When the database last answered for this user. */
   at: number;
+  /** When it was last asked (answered or not): a failed read is not retried by every request. */
+  askedAt: number;
 }
 
 /**
@@ -67,14 +70,21 @@ export class AccountStatus {
   /** The user's state, no older than `maxAgeMs` (0: read now). Null when the user no longer exists. */
   async current(userId: number, maxAgeMs = ACCOUNT_FRESH_MS): Promise<AccountState | null> {
     const known = this.remembered.get(userId);
-    if (known !== undefined && this.now() - known.at < maxAgeMs) return known.state;
+    const now = this.now();
+    if (known !== undefined && now - known.at < maxAgeMs) return known.state;
+    const usable = known !== undefined && now - known.at < ACCOUNT_STALE_IF_ERROR_MS;
+    // A read just failed: until it is due again, requests go on with the last answer rather
+    // than each waiting out the pool for another failure.
+    if (usable && maxAgeMs > 0 && now - known.askedAt < maxAgeMs) return known.state;
     try {
       return await this.read(userId);
     } catch (error) {
       // The database is out of reach (or the breaker is open): a recent answer beats failing
       // every request of every user, and a change no one can write cannot be missed for long.
-      if (known !== undefined && this.now() - known.at < ACCOUNT_STALE_IF_ERROR_MS) return known.state;
-      throw error;
+      if (!usable) throw error;
+      const latest = this.remembered.get(userId);
+      if (latest !== undefined) latest.askedAt = this.now();
+      return known.state;
     }
   }
 
@@ -105,7 +115,7 @@ export class AccountStatus {
 
   private put(userId: number, state: AccountState | null, at = this.now()): void {
     this.remembered.delete(userId);
-    this.remembered.set(userId, { state, at });
+    this.remembered.set(userId, { state, at, askedAt: at });
     if (this.remembered.size > MEMORY) this.remembered.delete(this.remembered.keys().next().value as number);
   }
 }

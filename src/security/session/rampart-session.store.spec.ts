@@ -63,6 +63,20 @@ describe(RampartSessionStore.name, () => {
     expect(await backend.read('s1')).toBeNull();
   });
 
+  it('lists a logged-in session under its user, so revoking the user ends every one of them', async () => {
+    await store.create('s1', { createdAt: now, user: viewer });
+    await store.create('s2', { createdAt: now, user: viewer });
+    await store.create('anon', { createdAt: now });
+    await store.create('other', { createdAt: now, user: { ...viewer, id: 2 } });
+    expect(backend.sessionsOf(viewer.id)).toBe(2);
+    await store.destroy('s2', viewer.id);
+    expect(backend.sessionsOf(viewer.id)).toBe(1);
+    expect(await store.revokeUser(viewer.id)).toBe(1);
+    expect(await store.load('s1')).toBeNull();
+    expect(await store.load('anon')).not.toBeNull();
+    expect(await store.load('other')).not.toBeNull();
+  });
+
   it('refuses to create over an existing id', async () => {
     await store.create('s1', { createdAt: now });
     await expect(store.create('s1', { createdAt: now })).rejects.toThrow('already in use');
