@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { MemorySessionBackend } from './memory-session.backend.js';
 import { RampartSessionStore } from './rampart-session.store.js';
 import type { SessionData } from './session-data.js';
-import { SessionBackend } from './session-backend.js';
+import { SessionBackend, type SessionOwner } from './session-backend.js';
 import { SessionStoreUnavailableException } from './session-store-unavailable.exception.js';
 
 const TIMEOUTS = { idleTimeoutS: 60, absoluteTimeoutS: 600, anonymousTimeoutS: 10 };
@@ -13,10 +13,10 @@ const silent = pino({ level: 'silent' });
 class RecordingBackend extends MemorySessionBackend {
   readonly calls: string[] = [];
   readonly ttls: number[] = [];
-  override create(id: string, value: string, ttlMs: number) {
+  override create(id: string, value: string, ttlMs: number, owner?: SessionOwner) {
     this.calls.push(`create ${id}`);
     this.ttls.push(ttlMs);
-    return super.create(id, value, ttlMs);
+    return super.create(id, value, ttlMs, owner);
   }
   override update(id: string, value: string, ttlMs: number) {
     this.calls.push(`update ${id}`);
