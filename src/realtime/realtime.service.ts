@@ -155,11 +155,6 @@ export class RealtimeService implements OnApplicationBootstrap {
     res.on('close', () => this.remove(subscriber));
   }
 
-  /** Live streams of one user on this worker. */
-  streamsOf(userId: number): number {
-    return this.perUser.get(userId) ?? 0;
-  }
-
   /** Forgets a stream (once: ended here, or closed by the client). */
   private remove(subscriber: Subscriber): boolean {
     clearInterval(subscriber.heartbeat);
