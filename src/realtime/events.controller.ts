@@ -22,10 +22,10 @@ export class EventsController {
       '`event: end` with `{"reason":"logged_out"|"revoked"|"expired"|"disabled"}` when the session ends (the stream closes; ' +
       'reconnecting is 401). At most SSE_MAX_PER_USER streams per user: beyond it 429 RATE_LIMITED with Retry-After.',
   })
-  stream(@Req() req: Request, @Res() res: Response, @CurrentUser() user: AuthenticatedUser | undefined): void {
+  async stream(@Req() req: Request, @Res() res: Response, @CurrentUser() user: AuthenticatedUser | undefined): Promise<void> {
     const sessionId = sessionStateOf(req)?.id ?? null;
     // The guard has seen a user, so a session backs this request; checked, not assumed.
     if (user === undefined || sessionId === null) throw new UnauthenticatedException();
-    this.realtime.subscribe(res, { sessionId, user });
+    await this.realtime.subscribe(res, { sessionId, user });
   }
 }

@@ -18,6 +18,8 @@ import { AccountStatus, sessionMismatch } from '../security/session/account-stat
 import { RampartSessionStore } from '../security/session/rampart-session.store.js';
 import { type SessionEndReason, type SessionEvent, SessionEvents } from '../security/session/session-events.js';
 import { endReasonOf, SessionRevocation } from '../security/session/session-revocation.js';
+import { SessionStoreUnavailableException } from '../security/session/session-store-unavailable.exception.js';
+import { StreamSlots } from './stream-slots.js';
 
 export const EVENTS_CHANNEL = 'rampart_events';
 /** What browsers wait before reconnecting after we end a stream on shutdown. */
@@ -36,6 +38,8 @@ interface Subscriber {
   /** The session the stream belongs to, and its user: the stream ends when the session does. */
   sessionId: string;
   user: AuthenticatedUser;
+  /** Its slot among the user's SSE_MAX_PER_USER (StreamSlots). */
+  slot: string;
 }
 
 /** The stream's owner, as the session middleware established it. */
@@ -64,7 +68,8 @@ interface ListenLink {
  * replicas), and within SSE_SESSION_CHECK_MS when the session expires, is deleted or its user
  * changes (a periodic re-read). That re-read does not slide the idle timeout: an open stream
  * is not activity, so a tab left open does not keep a session alive. One user holds at most
- * SSE_MAX_PER_USER streams here, so no single user can take every one of the worker's slots.
+ * SSE_MAX_PER_USER streams across all workers and replicas (StreamSlots), so no single user can
+ * take every one of a worker's SSE_MAX_SUBSCRIBERS.
  */
 @Injectable()
 export class RealtimeService implements OnApplicationBootstrap {
@@ -76,7 +81,6 @@ export class RealtimeService implements OnApplicationBootstrap {
   private probeSequence = 0;
   private readonly probe: { intervalMs: number; timeoutMs: number };
   private readonly subscribers = new Set<Subscriber>();
-  private readonly perUser = new Map<number, number>();
   private readonly maxPerUser: number;
   private readonly sessionCheckMs: number;
   private sessionCheck: NodeJS.Timeout | null = null;
@@ -97,6 +101,7 @@ export class RealtimeService implements OnApplicationBootstrap {
     private readonly accounts: AccountStatus,
     private readonly revocation: SessionRevocation,
     events: SessionEvents,
+    private readonly slots: StreamSlots,
   ) {
     const resilience = config.get('resilience', { infer: true });
     this.maxSubscribers = resilience.sse.maxSubscribers;
@@ -110,7 +115,10 @@ export class RealtimeService implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     // Streams end first, with a retry hint, the moment shutdown begins; the connection closes in its phase.
     this.registry.onDrainStart(() => this.endAll());
-    this.sessionCheck = setInterval(() => void this.checkSessions(), this.sessionCheckMs);
+    this.sessionCheck = setInterval(() => {
+      this.renewSlots();
+      void this.checkSessions();
+    }, this.sessionCheckMs);
     this.sessionCheck.unref();
     this.registry.register({ name: 'realtime-listen', phase: 'realtime', close: () => this.close() });
     await this.connect();
@@ -124,22 +132,32 @@ export class RealtimeService implements OnApplicationBootstrap {
     return this.link !== null;
   }
 
-  subscribe(res: Response, owner: StreamOwner): void {
-    if (this.registry.draining) throw new AppException(ErrorCode.SHUTTING_DOWN, 'The server is shutting down', { retryable: true, retryAfterMs: SSE_RETRY_MS });
-    const held = this.perUser.get(owner.user.id) ?? 0;
-    if (held >= this.maxPerUser) {
-      // Checked first: a user at their own cap is told so, even when the worker is full too.
+  async subscribe(res: Response, owner: StreamOwner): Promise<void> {
+    this.refuseWhenFull();
+    const slot = randomBytes(12).toString('base64url');
+    let acquired: boolean;
+    try {
+      acquired = await this.slots.acquire(owner.user.id, slot, this.maxPerUser);
+    } catch (error) {
+      throw new SessionStoreUnavailableException(error);
+    }
+    if (!acquired) {
       throw new AppException(ErrorCode.RATE_LIMITED, `At most ${this.maxPerUser} live streams per user; close one or retry shortly`, {
         retryable: true,
         retryAfterMs: SSE_RETRY_MS,
       });
     }
-    if (this.subscribers.size >= this.maxSubscribers) {
-      // A capacity limit, not a shutdown: the contract's retryable "limit hit" code.
-      throw new AppException(ErrorCode.RATE_LIMITED, 'Too many live subscribers on this worker; retry shortly', {
-        retryable: true,
-        retryAfterMs: SSE_RETRY_MS,
-      });
+    try {
+      // Shutdown may have begun, or the worker filled up, while the slot was being taken.
+      this.refuseWhenFull();
+    } catch (error) {
+      this.releaseSlot(owner.user.id, slot);
+      throw error;
+    }
+    if (res.destroyed) {
+      // The client left meanwhile.
+      this.releaseSlot(owner.user.id, slot);
+      return;
     }
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -149,19 +167,41 @@ export class RealtimeService implements OnApplicationBootstrap {
     res.write(`retry: ${SSE_RETRY_MS}\n: connected\n\n`);
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.heartbeatMs);
     heartbeat.unref();
-    const subscriber: Subscriber = { res, heartbeat, sessionId: owner.sessionId, user: owner.user };
+    const subscriber: Subscriber = { res, heartbeat, sessionId: owner.sessionId, user: owner.user, slot };
     this.subscribers.add(subscriber);
-    this.perUser.set(owner.user.id, held + 1);
     res.on('close', () => this.remove(subscriber));
+  }
+
+  private refuseWhenFull(): void {
+    if (this.registry.draining) throw new AppException(ErrorCode.SHUTTING_DOWN, 'The server is shutting down', { retryable: true, retryAfterMs: SSE_RETRY_MS });
+    if (this.subscribers.size >= this.maxSubscribers) {
+      // A capacity limit, not a shutdown: the contract's retryable "limit hit" code.
+      throw new AppException(ErrorCode.RATE_LIMITED, 'Too many live subscribers on this worker; retry shortly', {
+        retryable: true,
+        retryAfterMs: SSE_RETRY_MS,
+      });
+    }
+  }
+
+  private releaseSlot(userId: number, slot: string): void {
+    // Best effort: a slot that is not released expires with its lease.
+    this.slots.release(userId, slot).catch((error: unknown) => this.logger.debug({ err: error }, 'live stream slot not released; it expires'));
+  }
+
+  /** Keeps the slots of open streams from expiring (their leases outlast a few rounds). */
+  private renewSlots(): void {
+    const byUser = new Map<number, string[]>();
+    for (const { user, slot } of this.subscribers) byUser.set(user.id, [...(byUser.get(user.id) ?? []), slot]);
+    for (const [userId, slots] of byUser) {
+      this.slots.renew(userId, slots).catch((error: unknown) => this.logger.debug({ err: error }, 'live stream slots not renewed; retrying next round'));
+    }
   }
 
   /** Forgets a stream (once: ended here, or closed by the client). */
   private remove(subscriber: Subscriber): boolean {
     clearInterval(subscriber.heartbeat);
     if (!this.subscribers.delete(subscriber)) return false;
-    const left = (this.perUser.get(subscriber.user.id) ?? 1) - 1;
-    if (left > 0) this.perUser.set(subscriber.user.id, left);
-    else this.perUser.delete(subscriber.user.id);
+    this.releaseSlot(subscriber.user.id, subscriber.slot);
     return true;
   }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCOUNT_FRESH_MS } from '../../src/security/session/account-status.js';
 import { SessionBackend } from '../../src/security/session/session-backend.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { loginAs, loginWith, SESSION_TEST_ENV } from '../support/session.js';
@@ -103,6 +104,19 @@ describe('a live stream belongs to its session', () => {
       expect(await stream.waitForEnd(2000 + CHECK_MS * 3)).toBe('expired');
       expect(Date.now() - opened).toBeGreaterThanOrEqual(1500);
       expect((await viewer.get('/api/auth/me')).status).toBe(401);
+    } finally {
+      await stream.cancel();
+    }
+  });
+
+  it('ends "disabled" within the bound when its user is disabled in SQL, with no request to notice it', async () => {
+    const operator = await loginAs(bounded, 'operator');
+    const stream = await openStream(bounded.url, operator.cookie);
+    try {
+      await bounded.db.query('UPDATE users SET disabled = true WHERE id = $1', [operator.user.id]);
+      expect(await stream.waitForEnd(ACCOUNT_FRESH_MS + CHECK_MS * 3)).toBe('disabled');
+      // The stream's check revoked the sessions themselves, not only the stream.
+      expect(await bounded.app.get(SessionBackend).read(operator.sid)).toBeNull();
     } finally {
       await stream.cancel();
     }

@@ -4,7 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { ACCOUNT_FRESH_MS } from '../../src/security/session/account-status.js';
 import { createUser, loginAs, loginWith, SESSION_TEST_ENV } from '../support/session.js';
-import { openStream } from '../support/sse.js';
+import { openStream, type SseReader } from '../support/sse.js';
 
 /** Two instances behind one load balancer: one Redis, one SESSION_SECRET, one database. */
 describe('sessions across two app instances', () => {
@@ -110,6 +110,30 @@ describe('sessions across two app instances', () => {
       expect(await stream.waitForEnd(2000)).toBe('disabled');
     } finally {
       await stream.cancel();
+    }
+  });
+
+  it('holds SSE_MAX_PER_USER (5) across both instances: the 6th stream of a user is refused on either, another user still connects', async () => {
+    const greedy = await loginAs(first, 'viewer');
+    const other = await loginAs(second, 'viewer');
+    const streams: SseReader[] = [];
+    try {
+      for (const app of [first, first, first, second, second]) streams.push(await openStream(app.url, greedy.cookie));
+      expect(await redis.zcard(`${prefix}sse:${greedy.user.id}`)).toBe(5);
+      for (const app of [first, second]) {
+        const sixth = await fetch(`${app.url}/api/events/stream`, { headers: { cookie: greedy.cookie } });
+        expect(sixth.status).toBe(429);
+        expect(((await sixth.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+        expect(Number(sixth.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+      streams.push(await openStream(second.url, other.cookie));
+      // Closing one frees its slot everywhere.
+      await streams[0]!.cancel();
+      const deadline = Date.now() + 2000;
+      while ((await redis.zcard(`${prefix}sse:${greedy.user.id}`)) > 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      streams.push(await openStream(second.url, greedy.cookie));
+    } finally {
+      for (const stream of streams) await stream.cancel();
     }
   });
 });
