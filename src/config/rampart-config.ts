@@ -65,7 +65,7 @@ export interface ResilienceConfig {
   shutdown: { drainDelayMs: number; timeoutMs: number; hookTimeoutMs: number };
   reportCacheRefreshMs: number;
   /**
-   * maxPerUser: streams one user may hold on a worker (under maxSubscribers); sessionCheckMs:
+   * maxPerUser: streams one user may hold across workers and replicas; sessionCheckMs:
    * how often each stream re-reads its session, bounding how long one outlives an expiry.
    */
   sse: { maxSubscribers: number; heartbeatMs: number; maxPerUser: number; sessionCheckMs: number };
