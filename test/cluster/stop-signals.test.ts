@@ -63,8 +63,13 @@ async function watchStop(port: number, cookie: string, signalledAt: number, unti
   while (Date.now() - signalledAt < untilMs) {
     const [ready, live, api] = await Promise.all([probe(port, '/health/ready'), probe(port, '/health/live'), probe(port, '/api/auth/me', cookie)]);
     const at = Date.now() - signalledAt;
+    const readyCode = (ready.body?.['error'] as { code?: string } | undefined)?.code;
     if (ready.status === 503 && ready.body?.['status'] === 'shutting_down') {
       t.firstShuttingDownMs ??= at;
+      t.lastShuttingDownMs = at;
+    } else if (ready.status === 503 && readyCode === 'SHUTTING_DOWN' && t.firstShuttingDownMs !== null) {
+      // After the delay a worker whose listener is closing answers every request, probes
+      // included, with the contract's SHUTTING_DOWN envelope: still a 503 that says why.
       t.lastShuttingDownMs = at;
     } else if (ready.status === 200 && t.firstShuttingDownMs === null) {
       // Before the signal reached the workers.
