@@ -14,8 +14,13 @@ describe('a live stream belongs to its session', () => {
   beforeAll(async () => {
     // A periodic check far beyond the test: whatever ends a stream here is the session event itself.
     prompt = await startTestApp({ ...SESSION_TEST_ENV, SSE_SESSION_CHECK_MS: '60000', SSE_MAX_SUBSCRIBERS: '8' });
-    // Sessions idle out after 2 s; streams re-check them every 300 ms.
-    bounded = await startTestApp({ ...SESSION_TEST_ENV, SSE_SESSION_CHECK_MS: String(CHECK_MS), SESSION_IDLE_TIMEOUT_S: '2' });
+    // Sessions idle out after 2 s and end 5 s after login whatever happens; streams re-check them every 300 ms.
+    bounded = await startTestApp({
+      ...SESSION_TEST_ENV,
+      SSE_SESSION_CHECK_MS: String(CHECK_MS),
+      SESSION_IDLE_TIMEOUT_S: '2',
+      SESSION_ABSOLUTE_TIMEOUT_S: '5',
+    });
   });
   afterAll(async () => {
     await Promise.all([prompt?.stop(), bounded?.stop()]);
@@ -131,6 +136,23 @@ describe('a live stream belongs to its session', () => {
         expect((await viewer.get('/api/auth/me')).status).toBe(200);
       }
       expect(stream.ended()).toBe(false);
+    } finally {
+      await stream.cancel();
+    }
+  });
+
+  it('ends "expired" at the absolute timeout although the session is in use all along', async () => {
+    const viewer = await loginAs(bounded, 'viewer');
+    const loggedIn = Date.now();
+    const stream = await openStream(bounded.url, viewer.cookie);
+    try {
+      while (!stream.ended() && Date.now() - loggedIn < 5000 + CHECK_MS * 4) {
+        await viewer.get('/api/auth/me');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(await stream.waitForEnd(100)).toBe('expired');
+      expect(stream.endedAt()! - loggedIn).toBeGreaterThanOrEqual(4900);
+      expect((await viewer.get('/api/auth/me')).status).toBe(401);
     } finally {
       await stream.cancel();
     }
