@@ -1,13 +1,23 @@
-import { Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
 import { ApiErrorResponses } from '../core/openapi.js';
 import { Idempotent, IdempotencyKeyScope } from '../idempotency/idempotency.interceptor.js';
 import { type IdempotencyScope, IdempotencyService } from '../idempotency/idempotency.service.js';
 import { DEFAULT_PAGE_LIMIT } from '../core/page-limit.query.js';
+import { PositiveIntPipe } from '../core/positive-int.pipe.js';
 import { correlationIdOf } from '../observability/correlation.js';
-import { AuditEntryDto, AuditQuery, RestartAcceptedDto, RestartBody, SystemStatusDto, WorkerStatusDto } from './admin.dto.js';
+import {
+  AuditEntryDto,
+  AuditQuery,
+  RestartAcceptedDto,
+  RestartBody,
+  SignOutBody,
+  SignOutResultDto,
+  SystemStatusDto,
+  WorkerStatusDto,
+} from './admin.dto.js';
 import { AdminService } from './admin.service.js';
 import { AuditLogService } from './audit-log.service.js';
 
@@ -52,6 +62,20 @@ export class AdminApiController {
         correlationId: correlationIdOf(req),
       }),
     );
+  }
+
+  @Post('users/:id/sign-out')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Sign a user out everywhere',
+    description:
+      'Ends every session of the user on every worker and replica at once: their next request is 401 UNAUTHENTICATED and ' +
+      'their live streams end with `event: end` `{"reason":"revoked"}`. Audited with the reason and the outcome. Signing out ' +
+      'does not stop a new login; disable the user for that.',
+  })
+  @ApiOkResponse({ type: SignOutResultDto })
+  signOut(@Param('id', PositiveIntPipe) id: number, @Body() body: SignOutBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
+    return this.admin.signOut({ userId: id, reason: body.reason, actor: { id: user.id, username: user.username }, correlationId: correlationIdOf(req) });
   }
 
   @Get('audit')

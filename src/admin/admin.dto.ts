@@ -17,6 +17,18 @@ export class RestartBody {
   acknowledgeOverride?: boolean;
 }
 
+export class SignOutBody {
+  @ApiProperty({ minLength: 3, maxLength: 500, description: 'Why; recorded in the audit log' })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
+}
+
+export class SignOutResultDto {
+  @ApiProperty() userId!: number;
+  @ApiProperty({ description: 'Sessions that were live and are now ended (0 when the user had none)' }) revokedSessions!: number;
+}
+
 export class RestartFormBody extends RestartBody {
   @IsOptional()
   @IsString()

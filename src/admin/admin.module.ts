@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { IdempotencyModule } from '../idempotency/idempotency.module.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
+import { SessionModule } from '../security/session/session.module.js';
 import { AdminApiController } from './admin-api.controller.js';
 import { AdminConsoleController } from './admin-console.controller.js';
 import { AdminService } from './admin.service.js';
@@ -10,7 +11,7 @@ import { ChannelWorkerControl } from './worker-control.channel.js';
 import { WorkerControl } from './worker-control.js';
 
 @Module({
-  imports: [AuthModule, IdempotencyModule],
+  imports: [AuthModule, IdempotencyModule, SessionModule],
   controllers: [AdminApiController, AdminConsoleController],
   providers: [
     AdminService,

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { SupervisorStatus } from '../cluster/protocol.js';
-import { AppException, ErrorCode } from '../core/errors/index.js';
+import { AppException, ErrorCode, NotFoundException } from '../core/errors/index.js';
+import { DatabaseService } from '../database/database.service.js';
 import { PoolManager } from '../database/pool-manager.js';
 import { REDIS_CLIENT } from '../redis/redis.tokens.js';
 import { BreakerService, MAIN_DB_BREAKER } from '../resilience/breaker.service.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
+import { SessionRevocation } from '../security/session/session-revocation.js';
 import { AuditLogService } from './audit-log.service.js';
 import { WorkerControl } from './worker-control.js';
 
@@ -22,6 +24,13 @@ export interface RestartCommand {
   correlationId: string;
 }
 
+export interface SignOutCommand {
+  userId: number;
+  reason: string;
+  actor: Actor;
+  correlationId: string;
+}
+
 /** Operator actions and the status they are based on. Every action is audited before it acts. */
 @Injectable()
 export class AdminService {
@@ -32,6 +41,8 @@ export class AdminService {
     @Inject(MAIN_DB_BREAKER) private readonly breaker: BreakerService,
     @Inject(REDIS_CLIENT) private readonly redis: Redis | null,
     @Inject(RUNTIME) private readonly runtime: Runtime,
+    private readonly revocation: SessionRevocation,
+    private readonly db: DatabaseService,
   ) {}
 
   async systemStatus() {
@@ -100,6 +111,34 @@ export class AdminService {
     // down. All are "this restart cannot happen now"; the message says which.
     if (!accepted) throw new AppException(ErrorCode.RESTART_BLOCKED, result.message ?? `Restart ${result.status}: ${result.code ?? 'refused'}`);
     return { restartId: result.restartId, status: 'running' };
+  }
+
+  /**
+   * Ends every session of a user (SessionRevocation), audited like a restart: the request row
+   * first (no row, no action), then the outcome, failures included.
+   */
+  async signOut(command: SignOutCommand): Promise<{ userId: number; revokedSessions: number }> {
+    const base = { actorId: command.actor.id, action: 'user.sign-out', reason: command.reason, correlationId: command.correlationId };
+    const [target] = (await this.db.run((m) => m.query('SELECT id, username FROM users WHERE id = $1', [command.userId]))) as {
+      id: number;
+      username: string;
+    }[];
+    if (target === undefined) {
+      await this.audit.append({ ...base, outcome: 'refused: NOT_FOUND', details: { userId: command.userId } });
+      throw new NotFoundException(`No user with id ${command.userId}`);
+    }
+    const details = { userId: target.id, username: target.username };
+    await this.audit.append({ ...base, outcome: 'requested', details });
+    let revokedSessions: number;
+    try {
+      revokedSessions = await this.revocation.revokeUser(target.id, 'signed_out');
+    } catch (error) {
+      const code = error instanceof AppException ? error.code : 'INTERNAL';
+      await this.audit.append({ ...base, outcome: `failed: ${code}`, details }).catch(() => undefined);
+      throw error;
+    }
+    await this.audit.append({ ...base, outcome: 'signed out', details: { ...details, revokedSessions } });
+    return { userId: target.id, revokedSessions };
   }
 
   private async redisStatus(): Promise<{ mode: 'redis' | 'memory'; status: string; latencyMs: number | null }> {

@@ -26,18 +26,19 @@ export class AuthService {
    */
   async login(req: Request, res: Response, username: string, password: string): Promise<AuthenticatedUser> {
     const attempt = await this.failures.admit(username, res);
-    let user: AuthenticatedUser | null;
+    let verified: Awaited<ReturnType<CredentialVerifier['verify']>>;
     try {
-      user = await this.credentials.verify(username, password);
-      if (user === null) attempt.failed();
+      verified = await this.credentials.verify(username, password);
+      if (verified === null) attempt.failed();
     } finally {
       await attempt.settle();
     }
-    if (user === null) {
+    if (verified === null) {
       req.log?.info({ event: 'login-failed' }, 'login refused');
       throw new UnauthenticatedException(LOGIN_FAILED_MESSAGE);
     }
-    await this.sessions.establish(req, res, user);
+    const { user, credential } = verified;
+    await this.sessions.establish(req, res, user, credential);
     req.log?.info({ event: 'login', userId: user.id }, 'logged in');
     return user;
   }

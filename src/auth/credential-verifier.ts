@@ -2,7 +2,14 @@ import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import type { Role } from '../database/entities/index.js';
 import type { AuthenticatedUser } from './auth.decorators.js';
+import { AccountStatus, credentialStamp } from '../security/session/account-status.js';
 import { PasswordHasher } from './password-hasher.js';
+
+/** A user whose password just matched, and the stamp of the hash it matched (see AccountStatus). */
+export interface VerifiedUser {
+  user: AuthenticatedUser;
+  credential: string;
+}
 
 interface UserRow {
   id: number;
@@ -22,6 +29,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
   constructor(
     private readonly db: DatabaseService,
     private readonly hasher: PasswordHasher,
+    private readonly accounts: AccountStatus,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -29,12 +37,15 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     await this.hasher.verify(null, '');
   }
 
-  async verify(username: string, password: string): Promise<AuthenticatedUser | null> {
+  async verify(username: string, password: string): Promise<VerifiedUser | null> {
     const [row] = (await this.db.run((m) =>
       m.query('SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1', [username]),
     )) as UserRow[];
     const matches = await this.hasher.verify(row?.password_hash ?? null, password);
     if (row === undefined || !matches || row.disabled) return null;
-    return { id: row.id, username: row.username, role: row.role };
+    const credential = credentialStamp(row.password_hash);
+    // The row was just read: the session's first requests need not read it again.
+    this.accounts.remember(row.id, { role: row.role, disabled: row.disabled, credential });
+    return { user: { id: row.id, username: row.username, role: row.role }, credential };
   }
 }

@@ -184,7 +184,12 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
         hookTimeoutMs: num('SHUTDOWN_HOOK_TIMEOUT_MS'),
       },
       reportCacheRefreshMs: num('REPORT_CACHE_REFRESH_MS'),
-      sse: { maxSubscribers: num('SSE_MAX_SUBSCRIBERS'), heartbeatMs: num('SSE_HEARTBEAT_MS') },
+      sse: {
+        maxSubscribers: num('SSE_MAX_SUBSCRIBERS'),
+        heartbeatMs: num('SSE_HEARTBEAT_MS'),
+        maxPerUser: num('SSE_MAX_PER_USER'),
+        sessionCheckMs: num('SSE_SESSION_CHECK_MS'),
+      },
       realtimeProbe: { intervalMs: num('REALTIME_PROBE_INTERVAL_MS'), timeoutMs: num('REALTIME_PROBE_TIMEOUT_MS') },
     },
     health: {

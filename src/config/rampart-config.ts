@@ -75,7 +75,11 @@ export interface ResilienceConfig {
   breaker: Omit<BreakerOptions, 'name' | 'healthyResetMs'>;
   shutdown: { drainDelayMs: number; timeoutMs: number; hookTimeoutMs: number };
   reportCacheRefreshMs: number;
-  sse: { maxSubscribers: number; heartbeatMs: number };
+  /**
+   * maxPerUser: streams one user may hold across workers and replicas; sessionCheckMs:
+   * how often each stream re-reads its session, bounding how long one outlives an expiry.
+   */
+  sse: { maxSubscribers: number; heartbeatMs: number; maxPerUser: number; sessionCheckMs: number };
   /** How often the LISTEN connection proves itself, and how long a probe (or a reconnect) may take. */
   realtimeProbe: { intervalMs: number; timeoutMs: number };
 }

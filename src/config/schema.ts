@@ -88,6 +88,8 @@ export const resilienceSchema = Joi.object({
   REPORT_CACHE_REFRESH_MS: positive(5000),
   SSE_MAX_SUBSCRIBERS: positive(200),
   SSE_HEARTBEAT_MS: positive(15_000),
+  SSE_MAX_PER_USER: positive(5),
+  SSE_SESSION_CHECK_MS: Joi.number().integer().min(100).max(60_000).default(10_000),
   REALTIME_PROBE_INTERVAL_MS: Joi.number().integer().min(100).max(600_000).default(2000),
   REALTIME_PROBE_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(2000),
 });

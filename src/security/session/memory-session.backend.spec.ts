@@ -54,4 +54,29 @@ describe(MemorySessionBackend.name, () => {
     await backend.create('n2', 'x', 100);
     expect(backend.size).toBe(2);
   });
+
+  it('lists logged-in sessions under their user, removes them all at once, and never lists an entry that is gone', async () => {
+    const time = clock();
+    const backend = new MemorySessionBackend(3, time.now);
+    const owner = (userId: number) => ({ userId, expiresAt: time.now() + 60_000 });
+    await backend.create('a1', 'x', 60_000, owner(1));
+    await backend.create('a2', 'x', 1000, owner(1));
+    await backend.create('b1', 'x', 60_000, owner(2));
+    expect(backend.sessionsOf(1)).toBe(2);
+    time.advance(1001);
+    // a2 expired: it is neither live nor listed once seen.
+    expect(await backend.removeUser(1)).toBe(1);
+    expect(await backend.read('a1')).toBeNull();
+    expect(backend.sessionsOf(1)).toBe(0);
+    expect(await backend.read('b1')).toBe('x');
+    // Evicted by capacity: the index forgets it too.
+    await backend.create('c1', 'x', 60_000, owner(3));
+    await backend.create('c2', 'x', 60_000, owner(3));
+    await backend.create('c3', 'x', 60_000, owner(3));
+    expect(await backend.read('b1')).toBeNull();
+    expect(backend.sessionsOf(2)).toBe(0);
+    await backend.remove('c1');
+    expect(backend.sessionsOf(3)).toBe(2);
+    expect(await backend.removeUser(3)).toBe(2);
+  });
 });

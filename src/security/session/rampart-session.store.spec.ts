@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { MemorySessionBackend } from './memory-session.backend.js';
 import { RampartSessionStore } from './rampart-session.store.js';
 import type { SessionData } from './session-data.js';
-import { SessionBackend } from './session-backend.js';
+import { SessionBackend, type SessionOwner } from './session-backend.js';
 import { SessionStoreUnavailableException } from './session-store-unavailable.exception.js';
 
 const TIMEOUTS = { idleTimeoutS: 60, absoluteTimeoutS: 600, anonymousTimeoutS: 10 };
@@ -13,10 +13,10 @@ const silent = pino({ level: 'silent' });
 class RecordingBackend extends MemorySessionBackend {
   readonly calls: string[] = [];
   readonly ttls: number[] = [];
-  override create(id: string, value: string, ttlMs: number) {
+  override create(id: string, value: string, ttlMs: number, owner?: SessionOwner) {
     this.calls.push(`create ${id}`);
     this.ttls.push(ttlMs);
-    return super.create(id, value, ttlMs);
+    return super.create(id, value, ttlMs, owner);
   }
   override update(id: string, value: string, ttlMs: number) {
     this.calls.push(`update ${id}`);
@@ -61,6 +61,20 @@ describe(RampartSessionStore.name, () => {
     expect(await store.update('s1', slowRequest!)).toBe(false);
     await store.touch('s1', slowRequest!);
     expect(await backend.read('s1')).toBeNull();
+  });
+
+  it('lists a logged-in session under its user, so revoking the user ends every one of them', async () => {
+    await store.create('s1', { createdAt: now, user: viewer });
+    await store.create('s2', { createdAt: now, user: viewer });
+    await store.create('anon', { createdAt: now });
+    await store.create('other', { createdAt: now, user: { ...viewer, id: 2 } });
+    expect(backend.sessionsOf(viewer.id)).toBe(2);
+    await store.destroy('s2', viewer.id);
+    expect(backend.sessionsOf(viewer.id)).toBe(1);
+    expect(await store.revokeUser(viewer.id)).toBe(1);
+    expect(await store.load('s1')).toBeNull();
+    expect(await store.load('anon')).not.toBeNull();
+    expect(await store.load('other')).not.toBeNull();
   });
 
   it('refuses to create over an existing id', async () => {
@@ -144,6 +158,9 @@ describe(RampartSessionStore.name, () => {
         return down();
       }
       remove(): Promise<void> {
+        return down();
+      }
+      removeUser(): Promise<number> {
         return down();
       }
     }

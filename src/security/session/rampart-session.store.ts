@@ -41,7 +41,7 @@ export class RampartSessionStore {
     const data = parse(raw);
     if (data !== null && remainingLifetimeMs(data, this.timeouts, this.now()) > 0) return data;
     // Past the absolute deadline (or unreadable): gone for good, not merely ignored.
-    await this.backend.remove(id);
+    await this.backend.remove(id, data?.user?.id);
     return null;
   }
 
@@ -51,14 +51,15 @@ export class RampartSessionStore {
     data.createdAt ??= this.now();
     const ttlMs = remainingLifetimeMs(data, this.timeouts, this.now());
     if (ttlMs <= 0) throw new Error('refusing to store a session that has already expired');
-    if (!(await this.backend.create(id, serialise(data), ttlMs))) throw new Error('session id already in use');
+    const owner = data.user === undefined ? undefined : { userId: data.user.id, expiresAt: data.createdAt + this.timeouts.absoluteTimeoutS * 1000 };
+    if (!(await this.backend.create(id, serialise(data), ttlMs, owner))) throw new Error('session id already in use');
   }
 
   /** Rewrites an existing session; false (and nothing written) when it is gone, e.g. logged out. */
   async update(id: string, data: SessionData): Promise<boolean> {
     const ttlMs = remainingLifetimeMs(data, this.timeouts, this.now());
     if (ttlMs <= 0) {
-      await this.backend.remove(id);
+      await this.backend.remove(id, data.user?.id);
       return false;
     }
     const written = await this.backend.update(id, serialise(data), ttlMs);
@@ -75,13 +76,19 @@ export class RampartSessionStore {
     const now = this.now();
     const ttlMs = remainingLifetimeMs(data, this.timeouts, now);
     if (ttlMs > 0 && this.recentlyRefreshed(id, now)) return;
-    if (ttlMs <= 0) await this.backend.remove(id);
+    if (ttlMs <= 0) await this.backend.remove(id, data.user?.id);
     else await this.backend.refresh(id, ttlMs);
   }
 
-  async destroy(id: string): Promise<void> {
+  /** Deletes one session; `ownerId` (its user) also takes it off that user's index. */
+  async destroy(id: string, ownerId?: number): Promise<void> {
     this.refreshedAt.delete(id);
-    await this.backend.remove(id);
+    await this.backend.remove(id, ownerId);
+  }
+
+  /** Deletes every session of the user, on every worker and replica at once; how many were live. */
+  revokeUser(userId: number): Promise<number> {
+    return this.backend.removeUser(userId);
   }
 
   private recentlyRefreshed(id: string, now: number): boolean {
@@ -96,18 +103,25 @@ export class RampartSessionStore {
 }
 
 function serialise(data: SessionData): string {
-  return JSON.stringify({ cookie: LEGACY_COOKIE_FIELD, createdAt: data.createdAt, user: data.user, csrfToken: data.csrfToken ?? undefined });
+  return JSON.stringify({
+    cookie: LEGACY_COOKIE_FIELD,
+    createdAt: data.createdAt,
+    user: data.user,
+    csrfToken: data.csrfToken ?? undefined,
+    credential: data.credential,
+  });
 }
 
 function parse(raw: string): SessionData | null {
   try {
     const data = JSON.parse(raw) as unknown;
     if (data === null || typeof data !== 'object') return null;
-    const { createdAt, user, csrfToken } = data as Record<string, unknown>;
+    const { createdAt, user, csrfToken, credential } = data as Record<string, unknown>;
     if (typeof createdAt !== 'number') return null;
     const session: SessionData = { createdAt };
     if (user !== undefined) session.user = user as SessionData['user'];
     if (typeof csrfToken === 'string') session.csrfToken = csrfToken;
+    if (typeof credential === 'string') session.credential = credential;
     return session;
   } catch {
     return null;

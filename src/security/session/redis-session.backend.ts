@@ -1,6 +1,36 @@
 import type { Redis } from 'ioredis';
-import { SessionBackend } from './session-backend.js';
+import { SessionBackend, type SessionOwner } from './session-backend.js';
 import { SessionStoreUnavailableException } from './session-store-unavailable.exception.js';
+
+/**
+ * Creation of a logged-in session and its entry in the user's index, atomically: a session
+ * can never exist unlisted, so revoking the user always finds it. The index is a sorted set
+ * scored by each session's absolute deadline; entries past it are dropped here and the set
+ * itself expires with its longest-lived session, so it stays as small as the user's logins
+ * within one absolute timeout.
+ * KEYS: session, index. ARGV: value, ttl ms, session id, deadline (epoch ms), now (epoch ms).
+ */
+const CREATE_OWNED_LUA = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], last[2])
+return 1
+`;
+
+/**
+ * Every session of one user, deleted in one atomic step, so no worker reads one of them
+ * after this returns. Session keys are derived from the index (single Redis, not Cluster).
+ * KEYS: index. ARGV: session key prefix. Returns how many sessions still existed.
+ */
+const REMOVE_USER_LUA = `
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local live = 0
+for _, id in ipairs(ids) do live = live + redis.call('DEL', ARGV[1] .. id) end
+redis.call('DEL', KEYS[1])
+return live
+`;
 
 /**
  * Sessions in Redis, the single source of truth shared by every worker and replica.
@@ -11,6 +41,7 @@ export class RedisSessionBackend extends SessionBackend {
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
+    private readonly now: () => number = Date.now,
   ) {
     super();
   }
@@ -19,8 +50,12 @@ export class RedisSessionBackend extends SessionBackend {
     return this.call(() => this.redis.get(this.key(id)));
   }
 
-  async create(id: string, value: string, ttlMs: number): Promise<boolean> {
-    return (await this.call(() => this.redis.set(this.key(id), value, 'PX', ttlMs, 'NX'))) === 'OK';
+  async create(id: string, value: string, ttlMs: number, owner?: SessionOwner): Promise<boolean> {
+    if (owner === undefined) return (await this.call(() => this.redis.set(this.key(id), value, 'PX', ttlMs, 'NX'))) === 'OK';
+    const created = await this.call(() =>
+      this.redis.eval(CREATE_OWNED_LUA, 2, this.key(id), this.userKey(owner.userId), value, ttlMs, id, owner.expiresAt, this.now()),
+    );
+    return created === 1;
   }
 
   async update(id: string, value: string, ttlMs: number): Promise<boolean> {
@@ -32,13 +67,26 @@ export class RedisSessionBackend extends SessionBackend {
     return (await this.call(() => this.redis.pexpire(this.key(id), ttlMs))) === 1;
   }
 
-  async remove(id: string): Promise<void> {
-    await this.call(() => this.redis.del(this.key(id)));
+  async remove(id: string, ownerId?: number): Promise<void> {
+    if (ownerId === undefined) {
+      await this.call(() => this.redis.del(this.key(id)));
+      return;
+    }
+    await this.call(() => this.redis.multi().del(this.key(id)).zrem(this.userKey(ownerId), id).exec());
+  }
+
+  async removeUser(userId: number): Promise<number> {
+    return Number(await this.call(() => this.redis.eval(REMOVE_USER_LUA, 1, this.userKey(userId), this.key(''))));
   }
 
   /** The Redis key of a session; tests and operators look sessions up by it. */
   key(id: string): string {
     return `${this.keyPrefix}sess:${id}`;
+  }
+
+  /** The sorted set of a user's session ids (score: absolute deadline, epoch ms). */
+  userKey(userId: number): string {
+    return `${this.keyPrefix}user-sess:${userId}`;
   }
 
   private async call<T>(command: () => Promise<T>): Promise<T> {

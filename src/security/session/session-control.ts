@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AuthenticatedUser } from '../../auth/auth.decorators.js';
 import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
 import { RampartSessionStore } from './rampart-session.store.js';
+import { SessionEvents } from './session-events.js';
 import { attachSession, sessionStateOf } from './request-session.js';
 import { SessionCookie } from './session-cookie.js';
 import type { SessionData } from './session-data.js';
@@ -26,6 +27,7 @@ export class SessionControl {
     private readonly store: RampartSessionStore,
     private readonly cookie: SessionCookie,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    private readonly events: SessionEvents,
   ) {}
 
   /** Starts the clock of the current session if it has none yet (anonymous, pre-login). */
@@ -74,22 +76,34 @@ export class SessionControl {
     );
   }
 
-  /** Login: the old id (and whatever an attacker may have planted in it) is destroyed first. */
-  async establish(req: Request, res: Response, user: AuthenticatedUser): Promise<void> {
-    const previous = stateOf(req).id;
-    if (previous !== null) await this.store.destroy(previous);
+  /**
+   * Login: the old id (and whatever an attacker may have planted in it) is destroyed first.
+   * `credential` is the stamp of the password hash the login was checked against, so a
+   * password changed meanwhile makes this session invalid at its first use.
+   */
+  async establish(req: Request, res: Response, user: AuthenticatedUser, credential?: string): Promise<void> {
+    await this.destroyCurrent(req);
     const fresh: SessionData = { createdAt: Date.now(), user };
+    if (credential !== undefined) fresh.credential = credential;
     attachSession(req, fresh, null);
     await this.save(req, res);
     req.user = user;
   }
 
   async end(req: Request, res: Response): Promise<void> {
-    const state = stateOf(req);
-    if (state.id !== null) await this.store.destroy(state.id);
+    await this.destroyCurrent(req);
     attachSession(req, {}, null);
     this.cookie.clear(res);
     delete req.user;
+  }
+
+  /** Deletes the request's stored session; what was bound to a logged-in one (live streams) ends now. */
+  private async destroyCurrent(req: Request): Promise<void> {
+    const id = stateOf(req).id;
+    if (id === null) return;
+    const userId = req.session?.user?.id;
+    await this.store.destroy(id, userId);
+    if (userId !== undefined) this.events.publish({ kind: 'session', sessionId: id, reason: 'logged_out' });
   }
 }
 

@@ -9,6 +9,12 @@ export interface SessionData {
   createdAt?: number;
   /** Present once logged in; a session without it is an anonymous pre-login session. */
   user?: AuthenticatedUser;
+  /**
+   * A short digest of the user's password hash at login: when the stored hash changes
+   * (password changed or reset, even straight in SQL) the session no longer matches and ends.
+   * Absent on sessions of earlier releases, which are then not checked for it.
+   */
+  credential?: string;
   /** The synchroniser token (csrf-sync reads and writes `req.session.csrfToken`). */
   csrfToken?: string | null;
 }

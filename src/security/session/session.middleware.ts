@@ -1,17 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { requestContext } from '../../observability/request-context.js';
+import { ACCOUNT_FRESH_MS, AccountStatus, sessionMismatch } from './account-status.js';
 import { RampartSessionStore } from './rampart-session.store.js';
 import { attachSession } from './request-session.js';
 import { SessionCookie } from './session-cookie.js';
+import type { SessionData } from './session-data.js';
+import { SessionRevocation } from './session-revocation.js';
 import { inSessionScope } from './session-scope.js';
 
 /**
  * Loads the session on the paths that have one and identifies the caller: `req.user` is set
  * here, before any guard, so every later layer (authorisation, per-account limits, logging)
  * sees the same user. A request costs one signature check and one read; writes happen only
- * through SessionControl. A store failure is passed on (SESSION_STORE_UNAVAILABLE), never
- * served as an anonymous request.
+ * through SessionControl. A logged-in session must still match its user's row (not disabled,
+ * same role, same password; see AccountStatus): when it does not, every session of that user
+ * is revoked and this request is as anonymous as any other whose session ended. A store
+ * failure is passed on (SESSION_STORE_UNAVAILABLE), never served as an anonymous request.
  */
 @Injectable()
 export class SessionMiddleware {
@@ -19,10 +24,22 @@ export class SessionMiddleware {
   readonly identify: (req: Request, next: NextFunction) => void;
   readonly handle: RequestHandler;
 
-  constructor(store: RampartSessionStore, cookie: SessionCookie) {
+  constructor(store: RampartSessionStore, cookie: SessionCookie, accounts: AccountStatus, revocation: SessionRevocation) {
+    /** False when the session's user changed since login; the user's sessions are then revoked. */
+    const stillValid = async (data: SessionData & { user: NonNullable<SessionData['user']> }): Promise<boolean> => {
+      const userId = data.user.id;
+      if (sessionMismatch(data, await accounts.current(userId, ACCOUNT_FRESH_MS)) === null) return true;
+      // Confirmed against the database before acting: this worker's remembered row may be
+      // older than a login that already carries the new role.
+      const cause = sessionMismatch(data, await accounts.current(userId, 0));
+      if (cause === null) return true;
+      await revocation.revokeUser(userId, cause);
+      return false;
+    };
+
     const load = async (req: Request, id: string): Promise<void> => {
       const data = await store.load(id);
-      if (data === null) {
+      if (data === null || (data.user !== undefined && !(await stillValid({ ...data, user: data.user })))) {
         attachSession(req, {}, null, true);
         return;
       }

@@ -3,14 +3,19 @@ import { ConfigService } from '@nestjs/config';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RampartConfig } from '../../config/rampart-config.js';
+import { DatabaseService } from '../../database/database.service.js';
 import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
 import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
+import { ShutdownRegistry } from '../../resilience/shutdown-registry.service.js';
+import { AccountStatus } from './account-status.js';
 import { MemorySessionBackend } from './memory-session.backend.js';
 import { RampartSessionStore } from './rampart-session.store.js';
 import { RedisSessionBackend } from './redis-session.backend.js';
 import { SessionBackend } from './session-backend.js';
 import { SessionControl } from './session-control.js';
 import { SessionCookie } from './session-cookie.js';
+import { SessionEvents } from './session-events.js';
+import { SessionRevocation } from './session-revocation.js';
 import { SessionMiddleware } from './session.middleware.js';
 
 /**
@@ -32,10 +37,23 @@ import { SessionMiddleware } from './session.middleware.js';
       useFactory: (backend: SessionBackend, config: ConfigService<RampartConfig, true>, logger: Logger) =>
         new RampartSessionStore(backend, config.get('security', { infer: true }), logger.child({ component: 'session-store' })),
     },
+    {
+      provide: SessionEvents,
+      inject: [REDIS_CLIENT, ConfigService, ROOT_LOGGER, ShutdownRegistry],
+      useFactory: (redis: Redis | null, config: ConfigService<RampartConfig, true>, logger: Logger, registry: ShutdownRegistry) => {
+        const settings = config.get('redis', { infer: true });
+        const events = new SessionEvents(redis, `${settings.keyPrefix}session-events`, logger.child({ component: 'session-events' }));
+        events.start(settings);
+        registry.register({ name: 'session-events', phase: 'redis', close: () => events.stop() });
+        return events;
+      },
+    },
+    { provide: AccountStatus, inject: [DatabaseService], useFactory: (db: DatabaseService) => new AccountStatus(db) },
     SessionCookie,
     SessionMiddleware,
     SessionControl,
+    SessionRevocation,
   ],
-  exports: [SessionMiddleware, SessionControl, SessionBackend],
+  exports: [SessionMiddleware, SessionControl, SessionBackend, SessionRevocation, SessionEvents, RampartSessionStore, AccountStatus],
 })
 export class SessionModule {}
