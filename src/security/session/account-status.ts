@@ -23,8 +23,6 @@ export type RevocationCause = 'signed_out' | 'disabled' | 'deleted' | 'role_chan
  * (SessionRevocation) delete the sessions in Redis and are effective at once regardless.
  */
 export const ACCOUNT_FRESH_MS = 1000;
-/** While the database cannot be asked, a remembered row serves this long, then requests fail closed. */
-export const ACCOUNT_STALE_IF_ERROR_MS = 30_000;
 /** Users remembered per worker (oldest dropped). */
 const MEMORY = 10_000;
 
@@ -72,15 +70,17 @@ export class AccountStatus {
     const known = this.remembered.get(userId);
     const now = this.now();
     if (known !== undefined && now - known.at < maxAgeMs) return known.state;
-    const usable = known !== undefined && now - known.at < ACCOUNT_STALE_IF_ERROR_MS;
+    // While the database cannot be asked, nobody can change a user through it either: the last
+    // answer stands for as long as the outage lasts.
+    const usable = known !== undefined;
     // A read just failed: until it is due again, requests go on with the last answer rather
     // than each waiting out the pool for another failure.
     if (usable && maxAgeMs > 0 && now - known.askedAt < maxAgeMs) return known.state;
     try {
       return await this.read(userId);
     } catch (error) {
-      // The database is out of reach (or the breaker is open): a recent answer beats failing
-      // every request of every user, and a change no one can write cannot be missed for long.
+      // The database is out of reach (or the breaker is open): the last answer beats failing
+      // every request of every user.
       if (!usable) throw error;
       const latest = this.remembered.get(userId);
       if (latest !== undefined) latest.askedAt = this.now();

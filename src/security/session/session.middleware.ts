@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { DbCircuitOpenException, DbInfrastructureException } from '../../core/errors/index.js';
 import { requestContext } from '../../observability/request-context.js';
 import { ACCOUNT_FRESH_MS, AccountStatus, sessionMismatch } from './account-status.js';
 import { RampartSessionStore } from './rampart-session.store.js';
@@ -26,7 +27,15 @@ export class SessionMiddleware {
 
   constructor(store: RampartSessionStore, cookie: SessionCookie, accounts: AccountStatus, revocation: SessionRevocation) {
     /** False when the session's user changed since login; the user's sessions are then revoked. */
-    const stillValid = async (data: SessionData & { user: NonNullable<SessionData['user']> }): Promise<boolean> => {
+    const stillValid = async (data: SessionData & { user: NonNullable<SessionData['user']> }): Promise<boolean> =>
+      checkAccount(data).catch((error: unknown) => {
+        // The database cannot be asked and this worker has no answer for the user yet (it
+        // started during the outage): nobody can change the user through the database either,
+        // so the session's claims from login stand, as they did before accounts were checked.
+        if (error instanceof DbInfrastructureException || error instanceof DbCircuitOpenException) return true;
+        throw error;
+      });
+    const checkAccount = async (data: SessionData & { user: NonNullable<SessionData['user']> }): Promise<boolean> => {
       const userId = data.user.id;
       if (sessionMismatch(data, await accounts.current(userId, ACCOUNT_FRESH_MS)) === null) return true;
       // Confirmed against the database before acting: this worker's remembered row may be

@@ -1,0 +1,63 @@
+import type { Request } from 'express';
+import { describe, expect, it } from 'vitest';
+import { fakeRequest, fakeResponse } from '../../../test/support/express-fakes.js';
+import { DbUnavailableException } from '../../core/errors/index.js';
+import type { AccountState, AccountStatus } from './account-status.js';
+import type { RampartSessionStore } from './rampart-session.store.js';
+import { sessionLost } from './request-session.js';
+import type { SessionCookie } from './session-cookie.js';
+import { SessionMiddleware } from './session.middleware.js';
+import type { SessionRevocation } from './session-revocation.js';
+
+const user = { id: 7, username: 'op', role: 'operator' as const };
+
+function middleware(account: () => Promise<AccountState | null>) {
+  const revoked: number[] = [];
+  const store = { load: async () => ({ user, credential: 'c1' }), touch: async () => undefined } as unknown as RampartSessionStore;
+  const cookie = { idFrom: () => 'sid-1', carriedBy: () => true } as unknown as SessionCookie;
+  const accounts = { current: account } as unknown as AccountStatus;
+  const revocation = { revokeUser: async (id: number) => void revoked.push(id) } as unknown as SessionRevocation;
+  return { mw: new SessionMiddleware(store, cookie, accounts, revocation), revoked };
+}
+
+async function run(mw: SessionMiddleware): Promise<{ req: Request; error: unknown }> {
+  const req = fakeRequest({ url: '/api/auth/me', headers: { cookie: 'sid=x' } });
+  const error = await new Promise((resolve) => mw.handle(req, fakeResponse(), resolve));
+  return { req, error };
+}
+
+describe(SessionMiddleware.name, () => {
+  it('identifies the user whose row still matches the session', async () => {
+    const { mw, revoked } = middleware(async () => ({ role: 'operator', disabled: false, credential: 'c1' }));
+    const { req, error } = await run(mw);
+    expect(error).toBeUndefined();
+    expect(req.user).toEqual(user);
+    expect(revoked).toEqual([]);
+  });
+
+  it('ends every session of a user whose row changed', async () => {
+    const { mw, revoked } = middleware(async () => ({ role: 'operator', disabled: true, credential: 'c1' }));
+    const { req, error } = await run(mw);
+    expect(error).toBeUndefined();
+    expect(req.user).toBeUndefined();
+    expect(sessionLost(req)).toBe(true);
+    expect(revoked).toEqual([7]);
+  });
+
+  it('trusts the session when the database cannot be asked and no row is known (a worker started during an outage)', async () => {
+    const { mw, revoked } = middleware(async () => {
+      throw new DbUnavailableException(3000);
+    });
+    const { req, error } = await run(mw);
+    expect(error).toBeUndefined();
+    expect(req.user).toEqual(user);
+    expect(revoked).toEqual([]);
+  });
+
+  it('passes on any other failure', async () => {
+    const { mw } = middleware(async () => {
+      throw new Error('bug');
+    });
+    expect((await run(mw)).error).toBeInstanceOf(Error);
+  });
+});
