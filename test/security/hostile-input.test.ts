@@ -102,6 +102,19 @@ describe('hostile input', () => {
       expect((JSON.parse(within.body) as Envelope).error.details?.[0]).toMatchObject({ path: 'x' });
     });
 
+    it('400, not a crash, for nesting as deep as the login and note limits allow (class-transformer recursed on it)', async () => {
+      const login = await anonymousPost('/api/auth/login', `{"username":"u","password":"p","x":${nestedArrays(8000)}}`);
+      expect(login.status).toBe(400);
+      const note = await rawRequest(app.url, {
+        method: 'POST',
+        path: '/api/lots/1/notes',
+        headers: Object.entries(operator.headers()),
+        body: `{"text":"t","x":${nestedObjects(16_000)}}`,
+      });
+      expect(note.status).toBe(400);
+      expect((JSON.parse(note.body) as Envelope).error.details?.[0]?.message).toBe('nested deeper than 32 levels');
+    });
+
     it('413 PAYLOAD_TOO_LARGE for a 95 KB login: the login route takes a few KB', async () => {
       for (const body of [nestedArrays(KB95), manyKeys(KB95), JSON.stringify({ username: 'u', password: 'x'.repeat(KB95) })]) {
         const response = await anonymousPost('/api/auth/login', body);
@@ -206,23 +219,26 @@ describe('hostile input', () => {
       expect(await noteCount()).toBe(before);
     });
 
-    it('400 for a NUL in a username or password (JSON and the HTML form)', async () => {
+    it('400 for a NUL or invalid UTF-8 in a username or password (JSON and the HTML form)', async () => {
       for (const body of [{ username: 'ad\u0000min', password: 'x' }, { username: 'admin', password: 'x\u0000' }]) {
         const response = await anonymousPost('/api/auth/login', JSON.stringify(body));
         expect(response.status).toBe(400);
       }
-      const session = await anonymousSession(app.url);
-      const form = await rawRequest(app.url, {
-        method: 'POST',
-        path: '/login',
-        headers: [
-          ['cookie', session.cookie],
-          ['origin', app.url],
-          ['content-type', 'application/x-www-form-urlencoded'],
-        ],
-        body: `username=ad%00min&password=x&_csrf=${encodeURIComponent(session.csrfToken)}`,
-      });
-      expect(form.status).toBe(400);
+      // The HTML form: a percent-encoded NUL, and percent-encoded bytes that are not UTF-8.
+      for (const username of ['ad%00min', 'ad%FFmin', 'ad%C0%BCmin']) {
+        const session = await anonymousSession(app.url);
+        const form = await rawRequest(app.url, {
+          method: 'POST',
+          path: '/login',
+          headers: [
+            ['cookie', session.cookie],
+            ['origin', app.url],
+            ['content-type', 'application/x-www-form-urlencoded'],
+          ],
+          body: `username=${username}&password=x&_csrf=${encodeURIComponent(session.csrfToken)}`,
+        });
+        expect(form.status, username).toBe(400);
+      }
     });
 
     it('400 for invalid UTF-8 bytes and for unpaired surrogates in a note; nothing stored', async () => {
