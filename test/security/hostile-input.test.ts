@@ -126,6 +126,21 @@ describe('hostile input', () => {
       const escaped = (n: number) => '\\u00e9'.repeat(n);
       const largest = await anonymousPost('/api/auth/login', `{"username":"${escaped(256)}","password":"${escaped(1024)}"}`);
       expect(largest.status).toBe(401);
+      // And the HTML form's, percent-encoded 3-byte characters: a failed login page, not a 413.
+      const session = await anonymousSession(app.url);
+      const cjk = (n: number) => encodeURIComponent('漢'.repeat(n));
+      const form = await rawRequest(app.url, {
+        method: 'POST',
+        path: '/login',
+        headers: [
+          ['cookie', session.cookie],
+          ['origin', app.url],
+          ['content-type', 'application/x-www-form-urlencoded'],
+        ],
+        body: `username=${cjk(256)}&password=${cjk(1024)}&_csrf=${encodeURIComponent(session.csrfToken)}`,
+      });
+      expect(form.status).not.toBe(413);
+      expect(form.status).toBeLessThan(500);
     });
 
     it('400 with an answer smaller than the request for 9,600 unknown keys (default limit)', async () => {

@@ -11,17 +11,18 @@ type Handler = (req: Request, res: Response, next: NextFunction) => void;
  * Routes whose bodies are small by nature get a limit far below `BODY_LIMIT`: an anonymous
  * login has no reason to send 95 KB. Matched before routing, so by method and path as Express
  * would match them (case-insensitive, optional trailing slash); a route not listed here gets
- * `BODY_LIMIT`. Each limit leaves room for every field at its maximum length written as
- * `\uXXXX` escapes (6 bytes per UTF-16 unit).
+ * `BODY_LIMIT`. Each limit leaves room for every field at its maximum length in the costliest
+ * legal spelling: JSON `\uXXXX` escapes (6 bytes per UTF-16 unit, which is what the DTO lengths
+ * count) or, for forms, percent-encoded 3-byte UTF-8 (9 bytes per unit).
  */
-export const ROUTE_BODY_LIMITS: ReadonlyArray<{ method: string; path: RegExp; bytes: number; what: string }> = [
-  // username 256 + password 1024 characters
-  { method: 'POST', path: /^\/api\/auth\/login\/?$/i, bytes: 8 * 1024, what: 'POST /api/auth/login' },
-  { method: 'POST', path: /^\/login\/?$/i, bytes: 8 * 1024, what: 'POST /login' },
-  // note text: 2,000 characters
-  { method: 'POST', path: /^\/api\/lots\/[^/]+\/notes\/?$/i, bytes: 16 * 1024, what: 'POST /api/lots/:id/notes' },
-  // restart reason: 500 characters
-  { method: 'POST', path: /^\/admin(?:\/api)?\/worker\/restart\/?$/i, bytes: 4 * 1024, what: 'POST /admin[/api]/worker/restart' },
+export const ROUTE_BODY_LIMITS: ReadonlyArray<{ method: string; path: RegExp; bytes: number }> = [
+  // username 256 + password 1024 units: 7.7 KB as JSON escapes, 11.5 KB percent-encoded
+  { method: 'POST', path: /^\/api\/auth\/login\/?$/i, bytes: 8 * 1024 },
+  { method: 'POST', path: /^\/login\/?$/i, bytes: 16 * 1024 },
+  // note text: 2,000 units, 12 KB as escapes
+  { method: 'POST', path: /^\/api\/lots\/[^/]+\/notes\/?$/i, bytes: 16 * 1024 },
+  // restart reason: 500 units, 4.5 KB percent-encoded from the console's form
+  { method: 'POST', path: /^\/admin(?:\/api)?\/worker\/restart\/?$/i, bytes: 8 * 1024 },
 ];
 
 /** `BODY_LIMIT`'s syntax (`100kb`, `1mb`, `512b`) in bytes. */
