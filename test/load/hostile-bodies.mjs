@@ -33,6 +33,7 @@ import {
   fmt,
   freePort,
   machine,
+  machineCpuSeconds,
   markdownTable,
   onCleanup,
   requireBuild,
@@ -189,11 +190,15 @@ async function runPhase(name, baseUrl, appPid) {
   );
   const stats = { latency: new Samples(), statuses: {}, byVariant: {} };
   const cpuBefore = treeCpuSeconds(appPid);
+  const machineBefore = machineCpuSeconds();
+  const generatorBefore = process.cpuUsage();
   const started = performance.now();
   const until = started + durationS * 1000;
   const [health] = await Promise.all([probe(baseUrl, until), ...vus.map((vu, i) => attacker(vu, path, until, stats, i))]);
   const elapsedS = (performance.now() - started) / 1000;
   const cpuAfter = treeCpuSeconds(appPid);
+  const machineAfter = machineCpuSeconds();
+  const generator = process.cpuUsage(generatorBefore);
   for (const vu of vus) vu.close();
   const attack = stats.latency.summary();
   const serverErrors =
@@ -205,6 +210,15 @@ async function runPhase(name, baseUrl, appPid) {
     durationS: elapsedS,
     attack: { requests: attack.count, perSecond: attack.count / elapsedS, mbPerSecond: (attack.count * BODY_BYTES) / elapsedS / 1024 / 1024, latency: attack, statuses: stats.statuses, byVariant: stats.byVariant },
     appCpu: { node: cpuAfter.node - cpuBefore.node, postgres: cpuAfter.postgres - cpuBefore.postgres },
+    // Where the machine's CPU went during the phase (seconds, all cores): on a shared 2-core box
+    // the probe's latency is mostly waiting for a core, and this says who held them.
+    machineCpu: (() => {
+      const busy = machineAfter.busy - machineBefore.busy;
+      const total = machineAfter.total - machineBefore.total;
+      const app = cpuAfter.node - cpuBefore.node + (cpuAfter.postgres - cpuBefore.postgres);
+      const gen = (generator.user + generator.system) / 1e6;
+      return { total, busy, app, generator: gen, others: Math.max(0, busy - app - gen) };
+    })(),
     health,
     serverErrors,
     pass: (health.latency.p99 ?? Infinity) < TARGET.healthP99Ms && serverErrors === TARGET.serverErrors,
@@ -246,7 +260,7 @@ async function main() {
   const exit = app.child.exitCode;
   await app.stop();
 
-  const header = ['phase', 'attack req', 'req/s', 'MB/s in', 'attack p50', 'attack p99', 'statuses', 'app CPU s', 'probes', 'live p50', 'live p99', 'live max', 'live non-200', '5xx', 'pass'];
+  const header = ['phase', 'attack req', 'req/s', 'MB/s in', 'attack p50', 'attack p99', 'statuses', 'app CPU s', 'generator CPU s', 'others CPU s', 'probes', 'live p50', 'live p99', 'live max', 'live non-200', '5xx', 'pass'];
   const rows = results.map((r) => [
     `${r.phase} (${r.path})`,
     r.attack.requests,
@@ -256,6 +270,8 @@ async function main() {
     `${fmt(r.attack.latency.p99)} ms`,
     Object.entries(r.attack.statuses).map(([s, n]) => `${s}:${n}`).join(' '),
     fmt(r.appCpu.node, 1),
+    fmt(r.machineCpu.generator, 1),
+    fmt(r.machineCpu.others, 1),
     r.health.latency.count,
     `${fmt(r.health.latency.p50)} ms`,
     `${fmt(r.health.latency.p99)} ms`,
