@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, lockTables, type TestDatabase } from '../support/database.js';
-import { spawnApp, type AppProcess } from '../support/process.js';
+import { lockTables, type TestDatabase } from '../support/database.js';
+import type { AppProcess } from '../support/process.js';
 import { createUser, loginWith } from '../support/session.js';
-import { FaultProxy } from './support/fault-proxy.js';
+import type { FaultProxy } from './support/fault-proxy.js';
+import { startProxiedApp, type ProxiedApp } from './support/proxied-app.js';
 import { sleep } from './support/user-load.js';
+import { reportFigures } from './support/figures.js';
 
 const QUERY_TIMEOUT_MS = 1000;
 
@@ -16,27 +18,17 @@ const QUERY_TIMEOUT_MS = 1000;
  * to end a transaction it has left idle (`idle_in_transaction_session_timeout`).
  */
 describe('chaos: a transaction abandoned by a vanished link', () => {
+  let env: ProxiedApp;
   let db: TestDatabase;
   let proxy: FaultProxy;
   let app: AppProcess;
 
   beforeAll(async () => {
-    db = await createTestDatabase('rampart_chaos');
-    proxy = await FaultProxy.start({ host: '127.0.0.1', port: 5432 });
-    app = await spawnApp({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: proxy.url(db.url),
-      SEED_LOTS: '5',
-      ADMIN_BOOTSTRAP_PASSWORD: 'chaos-admin-password-1',
-      DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
-      SHUTDOWN_DRAIN_DELAY_MS: '0',
-    });
+    env = await startProxiedApp({ DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS) });
+    ({ db, proxy, app } = env);
   });
   afterAll(async () => {
-    app?.kill('SIGKILL');
-    await proxy?.close();
-    await db?.drop();
+    await env?.close();
   });
 
   it('is ended by the server soon after, so a retry with the same key is stored once', async () => {
@@ -58,7 +50,6 @@ describe('chaos: a transaction abandoned by a vanished link', () => {
     const [zombie] = await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rampart:main' AND state = 'idle in transaction'",
     );
-    console.log('first answer', firstAnswer.status, 'sessions idle in transaction', zombie!.n);
     proxy.pass();
 
     const started = Date.now();
@@ -72,7 +63,7 @@ describe('chaos: a transaction abandoned by a vanished link', () => {
       await sleep(Number(answer.headers.get('retry-after') ?? '1') * 1000);
     }
     const retriedFor = Date.now() - started;
-    console.log(`abandoned transaction: retry stored after ${retriedFor} ms; answers ${seen.join(',')}`);
+    reportFigures(`[db-abandoned-transaction] first answer ${firstAnswer.status}, sessions left idle in transaction ${zombie!.n}; retry stored after ${retriedFor} ms; answers ${seen.join(',')}`);
     expect(status).toBe(201);
     const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM lot_notes WHERE text = $1', [text]);
     expect(row!.n).toBe(1);

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { spawnApp, type AppProcess } from '../support/process.js';
+import type { TestDatabase } from '../support/database.js';
+import type { AppProcess } from '../support/process.js';
 import { createUser, type TestUser } from '../support/session.js';
-import { FaultProxy } from './support/fault-proxy.js';
+import type { FaultProxy } from './support/fault-proxy.js';
+import { startProxiedApp, type ProxiedApp } from './support/proxied-app.js';
 import { recoveryMs, sleep, UserLoad, verifyWrites, waitFor } from './support/user-load.js';
+import { reportFigures } from './support/figures.js';
 
 const OPEN_MS = 1000;
 // Far above the outage: the doubling period alone would keep the breaker open long after it.
@@ -24,36 +26,26 @@ interface BreakerLog {
  * a few seconds, not wait out the doubled open period.
  */
 describe('chaos: PostgreSQL outage, then recovery, with the breaker tripping repeatedly', () => {
+  let env: ProxiedApp;
   let db: TestDatabase;
   let proxy: FaultProxy;
   let app: AppProcess;
   let users: TestUser[];
 
   beforeAll(async () => {
-    db = await createTestDatabase('rampart_chaos');
-    proxy = await FaultProxy.start({ host: '127.0.0.1', port: 5432 });
-    app = await spawnApp({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: proxy.url(db.url),
-      SEED_LOTS: '20',
-      ADMIN_BOOTSTRAP_PASSWORD: 'chaos-admin-password-1',
+    env = await startProxiedApp({
       BREAKER_MIN_VOLUME: '4',
       BREAKER_WINDOW_MS: '2000',
       BREAKER_OPEN_MS: String(OPEN_MS),
       BREAKER_OPEN_MAX_MS: String(OPEN_MAX_MS),
       DB_POOL_TIMEOUT_MS: '500',
       HEALTH_CACHE_MS: '200',
-      RATE_LIMIT_LOGIN_PER_MIN: '100000',
-      RATE_LIMIT_ACCOUNT_PER_MIN: '100000',
-      SHUTDOWN_DRAIN_DELAY_MS: '0',
     });
+    ({ db, proxy, app } = env);
     users = await Promise.all(Array.from({ length: 6 }, () => createUser({ db }, 'operator')));
   });
   afterAll(async () => {
-    app?.kill('SIGKILL');
-    await proxy?.close();
-    await db?.drop();
+    await env?.close();
   });
 
   const breakerLogs = (): BreakerLog[] =>
@@ -84,7 +76,7 @@ describe('chaos: PostgreSQL outage, then recovery, with the breaker tripping rep
     const result = await load.stop();
     const recovery = recoveryMs(result.samples, healedAt);
     const verdict = await verifyWrites(db.url, result.writes);
-    console.info(
+    reportFigures(
       `[db-outage-breaker] trips ${trips.length}, open period still to run at heal ${openUntil - healedAt} ms; ` +
         `after heal: readiness 200 in ${ready} ms, breaker closed in ${closed} ms, 5 ok requests in a row after ${recovery} ms; ` +
         `codes ${JSON.stringify(result.codes)}, fetch errors ${JSON.stringify(result.fetchErrors)}`,

@@ -5,6 +5,7 @@ import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { createUser, SESSION_TEST_ENV } from '../support/session.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { recoveryMs, sleep, UserLoad, verifyWrites } from './support/user-load.js';
+import { reportFigures } from './support/figures.js';
 
 /*
  * PostgreSQL connections reset (RST) while logged-in users' queries are in flight. Before the
@@ -61,7 +62,7 @@ describe('chaos: PostgreSQL connections reset under load', () => {
     const output = proc.output();
     const recovery = recoveryMs(result.samples, healedAt);
     const verdict = await verifyWrites(db.url, result.writes);
-    console.info(
+    reportFigures(
       `[chaos db-reset ${_name}] requests ${result.requests}, statuses ${JSON.stringify(result.statuses)}, codes ${JSON.stringify(result.codes)}, ` +
         `fetch errors ${JSON.stringify(result.fetchErrors)}, recovery ${recovery} ms, writes acknowledged ${verdict.acknowledged}, ` +
         `unacknowledged ${verdict.unacknowledged} (stored ${verdict.unacknowledgedStored})`,

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, lockTables, type TestDatabase } from '../support/database.js';
-import { spawnApp, type AppProcess } from '../support/process.js';
+import { lockTables, type TestDatabase } from '../support/database.js';
+import type { AppProcess } from '../support/process.js';
 import { createUser, loginWith, type BrowserSession, type TestUser } from '../support/session.js';
-import { FaultProxy } from './support/fault-proxy.js';
+import type { FaultProxy } from './support/fault-proxy.js';
+import { startProxiedApp, type ProxiedApp } from './support/proxied-app.js';
 import { recoveryMs, sleep, UserLoad, verifyWrites, waitFor } from './support/user-load.js';
+import { reportFigures } from './support/figures.js';
 
 // Short, so a stall of a few seconds times out many writes at every stage of their transaction.
 const QUERY_TIMEOUT_MS = 1000;
@@ -17,31 +19,19 @@ const UNKNOWN_OUTCOME = /outcome is unknown/;
  * and retrying that one with its Idempotency-Key must not store it twice.
  */
 describe('chaos: PostgreSQL stalls under write load', () => {
+  let env: ProxiedApp;
   let db: TestDatabase;
   let proxy: FaultProxy;
   let app: AppProcess;
   let users: TestUser[];
 
   beforeAll(async () => {
-    db = await createTestDatabase('rampart_chaos');
-    proxy = await FaultProxy.start({ host: '127.0.0.1', port: 5432 });
-    app = await spawnApp({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: proxy.url(db.url),
-      SEED_LOTS: '20',
-      ADMIN_BOOTSTRAP_PASSWORD: 'chaos-admin-password-1',
-      DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
-      RATE_LIMIT_LOGIN_PER_MIN: '100000',
-      RATE_LIMIT_ACCOUNT_PER_MIN: '100000',
-      SHUTDOWN_DRAIN_DELAY_MS: '0',
-    });
+    env = await startProxiedApp({ DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS) });
+    ({ db, proxy, app } = env);
     users = await Promise.all(Array.from({ length: 6 }, () => createUser({ db }, 'operator')));
   });
   afterAll(async () => {
-    app?.kill('SIGKILL');
-    await proxy?.close();
-    await db?.drop();
+    await env?.close();
   });
 
   const sessionOf = (user: TestUser) => loginWith(app.url, user.username, user.password);
@@ -65,7 +55,7 @@ describe('chaos: PostgreSQL stalls under write load', () => {
     const timedOut = failed.filter((w) => w.code === 'DB_QUERY_TIMEOUT');
     const unknown = failed.filter((w) => w.message !== null && UNKNOWN_OUTCOME.test(w.message));
     const recovery = recoveryMs(result.samples, healedAt);
-    console.info(
+    reportFigures(
       `[db-stall-writes] writes ${result.writes.length}, acknowledged ${verdict.acknowledged}, failed ${failed.length} ` +
         `(codes ${JSON.stringify(result.codes)}), DB_QUERY_TIMEOUT ${timedOut.length}, said "outcome unknown" ${unknown.length}, ` +
         `stored without acknowledgement ${verdict.unacknowledgedStored}, recovery ${recovery} ms`,

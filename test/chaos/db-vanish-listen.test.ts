@@ -4,6 +4,7 @@ import { spawnApp, type AppProcess } from '../support/process.js';
 import { createUser, loginWith, SESSION_TEST_ENV } from '../support/session.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { recoveryMs, sleep, UserLoad, verifyWrites } from './support/user-load.js';
+import { reportFigures } from './support/figures.js';
 
 const ADMIN_PASSWORD = 'chaos-admin-password';
 
@@ -116,14 +117,14 @@ describe('chaos: PostgreSQL vanishes silently, then returns', () => {
       const output = proc.output();
       const lostLine = output.split('\n').find((line) => line.includes('realtime sync lost its database connection'));
       const detectedMs = lostLine ? Date.parse((JSON.parse(lostLine) as { time: string }).time) - vanishedAt : null;
-      console.info(`[chaos db-vanish-listen] listen loss noticed ${detectedMs} ms after the vanish; stream delivering again ${recovery} ms after the database returned`);
+      reportFigures(`[chaos db-vanish-listen] listen loss noticed ${detectedMs} ms after the vanish; stream delivering again ${recovery} ms after the database returned`);
 
       // The request pool, under the same outage: its idle connections died silently too.
       await sleep(Math.max(0, healedAt + 6000 - Date.now()));
       const result = await load.stop();
       const served = recoveryMs(result.samples, healedAt);
       const verdict = await verifyWrites(db.url, result.writes);
-      console.info(
+      reportFigures(
         `[chaos db-vanish-listen] requests ${result.requests}, statuses ${JSON.stringify(result.statuses)}, codes ${JSON.stringify(result.codes)}, ` +
           `requests served again ${served} ms after the database returned; writes acknowledged ${verdict.acknowledged}, unacknowledged ${verdict.unacknowledged} (stored ${verdict.unacknowledgedStored})`,
       );

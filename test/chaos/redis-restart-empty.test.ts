@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { startOwnRedis, type OwnRedis } from '../support/redis.js';
 import { createUser, loginWith, SESSION_TEST_ENV, type TestUser } from '../support/session.js';
 import { recoveryMs, sleep, UserLoad, verifyWrites, waitFor } from './support/user-load.js';
+import { reportFigures } from './support/figures.js';
 
 /**
  * Redis restarted empty while users work: every session is gone. The contract's answer to a
@@ -60,7 +61,7 @@ describe('Redis restarted empty under user load', () => {
     const result = await load.stop();
     const recovery = recoveryMs(result.samples, restartedAt);
     const verdict = await verifyWrites(app.db.url, result.writes);
-    console.info(`redis restart-empty figures: ${JSON.stringify({ recoveryMs: recovery, readinessMs, statuses: result.statuses, codes: result.codes })}`);
+    reportFigures(`redis restart-empty figures: ${JSON.stringify({ recoveryMs: recovery, readinessMs, statuses: result.statuses, codes: result.codes })}`);
 
     expect(result.violations).toEqual([]);
     expect(result.fetchErrors).toEqual({});

@@ -5,6 +5,7 @@ import { startOwnRedis, type OwnRedis } from '../support/redis.js';
 import { createUser, loginWith, SESSION_TEST_ENV, type TestUser } from '../support/session.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { recoveryMs, sleep, UserLoad, verifyWrites, waitFor, type LoadResult } from './support/user-load.js';
+import { reportFigures } from './support/figures.js';
 
 /**
  * Redis behind the fault proxy while logged-in users work. The promise (issue 12, part 3): a
@@ -48,7 +49,7 @@ describe('Redis faults under user load', () => {
   });
 
   afterAll(async () => {
-    console.info(`redis chaos figures: ${JSON.stringify(figures)}`);
+    reportFigures(`redis chaos figures: ${JSON.stringify(figures)}`);
     if (app) {
       app.kill('SIGTERM');
       await Promise.race([app.exited, sleep(10_000)]);

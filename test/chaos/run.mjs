@@ -60,6 +60,12 @@ function readVitest() {
 }
 
 const results = readResults();
+// One-line figures of tests that measure without the scenario harness (support/figures.ts).
+const figuresFile = join(dir, 'figures.jsonl');
+const figures = existsSync(figuresFile)
+  ? readFileSync(figuresFile, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line))
+  : [];
+const figuresOf = (path, name) => figures.filter((f) => f.test === name && f.file && relative(ROOT, f.file) === path).map((f) => f.text);
 const vitest = readVitest();
 const counts = (map) => {
   const entries = Object.entries(map ?? {});
@@ -82,7 +88,7 @@ for (const file of [...vitest.testResults].sort((a, b) => a.name.localeCompare(b
     const failure = test.status === 'failed' ? firstLine(test.failureMessages?.join('\n')) : '';
     const testPass = test.status === 'passed' || test.status === 'skipped' || test.status === 'pending';
     if (mine.length === 0) {
-      rows.push({ file: path, test: name, scenario: `${basename(path, '.test.ts')}: ${test.title}`, result: null, vitest: test.status, failure, pass: testPass });
+      rows.push({ file: path, test: name, scenario: `${basename(path, '.test.ts')}: ${test.title}`, result: null, figures: figuresOf(path, name), vitest: test.status, failure, pass: testPass });
     } else {
       for (const r of mine) rows.push({ file: path, test: name, scenario: r.scenario, result: r, vitest: test.status, failure, pass: testPass && r.passed });
     }
@@ -97,7 +103,7 @@ const header = ['scenario', 'fault', 'fault duration', 'requests', 'non-2xx by c
 const cell = (value) => String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const tableRows = rows.map((row) => {
   const r = row.result;
-  if (!r) return [row.scenario, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', row.pass ? 'PASS' : 'FAIL'];
+  if (!r) return [row.scenario, row.figures?.length ? 'see its figures below' : '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', row.pass ? 'PASS' : 'FAIL'];
   const non2xx = Object.entries(r.statuses).filter(([s]) => s !== '0' && !s.startsWith('2'));
   return [
     r.scenario,
@@ -125,7 +131,7 @@ const verdict = passed
   : `chaos: FAIL (${failedRows.length} of ${rows.length} failed${vitestOk ? '' : `, vitest exit ${run.status}`}${rows.length === 0 ? ', nothing ran' : ''}: ${failedRows.map((r) => r.scenario).join(', ')})`;
 
 const details = rows
-  .filter((row) => row.result || !row.pass)
+  .filter((row) => row.result || row.figures?.length || !row.pass)
   .map((row) => {
     const r = row.result;
     const lines = [`### ${row.scenario} (${row.pass ? 'PASS' : 'FAIL'})`, '', `${row.file}: ${row.test}`, ''];
@@ -143,6 +149,7 @@ const details = rows
       if (r.writes.unacknowledgedStoredAnswers.length > 0) lines.push(`- unacknowledged yet stored (answer the client had): ${r.writes.unacknowledgedStoredAnswers.slice(0, 5).join('; ')}`);
       if (r.violations.length > 0) lines.push(`- first violations: ${r.violations.slice(0, 3).join(' | ').slice(0, 600)}`);
     }
+    for (const text of row.figures ?? []) lines.push(`- measured: ${text}`);
     if (row.failure) lines.push(`- test failure: ${row.failure}`);
     return lines.join('\n');
   })

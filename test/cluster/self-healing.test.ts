@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { type BrowserSession, loginWith as login } from '../support/session.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
+import { reportFigures } from '../chaos/support/figures.js';
 
 /**
  * Self-healing of the built application under its supervisor (`WORKERS=2`), with the
@@ -170,7 +171,7 @@ describe('self-healing that deploys cannot switch off', () => {
     const healed = await waitFor('the crashed slot to be refilled', (s) => readyPids(s).length === 2 && !readyPids(s).includes(victim), 10_000);
     const refillMs = Date.now() - killedAt;
     const timings = await refillTimings(proc, killedAt - 50);
-    console.info(
+    reportFigures(
       `[self-healing] after 4 deploys: kill -9 of one worker refilled (new worker ready) in ${refillMs} ms ` +
         `(supervisor waited ${timings.decideMs} ms: crash backoff, no cooldown; worker start ${timings.startupMs} ms); policy ${healed.policy.state}`,
     );
@@ -201,7 +202,7 @@ describe('self-healing that deploys cannot switch off', () => {
     }
     const after = await status();
     const timings = await refillTimings(proc, killedAt - 50);
-    console.info(
+    reportFigures(
       `[self-healing] kill -9 of both workers: served again after ${servedAfterMs} ms (supervisor waited ${timings.decideMs} ms, ` +
         `worker start ${timings.startupMs} ms); empty slots then: ${JSON.stringify(after.emptySlots)}; policy ${after.policy.state}`,
     );

@@ -5,6 +5,7 @@ import { loginWith as login } from '../support/session.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { UserLoad, verifyWrites } from '../chaos/support/user-load.js';
+import { reportFigures } from '../chaos/support/figures.js';
 
 /**
  * Stopping the built application in cluster mode (`WORKERS=2`) the ways operators and process
@@ -63,8 +64,13 @@ async function watchStop(port: number, cookie: string, signalledAt: number, unti
   while (Date.now() - signalledAt < untilMs) {
     const [ready, live, api] = await Promise.all([probe(port, '/health/ready'), probe(port, '/health/live'), probe(port, '/api/auth/me', cookie)]);
     const at = Date.now() - signalledAt;
+    const readyCode = (ready.body?.['error'] as { code?: string } | undefined)?.code;
     if (ready.status === 503 && ready.body?.['status'] === 'shutting_down') {
       t.firstShuttingDownMs ??= at;
+      t.lastShuttingDownMs = at;
+    } else if (ready.status === 503 && readyCode === 'SHUTTING_DOWN' && t.firstShuttingDownMs !== null) {
+      // After the delay a worker whose listener is closing answers every request, probes
+      // included, with the contract's SHUTTING_DOWN envelope: still a 503 that says why.
       t.lastShuttingDownMs = at;
     } else if (ready.status === 200 && t.firstShuttingDownMs === null) {
       // Before the signal reached the workers.
@@ -151,7 +157,7 @@ describe('stopping the cluster by signal', () => {
     const exit = await proc.exited;
     clearTimeout(releaseAt);
     const log = proc.output();
-    console.info(
+    reportFigures(
       `[stop: SIGTERM primary] shutting_down from ${timeline.firstShuttingDownMs} to ${timeline.lastShuttingDownMs} ms, ` +
         `live/api served until ${timeline.lastLiveMs}/${timeline.lastApiMs} ms, first refused at ${timeline.firstRefusedMs} ms, ` +
         `in-flight ${slow.status}, exit ${exit.code} after ${exit.at - signalledAt} ms`,
@@ -191,7 +197,7 @@ describe('stopping the cluster by signal', () => {
     proc.kill('SIGTERM');
     const timeline = await watchStop(proc.port, '', signalledAt, 12_000);
     const exit = await proc.exited;
-    console.info(
+    reportFigures(
       `[stop: production SIGTERM primary] shutting_down from ${timeline.firstShuttingDownMs} to ${timeline.lastShuttingDownMs} ms, ` +
         `live served until ${timeline.lastLiveMs} ms, first refused at ${timeline.firstRefusedMs} ms, exit ${exit.code} after ${exit.at - signalledAt} ms`,
     );
@@ -225,7 +231,7 @@ describe('stopping the cluster by signal', () => {
       const slow = await inFlight;
       const exit = await proc.exited;
       const log = proc.output();
-      console.info(
+      reportFigures(
         `[stop: group ${run.signal}${run.npmCopy ? ' + npm copy' : ''}] shutting_down from ${timeline.firstShuttingDownMs} ms, ` +
           `api served until ${timeline.lastApiMs} ms, first refused at ${timeline.firstRefusedMs} ms, in-flight ${slow.status}, ` +
           `exit ${exit.code} after ${exit.at - signalledAt} ms`,
@@ -256,7 +262,7 @@ describe('stopping the cluster by signal', () => {
     const verdict = await verifyWrites(db.url, result.writes);
     const okBefore = result.samples.filter((x) => x.ok && x.at < signalledAt).length;
     const okDuring = result.samples.filter((x) => x.ok && x.at >= signalledAt).length;
-    console.info(
+    reportFigures(
       `[stop: group SIGTERM under load] requests=${result.requests} ok before=${okBefore} ok after the signal=${okDuring} ` +
         `statuses=${JSON.stringify(result.statuses)} fetchErrors=${JSON.stringify(result.fetchErrors)} ` +
         `acknowledged writes=${verdict.acknowledged} missing=${verdict.missing.length} duplicates=${verdict.duplicates.length} ` +
@@ -284,7 +290,7 @@ describe('stopping the cluster by signal', () => {
     proc.kill('SIGTERM');
     const exit = await proc.exited;
     const log = proc.output().slice(before);
-    console.info(`[stop: during a rollout's start] exit ${exit.code} after ${exit.at - signalledAt} ms`);
+    reportFigures(`[stop: during a rollout's start] exit ${exit.code} after ${exit.at - signalledAt} ms`);
     expect(log).toMatch(/"msg":"worker forked"/);
     expect(log).not.toMatch(/SIGKILL|killing all workers|some workers had to be forced/);
     expect(exit.code).toBe(0);
@@ -305,7 +311,7 @@ describe('stopping the cluster by signal', () => {
     setTimeout(() => void held.release(), 900);
     const slow = await inFlight;
     const exit = await proc.exited;
-    console.info(`[stop: WORKERS=1 double SIGINT] in-flight ${slow.status}, exit ${exit.code} after ${exit.at - signalledAt} ms`);
+    reportFigures(`[stop: WORKERS=1 double SIGINT] in-flight ${slow.status}, exit ${exit.code} after ${exit.at - signalledAt} ms`);
     expect(slow.status).toBe(200);
     expect(exit.code).toBe(0);
     expect(proc.output()).not.toMatch(/second signal|forcing exit/);
@@ -325,7 +331,7 @@ describe('stopping the cluster by signal', () => {
     process.kill(-proc.pid, 'SIGTERM');
     const exit = await proc.exited;
     const slow = await inFlight;
-    console.info(`[stop: forced] in-flight ${slow.status ?? slow.code}, exit ${exit.code} after ${exit.at - signalledAt} ms`);
+    reportFigures(`[stop: forced] in-flight ${slow.status ?? slow.code}, exit ${exit.code} after ${exit.at - signalledAt} ms`);
     expect(slow.status).toBeNull(); // cut
     expect(exit.code).toBe(1);
     // Bound: delay 0.2 s + SHUTDOWN_TIMEOUT_MS 1 s + 1 s + teardown margin 3 s, plus SIGKILL slack.
