@@ -59,6 +59,8 @@ const { values: opts } = parseArgs({
     'pg-url': { type: 'string', default: process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     'redis-url': { type: 'string', default: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'no-gate': { type: 'boolean', default: false },
+    // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where the app spends its time
+    'app-node-args': { type: 'string', default: '' },
   },
 });
 const durationS = Math.min(300, Number(opts.duration));
@@ -245,7 +247,8 @@ async function main() {
   };
   const busy = await cpuBusy(2000);
   log('starting the built app (scratch database, Redis with a scratch prefix)...');
-  const app = await spawnNode({ env, logFile: join(dir, 'app.log'), name: 'rampart', readyUrl: `http://127.0.0.1:${port}/health/live` });
+  const nodeArgs = opts['app-node-args'].split(/\s+/).filter(Boolean);
+  const app = await spawnNode({ env, logFile: join(dir, 'app.log'), name: 'rampart', nodeArgs, readyUrl: `http://127.0.0.1:${port}/health/live` });
   const baseUrl = `http://127.0.0.1:${port}`;
   log(`app pid ${app.pid} on ${baseUrl}; ${clients} attackers x ${durationS} s per phase, /health/live every ${PROBE_EVERY_MS} ms`);
   const warning = busyWarning(busy);
