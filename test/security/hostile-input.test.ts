@@ -262,6 +262,7 @@ describe('hostile input', () => {
         Buffer.concat([Buffer.from('{"text":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"}')]),
         Buffer.concat([Buffer.from('{"text":"a'), Buffer.from([0xc0, 0xbc]), Buffer.from('b"}')]), // overlong '<'
         Buffer.concat([Buffer.from('{"text":"a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('b"}')]), // encoded surrogate
+        Buffer.concat([Buffer.from('{"text":"a'), Buffer.from([0x00]), Buffer.from('b"}')]), // a raw NUL byte
         Buffer.from('{"text":"a\\ud800b"}'),
         Buffer.from('{"text":"a\\udc00b"}'),
       ];
