@@ -88,8 +88,9 @@ describe('hostile input', () => {
       const envelope = JSON.parse(response.body) as Envelope;
       expect(envelope.error.code).toBe('VALIDATION_FAILED');
       expect(envelope.error.details).toEqual([{ path: 'body', message: 'nested deeper than 32 levels' }]);
-      // A generous bound for a shared CI machine; before, these took up to 900 ms of CPU or crashed.
-      expect(response.ms).toBeLessThan(500);
+      // A generous bound for a shared 2-core CI machine (the benchmark measures the real cost);
+      // before, these took up to 900 ms of CPU or crashed.
+      expect(response.ms).toBeLessThan(750);
     });
 
     it('400 for nesting just past the bound on the login route; 33 levels refused, 32 reach validation', async () => {
@@ -150,7 +151,7 @@ describe('hostile input', () => {
       expect(response.status).toBe(400);
       expect((JSON.parse(response.body) as Envelope).error.details).toEqual([{ path: 'body', message: 'more than 1000 keys' }]);
       expect(response.body.length).toBeLessThan(1024);
-      expect(response.ms).toBeLessThan(500);
+      expect(response.ms).toBeLessThan(750);
     });
 
     it('400 for an array longer than 1000 elements', async () => {
