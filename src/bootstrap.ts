@@ -29,6 +29,7 @@ import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './r
 import { CsrfMiddleware } from './security/csrf/csrf.middleware.js';
 import { jsonBodiesOnly } from './security/csrf/json-bodies-only.middleware.js';
 import { cspReportBodyParser } from './security/csp/csp-report.body-parser.js';
+import { bodyParsers } from './security/input/body-parsers.js';
 import { buildSecurityHeaders, CSP_REPORT_PATH, securityHeadersMiddleware } from './security/csp/security-headers.js';
 import { installClientIp } from './security/ip/client-ip.js';
 import { allowedHostsMiddleware } from './security/hosts/allowed-hosts.js';
@@ -182,8 +183,8 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
       // JSON endpoints refuse other bodies before anything parses them (a cross-site
       // text/plain form is a "simple" request that skips CORS preflight).
       jsonBodiesOnly,
-      expressModule.json({ limit: config.app.bodyLimit }),
-      expressModule.urlencoded({ limit: config.app.bodyLimit, extended: false }),
+      // Per-route size limits, UTF-8 only, JSON bounded in depth, keys and array length.
+      ...bodyParsers(config.app.bodyLimit),
       // Sessions only on /api, /admin and /login; CSRF needs both the session and the
       // parsed `_csrf` form field, so it comes last, before any guard or handler.
       app.get(SessionMiddleware).handle,

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageLimitQuery } from '../core/page-limit.query.js';
-import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Length, Min } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
+import { IsCanonicalInt } from '../core/canonical-int.js';
 
 export class RestartBody {
   @ApiProperty({ minLength: 3, maxLength: 500, description: 'Why; recorded in the audit log' })
@@ -38,9 +39,7 @@ export class RestartFormBody extends RestartBody {
 export class AuditQuery extends PageLimitQuery {
   @ApiPropertyOptional({ description: 'Entry id: return entries older than it' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @IsCanonicalInt(1)
   before?: number;
 }
 

@@ -9,11 +9,9 @@ describe(PositiveIntPipe.name, () => {
   it('accepts ids within PostgreSQL int', () => {
     expect(pipe.transform('1', meta)).toBe(1);
     expect(pipe.transform('2147483647', meta)).toBe(2_147_483_647);
-    // What the global ValidationPipe hands over after its primitive conversion.
-    expect(pipe.transform(42, meta)).toBe(42);
   });
 
-  it.each(['0', '-1', '01', '1.5', '1e3', 'abc', '', '2147483648', '99999999999', ' 1', Number.NaN, 1.5, -3])('refuses %j with VALIDATION_FAILED naming the parameter', (value: string | number) => {
+  it.each(['0', '-1', '01', '1.5', '1e3', 'abc', '', '2147483648', '99999999999', ' 1', '0x10', '1e1', '+1', '1.0', '１', 42, Number.NaN, 1.5, -3])('refuses %j with VALIDATION_FAILED naming the parameter', (value: string | number) => {
     expect(() => pipe.transform(value, meta)).toThrow(ValidationFailedException);
     try {
       pipe.transform(value, meta);

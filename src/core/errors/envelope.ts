@@ -47,9 +47,29 @@ function fromParserError(error: ParserError): AppException | null {
       return new AppException(ErrorCode.VALIDATION_FAILED, 'The request body could not be read', {
         details: [{ path: 'body', message: error.type }],
       });
+    case 'querystring.parse.rangeError':
+    case 'entity.verify.failed':
+      return new AppException(ErrorCode.VALIDATION_FAILED, 'The request body is not acceptable', {
+        details: [{ path: 'body', message: error.type }],
+      });
     default:
+      // Any other client error of the parsers (http-errors marks them `expose`) is the
+      // client's, not a 500 with a stack in the log.
+      if (error.expose === true && typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+        return new AppException(STATUS_CODES[error.status] ?? ErrorCode.VALIDATION_FAILED, 'The request could not be read');
+      }
       return null;
   }
+}
+
+/** An error answer is never larger than a small request: a handful of short details. */
+export const MAX_ERROR_DETAILS = 5;
+const MAX_DETAIL_CHARS = 200;
+
+const clip = (text: string) => (text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS - 1)}…` : text);
+
+function capDetails(details: ErrorDetail[]): ErrorDetail[] {
+  return details.slice(0, MAX_ERROR_DETAILS).map((detail) => ({ path: clip(detail.path), message: clip(detail.message) }));
 }
 
 const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
@@ -68,13 +88,19 @@ const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 export function toErrorResponse(error: unknown, correlationId: string): ErrorResponse {
   let app: AppException | null = null;
   let unexpected = false;
+  // Nest wraps body-parser's http-errors (and so whatever a `verify` hook threw) in an
+  // HttpException; the original, with its type, is the cause.
+  const cause: unknown = error instanceof HttpException ? error.cause : undefined;
   if (error instanceof AppException) app = error;
+  else if (cause instanceof AppException) app = cause;
   else if (error instanceof HttpException) {
     const status = error.getStatus();
     const code = STATUS_CODES[status];
-    if (code !== undefined && status < 500) {
+    const parser = cause !== null && typeof cause === 'object' ? fromParserError(cause as ParserError) : null;
+    if (parser !== null) app = parser;
+    else if (status < 500) {
       // Nest's own messages ("Cannot GET /x") are safe; they name only the path asked for.
-      app = new AppException(code, status === 404 ? 'Not found' : error.message);
+      app = new AppException(code ?? ErrorCode.VALIDATION_FAILED, status === 404 ? 'Not found' : clip(error.message));
     } else unexpected = true;
   } else if (error !== null && typeof error === 'object') {
     app = fromParserError(error as ParserError);
@@ -91,7 +117,7 @@ export function toErrorResponse(error: unknown, correlationId: string): ErrorRes
       retryable: app.retryable,
       retryAfterMs: app.retryAfterMs,
       correlationId,
-      ...(app.details ? { details: app.details } : {}),
+      ...(app.details ? { details: capDetails(app.details) } : {}),
     },
   };
   return { status: app.status ?? ERROR_STATUS[app.code], body, headers, unexpected };

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsCanonicalInt } from '../../core/canonical-int.js';
 import { PageLimitQuery } from '../../core/page-limit.query.js';
 import { LOT_STATUSES, type LotStatus } from '../../database/entities/index.js';
 
@@ -12,9 +12,7 @@ export class ListLotsQuery extends PageLimitQuery {
 
   @ApiPropertyOptional({ description: 'Station id' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @IsCanonicalInt(1)
   station?: number;
 
   @ApiPropertyOptional({ description: 'Opaque cursor from the previous page (`nextCursor`)' })

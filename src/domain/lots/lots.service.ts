@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { NotFoundException } from '../../core/errors/index.js';
+import { parseCanonicalInt } from '../../core/canonical-int.js';
+import { NotFoundException, ValidationFailedException } from '../../core/errors/index.js';
 import { DEFAULT_PAGE_LIMIT } from '../../core/page-limit.query.js';
 import { DatabaseService } from '../../database/database.service.js';
 import { type IdempotencyScope, IdempotencyService } from '../../idempotency/idempotency.service.js';
@@ -44,10 +45,15 @@ const toNote = (row: NoteRow): NoteDto => ({
 
 // The cursor is the last id seen, base64url so clients treat it as opaque.
 const encodeCursor = (id: number) => Buffer.from(String(id)).toString('base64url');
+/** Only cursors this API could have issued: canonical base64url of an id PostgreSQL can compare. */
 function decodeCursor(cursor: string | undefined): number {
-  if (!cursor) return 0;
-  const id = Number(Buffer.from(cursor, 'base64url').toString());
-  return Number.isSafeInteger(id) && id >= 0 ? id : 0;
+  if (cursor === undefined) return 0;
+  const text = Buffer.from(cursor, 'base64url').toString('latin1');
+  const id = parseCanonicalInt(text, 1);
+  if (id === null || encodeCursor(id) !== cursor) {
+    throw new ValidationFailedException([{ path: 'cursor', message: 'cursor is not one this API issued' }]);
+  }
+  return id;
 }
 
 @Injectable()
