@@ -161,7 +161,7 @@ export class RealtimeService implements OnApplicationBootstrap {
     }
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Cache-Control', 'no-store, no-transform');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write(`retry: ${SSE_RETRY_MS}\n: connected\n\n`);

@@ -52,6 +52,8 @@ describe('GET /api/events/stream (realtime sync)', () => {
     const response = await fetch(`${app.url}/api/events/stream`, { headers: { cookie: session.cookie } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    // It depends on the session, like every API answer: never kept by a browser or a shared cache.
+    expect(response.headers.get('cache-control')).toMatch(/\bno-store\b/);
     const sse = reader(response);
     try {
       await sse.waitFor(/: connected/);
