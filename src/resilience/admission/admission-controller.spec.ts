@@ -108,6 +108,19 @@ describe('AdmissionController', () => {
     expect(send('/admin/api/audit').next).toHaveBeenCalledTimes(1);
   });
 
+  it('cuts the limit below its floor while the event loop lags past the shedding threshold', () => {
+    vi.useFakeTimers();
+    let lag = 100;
+    const controller = new AdmissionController({ ...CONFIG, initialLimit: 8, minLimit: 8, maxLimit: 8 }, { lagMs: () => lag }, { info: vi.fn(), warn: vi.fn() }, () => Date.now());
+    controller.start();
+    vi.advanceTimersByTime(1000);
+    expect(controller.limit).toBe(1);
+    lag = 0;
+    vi.advanceTimersByTime(100);
+    expect(controller.limit).toBe(8);
+    controller.stop();
+  });
+
   it('switched off, counts but never refuses', () => {
     const { send, controller } = harness({ enabled: false });
     const all = Array.from({ length: 10 }, () => send('/api/lots'));

@@ -284,7 +284,8 @@ export class AdmissionController {
     const lagMs = this.sources.lagMs();
     this.lagging = this.config.enabled && lagMs > this.config.shedLagMs;
     const enough = this.rttCount >= MIN_SAMPLES || now - this.windowStartedAt >= 10 * WINDOW_MS;
-    if (this.config.enabled && (enough || this.lagging)) {
+    // Lag moves the limit at once, both ways: cut while it lasts, back to the floor when it ends.
+    if (this.config.enabled && (enough || this.lagging || this.limiter.limit < this.config.minLimit)) {
       this.limiter.update({
         meanRttMs: this.rttCount === 0 ? null : this.rttSumMs / this.rttCount,
         peakInFlight: this.peakInFlight,
