@@ -9,6 +9,9 @@ import { AdmissionController } from './admission/admission-controller.js';
 import { BreakerService, MAIN_DB_BREAKER } from './breaker.service.js';
 import { ShutdownRegistry } from './shutdown-registry.service.js';
 
+/** Admission control reads the lag over this recent part of the liveness window. */
+const ADMISSION_LAG_WINDOW_MS = 300;
+
 @Global()
 @Module({
   providers: [
@@ -45,7 +48,7 @@ import { ShutdownRegistry } from './shutdown-registry.service.js';
       useFactory: (config: ConfigService<RampartConfig, true>, monitor: EventLoopLagMonitor, registry: ShutdownRegistry, logger: Logger) => {
         const controller = new AdmissionController(
           config.get('admission', { infer: true }),
-          { lagMs: () => monitor.current().lagMs },
+          { lagMs: () => monitor.current(ADMISSION_LAG_WINDOW_MS).lagMs },
           logger.child({ component: 'admission' }),
         );
         controller.start();

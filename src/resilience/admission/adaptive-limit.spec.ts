@@ -23,7 +23,7 @@ describe('AdaptiveLimit', () => {
   it('cuts below the floor while the event loop lags, and returns to the floor after', () => {
     const limit = new AdaptiveLimit({ initial: 8, min: 8, max: 8 });
     for (let i = 0; i < 10; i += 1) limit.update({ meanRttMs: 2, peakInFlight: 8, lagging: true, poolWaiting: false });
-    expect(limit.limit).toBe(1);
+    expect(limit.limit).toBe(4);
     limit.update({ ...calm, meanRttMs: 2, peakInFlight: 1 });
     expect(limit.limit).toBe(8);
   });

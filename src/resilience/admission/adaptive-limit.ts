@@ -50,9 +50,10 @@ export class AdaptiveLimit {
   update(window: LimitWindow): number {
     const { min, max } = this.options;
     if (window.lagging) {
-      // Below the latency floor on purpose: a lagging loop delays every request, admitted or
-      // not, and only fewer requests give it the time back. One keeps samples coming.
-      this.value = Math.max(1, this.value * 0.7);
+      // Below the latency floor on purpose (down to half of it): a lagging loop delays every
+      // request, admitted or not, and only fewer requests give it the time back; not to one,
+      // which would trade the goodput the limit exists to keep for the refusals' share of CPU.
+      this.value = Math.max(Math.max(1, Math.floor(min / 2)), this.value * 0.7);
       return this.limit;
     }
     if (this.value < min) this.value = min;

@@ -114,7 +114,7 @@ describe('AdmissionController', () => {
     const controller = new AdmissionController({ ...CONFIG, initialLimit: 8, minLimit: 8, maxLimit: 8 }, { lagMs: () => lag }, { info: vi.fn(), warn: vi.fn() }, () => Date.now());
     controller.start();
     vi.advanceTimersByTime(1000);
-    expect(controller.limit).toBe(1);
+    expect(controller.limit).toBe(4);
     lag = 0;
     vi.advanceTimersByTime(100);
     expect(controller.limit).toBe(8);

@@ -201,8 +201,8 @@ export class AdmissionController {
     const now = waiter.enqueuedAt;
     this.queueNonEmptySince ??= now;
     // CoDel's two modes: a queue that has not emptied for an interval is standing, and from
-    // then on a request may wait only the short target.
-    waiter.deadline = now + (now - this.queueNonEmptySince >= queueIntervalMs ? queueTargetMs : queueIntervalMs);
+    // then on a request may wait only the short target; so may every request while the loop lags.
+    waiter.deadline = now + (this.lagging || now - this.queueNonEmptySince >= queueIntervalMs ? queueTargetMs : queueIntervalMs);
     (waiter.lane === 'anonymous' ? this.anonymous : this.preferred).push(waiter);
     this.scheduleSweep(waiter.deadline);
   }
