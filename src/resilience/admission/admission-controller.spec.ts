@@ -121,6 +121,20 @@ describe('AdmissionController', () => {
     controller.stop();
   });
 
+  it('leaves the limit alone when the lag is not its own doing (the process itself nearly idle)', () => {
+    vi.useFakeTimers();
+    const controller = new AdmissionController(
+      { ...CONFIG, initialLimit: 8, minLimit: 8, maxLimit: 8 },
+      { lagMs: () => 100, cpuShare: () => 0.1 },
+      { info: vi.fn(), warn: vi.fn() },
+      () => Date.now(),
+    );
+    controller.start();
+    vi.advanceTimersByTime(1000);
+    expect(controller.limit).toBe(8);
+    controller.stop();
+  });
+
   it('switched off, counts but never refuses', () => {
     const { send, controller } = harness({ enabled: false });
     const all = Array.from({ length: 10 }, () => send('/api/lots'));

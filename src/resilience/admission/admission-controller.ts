@@ -31,6 +31,29 @@ export interface AdmissionSources {
   lagMs: () => number;
   /** Requests waiting for a main-pool connection; wired once the pool exists. */
   poolWaiting?: () => number;
+  /**
+   * Share of one core this process used since the last call. Lag while the process itself is
+   * nearly idle comes from elsewhere (a starved VM, a noisy neighbour): refusing our own work
+   * would not give the loop any time back. Absent: every lag counts.
+   */
+  cpuShare?: () => number;
+}
+
+/** Lag counts as ours only while the process used at least this share of a core. */
+const BUSY_CPU_SHARE = 0.5;
+
+/** A `cpuShare` source from `process.cpuUsage` (all threads: the loop, GC, the libuv pool). */
+export function processCpuShare(now: () => number = () => performance.now()): () => number {
+  let last = process.cpuUsage();
+  let lastAt = now();
+  return () => {
+    const usage = process.cpuUsage();
+    const at = now();
+    const share = at > lastAt ? (usage.user - last.user + usage.system - last.system) / 1000 / (at - lastAt) : 0;
+    last = usage;
+    lastAt = at;
+    return share;
+  };
 }
 
 type Next = (error?: unknown) => void;
@@ -282,7 +305,8 @@ export class AdmissionController {
   private tick(): void {
     const now = this.now();
     const lagMs = this.sources.lagMs();
-    this.lagging = this.config.enabled && lagMs > this.config.shedLagMs;
+    const cpuShare = this.sources.cpuShare?.() ?? 1;
+    this.lagging = this.config.enabled && lagMs > this.config.shedLagMs && cpuShare >= BUSY_CPU_SHARE;
     const enough = this.rttCount >= MIN_SAMPLES || now - this.windowStartedAt >= 10 * WINDOW_MS;
     // Lag moves the limit at once, both ways: cut while it lasts, back to the floor when it ends.
     if (this.config.enabled && (enough || this.lagging || this.limiter.limit < this.config.minLimit)) {
