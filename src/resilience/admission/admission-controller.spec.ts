@@ -98,13 +98,14 @@ describe('AdmissionController', () => {
     expect(waiting.res.status).toBe(503);
   });
 
-  it('gives the priority lane its own budget, untouched by the general limit', () => {
+  it('gives metrics and admin their own budget, untouched by the general limit, and never refuses a probe', () => {
     const { send } = harness();
     for (let i = 0; i < 5; i += 1) send('/api/lots', 'sid=x');
-    const probe = send('/health/live');
-    expect(probe.next).toHaveBeenCalledTimes(1);
-    expect(send('/metrics').res.status).toBe(503);
-    probe.res.finish();
+    const scrape = send('/metrics');
+    expect(scrape.next).toHaveBeenCalledTimes(1);
+    expect(send('/admin/api/audit').res.status).toBe(503);
+    for (let i = 0; i < 50; i += 1) expect(send('/health/live').next).toHaveBeenCalledTimes(1);
+    scrape.res.finish();
     expect(send('/admin/api/audit').next).toHaveBeenCalledTimes(1);
   });
 

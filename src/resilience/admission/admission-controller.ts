@@ -78,8 +78,8 @@ const RETRY_AFTER_MS = 1000;
  * refusal costs no session read, no Redis and no database work. General requests run within
  * an adaptive concurrency limit; the excess waits in a short queue (CoDel-style: a request that
  * would be served late is refused instead) where signed-in and sign-in requests go before
- * anonymous ones. Probes, metrics and the operators' /admin have their own small budget and are
- * never shed by the general limit. Written here rather than taken from npm: the pieces that
+ * anonymous ones. Metrics and the operators' /admin have their own small budget, and probes are
+ * never refused (see `Lane`): neither is shed by the general limit. Written here rather than taken from npm: the pieces that
  * exist are either Express-agnostic libraries with their own queues and timers per request, or
  * binary "under pressure" switches without a limit or lanes, and this is under 300 lines.
  */
@@ -174,6 +174,10 @@ export class AdmissionController {
   /** Connect-style; must be the first middleware. */
   readonly middleware = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const lane = laneOf(req);
+    if (lane === 'probe') {
+      this.count(this.admittedCounts, lane);
+      return next();
+    }
     if (lane === 'priority') {
       if (this.config.enabled && this.priorityInFlight >= this.config.priorityLimit) return this.refuse(req, res, lane, 'priority_budget');
       this.priorityInFlight += 1;
@@ -277,7 +281,7 @@ export class AdmissionController {
 
   private refuse(req: IncomingMessage, res: ServerResponse, lane: Lane, reason: ShedReason): void {
     this.count(this.shedCounts, `${lane}|${reason}`);
-    if (lane !== 'priority') this.windowShed += 1;
+    if (lane !== 'priority' && lane !== 'probe') this.windowShed += 1;
     this.lastShedAt = this.now();
     this.shedInEpisode += 1;
     if (!this.shedding) {

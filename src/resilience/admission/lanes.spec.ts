@@ -5,8 +5,9 @@ import { laneOf } from './lanes.js';
 const req = (url: string, cookie?: string) => ({ url, headers: cookie === undefined ? {} : { cookie } }) as IncomingMessage;
 
 describe('laneOf', () => {
-  it('puts probes, metrics and the operator console in the priority lane, by whole path segment', () => {
-    for (const url of ['/health', '/health/live', '/health/deep?x=1', '/metrics', '/admin', '/admin/api/audit?limit=5']) expect(laneOf(req(url)), url).toBe('priority');
+  it('puts probes in their own lane, metrics and the operator console in the priority lane, by whole path segment', () => {
+    for (const url of ['/health', '/health/live', '/health/deep?x=1']) expect(laneOf(req(url)), url).toBe('probe');
+    for (const url of ['/metrics', '/admin', '/admin/api/audit?limit=5']) expect(laneOf(req(url)), url).toBe('priority');
     expect(laneOf(req('/healthz'))).toBe('anonymous');
     expect(laneOf(req('/administrator', 'sid=s%3Aa.b'))).toBe('user');
   });
