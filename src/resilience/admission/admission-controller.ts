@@ -251,6 +251,7 @@ export class AdmissionController {
     clearTimeout(this.sweepTimer);
     this.sweepAt = deadline;
     this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, deadline - this.now()) + 1);
+    this.sweepTimer.unref();
   }
 
   /** Refuses the waiters whose time is up even when no slot frees (the slow case). */
