@@ -72,6 +72,9 @@ const MIN_SAMPLES = 5;
 const SHEDDING_QUIET_MS = 1000;
 const RATE_WINDOWS = 10;
 const RETRY_AFTER_MS = 1000;
+// One instance for every refusal: building an Error (and its stack) per refused request is
+// work the refusal exists to avoid; only the correlation id differs between answers.
+const OVERLOADED = new OverloadedException(RETRY_AFTER_MS);
 
 /**
  * Admission control in front of the whole pipeline, per worker: the first middleware, so a
@@ -294,7 +297,7 @@ export class AdmissionController {
       );
     }
     const correlationId = pickCorrelationId(req);
-    const { status, body, headers } = toErrorResponse(new OverloadedException(RETRY_AFTER_MS), correlationId);
+    const { status, body, headers } = toErrorResponse(OVERLOADED, correlationId);
     const payload = JSON.stringify(body);
     res.writeHead(status, {
       ...headers,
