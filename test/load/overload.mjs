@@ -57,6 +57,8 @@ const { values: opts } = parseArgs({
     'seed-lots': { type: 'string', default: '2000' },
     'app-env': { type: 'string', multiple: true, default: [] },
     'keep-logs': { type: 'boolean', default: false },
+    // Experiments: --modes on (skip the run without admission control)
+    modes: { type: 'string', default: 'on,off' },
   },
 });
 const USERS = Number(opts.users);
@@ -258,6 +260,15 @@ async function phase(url, sessions, lotIds, rate, seconds) {
   return { ...result, live, live503, liveOther };
 }
 
+/** The limit at the end of a phase and the refusals so far by lane and reason, from /metrics. */
+async function admissionState(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const limit = Number(/^rampart_admission_limit (\S+)$/m.exec(text)?.[1] ?? NaN);
+  const shed = {};
+  for (const m of text.matchAll(/^rampart_admission_shed_total\{lane="([^"]+)",reason="([^"]+)"\} (\d+)$/gm)) shed[`${m[1]}/${m[2]}`] = Number(m[3]);
+  return { limit, shed };
+}
+
 async function runMode(dbUrl, names, lotIds, admission, capacity) {
   log(`\n== admission control ${admission ? 'ON' : 'OFF'} ==`);
   const { app, url, logFile } = await startApp(dbUrl, admission);
@@ -285,6 +296,7 @@ async function runMode(dbUrl, names, lotIds, admission, capacity) {
       const r = await phase(url, sessions, lotIds, rate, PHASE_S);
       generatorLag.disable();
       const cpuAfter = treeCpuSeconds(app.pid);
+      const admission = await admissionState(url);
       const a = r.admitted.summary();
       const o = r.overloaded.summary();
       const l = r.live.summary();
@@ -309,10 +321,11 @@ async function runMode(dbUrl, names, lotIds, admission, capacity) {
         other: otherCount,
         otherDetail: r.other,
         loadavg1: load1,
+        admission,
       };
       rows.push(row);
       log(
-        `  ${m}x (${rate}/s): goodput ${fmt(row.goodput, 0)}/s, admitted p99 ${fmt(a.p99)} ms, OVERLOADED ${row.overloaded} (p99 ${fmt(o.p99)} ms), live p99 ${fmt(l.p99)} ms 503s ${r.live503}, other ${otherCount}${otherCount ? ` ${JSON.stringify(r.other)}` : ''}`,
+        `  ${m}x (${rate}/s): goodput ${fmt(row.goodput, 0)}/s, admitted p99 ${fmt(a.p99)} ms, OVERLOADED ${row.overloaded} (p99 ${fmt(o.p99)} ms), live p99 ${fmt(l.p99)} ms 503s ${r.live503}, other ${otherCount}${otherCount ? ` ${JSON.stringify(r.other)}` : ''}; limit ${admission.limit}, shed ${JSON.stringify(admission.shed)}`,
       );
       // Let queues drain before the next rate.
       await sleep(3000);
@@ -376,8 +389,9 @@ async function main() {
   await first.app.stop();
   const { names, lotIds } = await createUsers(db.url);
 
+  const modes = opts.modes.split(',');
   const on = await runMode(db.url, names, lotIds, true, null);
-  const off = await runMode(db.url, names, lotIds, false, on.measured);
+  const off = modes.includes('off') ? await runMode(db.url, names, lotIds, false, on.measured) : { rows: [], shedLogLines: 0 };
   const unloadedP99 = on.measured.unloadedP99;
 
   const out = [];
