@@ -13,6 +13,12 @@ describe('AdaptiveLimit', () => {
     expect(limit.limit).toBeGreaterThan(20);
   });
 
+  it('shrinks while requests wait for a database connection even when latency looks fine, so the excess is refused at the door instead of waiting in the pool', () => {
+    const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 100 });
+    for (let i = 0; i < 30; i += 1) limit.update({ lagging: false, poolWaiting: true, meanRttMs: 2, peakInFlight: limit.limit });
+    expect(limit.limit).toBeLessThan(20);
+  });
+
   it('does not move while the limit is not in use', () => {
     const limit = new AdaptiveLimit({ initial: 40, min: 4, max: 100 });
     limit.update({ ...calm, meanRttMs: 2, peakInFlight: 5 });

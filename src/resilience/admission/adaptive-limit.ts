@@ -64,7 +64,7 @@ export class AdaptiveLimit {
     else this.noLoadRttMs += (window.meanRttMs - this.noLoadRttMs) * 0.002;
     if (window.peakInFlight < this.value / 2) return this.limit;
     let gradient = Math.min(1, Math.max(0.5, (this.tolerance * this.noLoadRttMs) / window.meanRttMs));
-    if (window.poolWaiting) gradient = Math.min(gradient, 0.9);
+    if (window.poolWaiting) gradient = Math.min(gradient, 0.8);
     const target = this.value * gradient + (gradient >= 1 ? Math.sqrt(this.value) : 0);
     this.value = Math.min(max, Math.max(min, this.value * (1 - this.smoothing) + target * this.smoothing));
     return this.limit;
