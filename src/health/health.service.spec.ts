@@ -199,7 +199,7 @@ describe(HealthService.name, () => {
       },
       pool: { size: 10, inUse: 10, idle: 0, waiting: 7, saturation: 1 },
       breaker: { state: 'closed', failureRate: 0, retryAfterMs: null },
-      load: { limit: 32, inFlight: 0, shedRate: 0 },
+      load: { limit: 64, inFlight: 0, shedRate: 0 },
       recommendation: 'recover',
       policy: { state: 'allowed', cooldownRemainingS: 0, nextAction: 'automatic recovery allowed' },
     });
