@@ -8,7 +8,7 @@ import { AdaptiveLimit } from './adaptive-limit.js';
 import { Bulkhead, type BulkheadOptions, type BulkheadSnapshot } from './bulkhead.js';
 import { laneOf, type Lane } from './lanes.js';
 
-export type ShedReason = 'queue_full' | 'queue_timeout' | 'displaced' | 'priority_budget' | 'event_loop_lag';
+export type ShedReason = 'queue_full' | 'queue_timeout' | 'displaced' | 'priority_budget' | 'event_loop_lag' | 'shedding';
 
 export interface AdmissionSnapshot {
   enabled: boolean;
@@ -193,7 +193,7 @@ export class AdmissionController {
     if (lane === 'stream') {
       // A stream stays open for minutes: it never counts against the limit (SSE_MAX_SUBSCRIBERS
       // caps streams), but no new one opens while the worker sheds.
-      if (this.config.enabled && this.shedding) return this.refuse(req, res, lane, 'queue_full');
+      if (this.config.enabled && this.shedding) return this.refuse(req, res, lane, 'shedding');
       this.count(this.admittedCounts, lane);
       return next();
     }
