@@ -26,6 +26,8 @@ import { createRootLogger } from './observability/logger.js';
 import { requestLogger } from './observability/request-logger.js';
 import { NestLogger } from './observability/nest-logger.js';
 import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './resilience/shutdown-registry.service.js';
+import { AdmissionController } from './resilience/admission/admission-controller.js';
+import { PoolManager } from './database/pool-manager.js';
 import { CsrfMiddleware } from './security/csrf/csrf.middleware.js';
 import { jsonBodiesOnly } from './security/csrf/json-bodies-only.middleware.js';
 import { cspReportBodyParser } from './security/csp/csp-report.body-parser.js';
@@ -152,10 +154,16 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   express.disable('x-powered-by');
   // req.ip (and req.protocol/secure) follow TRUSTED_PROXIES everywhere, rate limits included.
   installClientIp(express, app.get(TrustedProxies).trust);
-  // Order matters: the correlation id exists before anything can fail, and the request
+  const admission = app.get(AdmissionController);
+  const pool = app.get(PoolManager);
+  // Requests waiting for a connection mean more admitted work would only queue in the pool.
+  admission.watchPool(() => pool.stats().waiting);
+  // Order matters: admission first, so a refusal costs nothing else (it sets its own
+  // correlation id); then the correlation id exists before anything can fail, and the request
   // logger sees body-parser failures too. Each group is one layer (see middlewareChain).
   app.use(
     middlewareChain<Request, Response>([
+      admission.middleware,
       correlationMiddleware,
       // Security headers are computed here once; per response only the CSP nonce is new.
       securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })),

@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { RampartConfig } from '../config/rampart-config.js';
+import { AdmissionController } from '../resilience/admission/admission-controller.js';
 import { APP_GUARD } from '@nestjs/core';
 import { CsrfCoverageGuard } from '../security/csrf/csrf-coverage.guard.js';
 import { CsrfModule } from '../security/csrf/csrf.module.js';
@@ -16,7 +19,14 @@ import { PasswordHasher } from './password-hasher.js';
   imports: [SessionModule, CsrfModule],
   controllers: [AuthController, LoginPageController],
   providers: [
-    { provide: PasswordHasher, useClass: PasswordHasher },
+    {
+      provide: PasswordHasher,
+      inject: [ConfigService, AdmissionController],
+      useFactory: (config: ConfigService<RampartConfig, true>, admission: AdmissionController) => {
+        const { concurrency, queueSize, queueTimeoutMs } = config.get('admission', { infer: true }).passwordHash;
+        return new PasswordHasher(admission.bulkhead('password-hash', { concurrency, queueSize, queueTimeoutMs }));
+      },
+    },
     CredentialVerifier,
     AuthService,
     LoginPageService,

@@ -102,6 +102,12 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
   if (v.WORKERS !== undefined && parseWorkers(v.WORKERS as number | string) > 1 && !v.REDIS_URL) {
     problems.push('WORKERS > 1 needs REDIS_URL: sessions and rate-limit counters must be shared between workers');
   }
+  if (Number(v.ADMISSION_SHED_LAG_MS) >= Number(v.HEALTH_EVENT_LOOP_LAG_MS)) {
+    problems.push('ADMISSION_SHED_LAG_MS must be below HEALTH_EVENT_LOOP_LAG_MS: a worker has to shed load before liveness fails');
+  }
+  if (Number(v.ADMISSION_MIN_LIMIT) > Number(v.ADMISSION_MAX_LIMIT)) {
+    problems.push('ADMISSION_MIN_LIMIT must not be above ADMISSION_MAX_LIMIT');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const num = (key: string) => Number(v[key]);
@@ -197,6 +203,22 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       cacheMs: healthCacheMs,
       eventLoopLagMs: num('HEALTH_EVENT_LOOP_LAG_MS'),
       throttleSaturation: num('HEALTH_POOL_THROTTLE_SATURATION'),
+    },
+    admission: {
+      enabled: v.ADMISSION_CONTROL === true,
+      minLimit: num('ADMISSION_MIN_LIMIT'),
+      maxLimit: num('ADMISSION_MAX_LIMIT'),
+      initialLimit: Math.min(num('ADMISSION_MAX_LIMIT'), Math.max(num('ADMISSION_MIN_LIMIT'), num('ADMISSION_INITIAL_LIMIT'))),
+      queueSize: num('ADMISSION_QUEUE_SIZE'),
+      queueTargetMs: num('ADMISSION_QUEUE_TARGET_MS'),
+      queueIntervalMs: Math.max(num('ADMISSION_QUEUE_INTERVAL_MS'), num('ADMISSION_QUEUE_TARGET_MS')),
+      shedLagMs: num('ADMISSION_SHED_LAG_MS'),
+      priorityLimit: num('ADMISSION_PRIORITY_LIMIT'),
+      passwordHash: {
+        concurrency: num('PASSWORD_HASH_CONCURRENCY'),
+        queueSize: num('PASSWORD_HASH_QUEUE'),
+        queueTimeoutMs: num('PASSWORD_HASH_QUEUE_TIMEOUT_MS'),
+      },
     },
     cluster: {
       workers: parseWorkers(v.WORKERS as number | string),

@@ -91,6 +91,24 @@ export interface HealthConfig {
   throttleSaturation: number;
 }
 
+/** Per-worker admission control and the bulkheads behind it (ADMISSION_*, PASSWORD_HASH_*). */
+export interface AdmissionConfig {
+  /** False: requests are counted (for /health and metrics) but never queued or refused. */
+  enabled: boolean;
+  initialLimit: number;
+  minLimit: number;
+  maxLimit: number;
+  queueSize: number;
+  queueTargetMs: number;
+  queueIntervalMs: number;
+  /** Windowed event-loop lag above which the limit is cut; below health.eventLoopLagMs. */
+  shedLagMs: number;
+  /** In-flight budget of the priority lane (/health, /metrics, /admin). */
+  priorityLimit: number;
+  /** Concurrent argon2 operations; 0 = no cap. */
+  passwordHash: { concurrency: number; queueSize: number; queueTimeoutMs: number };
+}
+
 export interface ClusterConfig {
   workers: number;
   readyTimeoutMs: number;
@@ -112,5 +130,6 @@ export interface RampartConfig {
   security: SecurityConfig;
   resilience: ResilienceConfig;
   health: HealthConfig;
+  admission: AdmissionConfig;
   cluster: ClusterConfig;
 }

@@ -101,6 +101,23 @@ export const healthSchema = Joi.object({
   HEALTH_POOL_THROTTLE_SATURATION: Joi.number().greater(0).max(1).default(0.8),
 });
 
+export const admissionSchema = Joi.object({
+  ADMISSION_CONTROL: Joi.boolean().default(true),
+  ADMISSION_INITIAL_LIMIT: positive(64),
+  // High enough that a closed-loop user population per worker (50 in the SLA load test) never
+  // queues: shedding is for open-loop excess, not for users who wait for their own answers.
+  ADMISSION_MIN_LIMIT: positive(64),
+  ADMISSION_MAX_LIMIT: positive(512),
+  ADMISSION_QUEUE_SIZE: Joi.number().integer().min(0).max(10_000).default(64),
+  ADMISSION_QUEUE_TARGET_MS: positive(5),
+  ADMISSION_QUEUE_INTERVAL_MS: positive(50),
+  ADMISSION_SHED_LAG_MS: positive(50),
+  ADMISSION_PRIORITY_LIMIT: positive(16),
+  PASSWORD_HASH_CONCURRENCY: Joi.number().integer().min(0).max(256).default(2),
+  PASSWORD_HASH_QUEUE: Joi.number().integer().min(0).max(10_000).default(16),
+  PASSWORD_HASH_QUEUE_TIMEOUT_MS: positive(500),
+});
+
 export const clusterSchema = Joi.object({
   WORKERS: Joi.alternatives(Joi.number().integer().min(1).max(64), Joi.string().valid('auto')).default(1),
   WORKER_READY_TIMEOUT_MS: positive(30_000),
@@ -119,6 +136,7 @@ export const envSchema = appSchema
   .concat(securitySchema)
   .concat(resilienceSchema)
   .concat(healthSchema)
+  .concat(admissionSchema)
   .concat(clusterSchema)
   // Unrelated variables (PATH, HOME, npm_*) are the environment's business, not ours.
   .unknown(true);

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import type { RampartConfig } from '../config/rampart-config.js';
-import { EventLoopLagMonitor } from './event-loop-lag.monitor.js';
+import { EventLoopLagMonitor } from '../core/event-loop-lag.monitor.js';
 import { HEALTH_KEYS } from './health.constants.js';
 
 /** The process's own responsiveness: the only thing liveness depends on. */

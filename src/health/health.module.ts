@@ -10,7 +10,6 @@ import { RUNTIME, type Runtime } from '../runtime.js';
 import { BreakerHealthIndicator } from './breaker.health.js';
 import { DatabaseHealthIndicator } from './database.health.js';
 import { EventLoopHealthIndicator } from './event-loop.health.js';
-import { EventLoopLagMonitor } from './event-loop-lag.monitor.js';
 import { HealthController } from './health.controller.js';
 import { HealthDatabase, PgHealthDatabase, healthDbTimeouts } from './health-database.js';
 import { HealthService } from './health.service.js';
@@ -47,16 +46,6 @@ import { WorkerHealthIndicator } from './worker.health.js';
       },
     },
     {
-      provide: EventLoopLagMonitor,
-      inject: [ShutdownRegistry],
-      useFactory: (registry: ShutdownRegistry) => {
-        const monitor = new EventLoopLagMonitor();
-        monitor.start();
-        registry.register({ name: 'event-loop-monitor', phase: 'jobs', close: () => monitor.stop() });
-        return monitor;
-      },
-    },
-    {
       provide: RestartPolicySource,
       inject: [RUNTIME, ShutdownRegistry],
       useFactory: (runtime: Runtime, registry: ShutdownRegistry) => {
@@ -76,6 +65,6 @@ import { WorkerHealthIndicator } from './worker.health.js';
     ResilienceDiagnostics,
     HealthService,
   ],
-  exports: [HealthDatabase, EventLoopLagMonitor],
+  exports: [HealthDatabase],
 })
 export class HealthModule {}

@@ -13,7 +13,7 @@ import { ShutdownRegistry } from '../resilience/shutdown-registry.service.js';
 import { BreakerHealthIndicator } from './breaker.health.js';
 import { DatabaseHealthIndicator } from './database.health.js';
 import { EventLoopHealthIndicator } from './event-loop.health.js';
-import { EventLoopLagMonitor } from './event-loop-lag.monitor.js';
+import { EventLoopLagMonitor } from '../core/event-loop-lag.monitor.js';
 import { HealthCheckFailedException } from './health-check-failed.exception.js';
 import { HealthDatabase, type HealthPoolStats, HealthProbeError } from './health-database.js';
 import { type HealthPayload, HealthService } from './health.service.js';
@@ -21,6 +21,7 @@ import { LifecycleHealthIndicator } from './lifecycle.health.js';
 import { PoolsHealthIndicator } from './pools.health.js';
 import { RedisHealthIndicator } from './redis.health.js';
 import { ResilienceDiagnostics } from './resilience-diagnostics.js';
+import { AdmissionController } from '../resilience/admission/admission-controller.js';
 import { RestartPolicySource, type RestartPolicyView } from './restart-policy.source.js';
 
 class AllowedPolicy extends RestartPolicySource {
@@ -104,6 +105,10 @@ async function build(env: Record<string, string> = {}) {
       { provide: REDIS_CLIENT, useValue: null },
       { provide: ROOT_LOGGER, useValue: pino({ level: 'silent' }) },
       { provide: RestartPolicySource, useClass: AllowedPolicy },
+      {
+        provide: AdmissionController,
+        useFactory: () => new AdmissionController(config.admission, { lagMs: () => monitor.lagMs }, pino({ level: 'silent' })),
+      },
       LifecycleHealthIndicator,
       DatabaseHealthIndicator,
       RedisHealthIndicator,
@@ -115,7 +120,16 @@ async function build(env: Record<string, string> = {}) {
       HealthService,
     ],
   }).compile();
-  return { health: moduleRef.get(HealthService), database, pool, breaker, registry, monitor, close: () => moduleRef.close() };
+  return {
+    health: moduleRef.get(HealthService),
+    admission: moduleRef.get(AdmissionController),
+    database,
+    pool,
+    breaker,
+    registry,
+    monitor,
+    close: () => moduleRef.close(),
+  };
 }
 
 /** The payload of a 503 answer. */
@@ -185,6 +199,7 @@ describe(HealthService.name, () => {
       },
       pool: { size: 10, inUse: 10, idle: 0, waiting: 7, saturation: 1 },
       breaker: { state: 'closed', failureRate: 0, retryAfterMs: null },
+      load: { limit: 64, inFlight: 0, shedRate: 0 },
       recommendation: 'recover',
       policy: { state: 'allowed', cooldownRemainingS: 0, nextAction: 'automatic recovery allowed' },
     });

@@ -29,4 +29,9 @@ describe(recommend.name, () => {
     expect(recommend({ ...calm, eventLoopLagMs: 201 }, thresholds)).toBe('throttle');
     expect(recommend({ ...calm, eventLoopLagMs: 200 }, thresholds)).toBe('observe');
   });
+
+  it('throttles while admission control sheds load', () => {
+    expect(recommend({ ...calm, shedding: true }, thresholds)).toBe('throttle');
+    expect(recommend({ ...calm, shedding: false }, thresholds)).toBe('observe');
+  });
 });

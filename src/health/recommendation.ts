@@ -13,6 +13,8 @@ export interface RecommendationInput {
   waiting: number;
   breakerState: BreakerState;
   eventLoopLagMs: number;
+  /** Admission control refused requests within the last second. */
+  shedding?: boolean;
 }
 
 /**
@@ -26,7 +28,8 @@ export interface RecommendationInput {
  *   - pool saturation >= poolSaturationThrottle (HEALTH_POOL_THROTTLE_SATURATION, 0.8), or
  *   - any request is waiting for a connection, or
  *   - the breaker is `half_open` (probing; a burst now would re-open it), or
- *   - event-loop lag (the windowed mean) > eventLoopLagMs (HEALTH_EVENT_LOOP_LAG_MS).
+ *   - event-loop lag (the windowed mean) > eventLoopLagMs (HEALTH_EVENT_LOOP_LAG_MS), or
+ *   - admission control is shedding load (answering OVERLOADED).
  * `observe`: none of the above.
  */
 export function recommend(input: RecommendationInput, thresholds: RecommendationThresholds): Recommendation {
@@ -36,7 +39,8 @@ export function recommend(input: RecommendationInput, thresholds: Recommendation
     input.saturation >= thresholds.poolSaturationThrottle ||
     input.waiting > 0 ||
     input.breakerState === 'half_open' ||
-    input.eventLoopLagMs > thresholds.eventLoopLagMs
+    input.eventLoopLagMs > thresholds.eventLoopLagMs ||
+    input.shedding === true
   ) {
     return 'throttle';
   }

@@ -4,6 +4,8 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefault
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { PoolManager } from '../database/pool-manager.js';
 import { BreakerService, MAIN_DB_BREAKER, type BreakerState } from '../resilience/breaker.service.js';
+import { AdmissionController } from '../resilience/admission/admission-controller.js';
+import { LANES } from '../resilience/admission/lanes.js';
 import { RateLimitMetrics } from '../security/rate-limit/rate-limit.metrics.js';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
@@ -23,6 +25,7 @@ export class MetricsService {
     @Inject(MAIN_DB_BREAKER) breaker: BreakerService,
     rateLimits: RateLimitMetrics,
     @Inject(RUNTIME) runtime: Runtime,
+    admission: AdmissionController,
   ) {
     collectDefaultMetrics({ register: this.registry });
     if (cluster.isWorker) {
@@ -109,6 +112,97 @@ export class MetricsService {
       collect() {
         this.reset();
         for (const [limit, count] of rateLimits.snapshot().rejections) this.inc({ limit }, count);
+      },
+    });
+    this.admissionMetrics(admission);
+  }
+
+  /** Admission control counts in-process (refusals never reach the RED middleware); published here. */
+  private admissionMetrics(admission: AdmissionController): void {
+    new Counter({
+      name: 'rampart_admission_admitted_total',
+      help: 'Requests let in by admission control, by lane',
+      labelNames: ['lane'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const lane of LANES) this.inc({ lane }, admission.snapshot().admitted.get(lane) ?? 0);
+      },
+    });
+    new Counter({
+      name: 'rampart_admission_shed_total',
+      help: 'Requests refused with 503 OVERLOADED before any work, by lane and reason',
+      labelNames: ['lane', 'reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [key, count] of admission.snapshot().shed) {
+          const [lane = '', reason = ''] = key.split('|');
+          this.inc({ lane, reason }, count);
+        }
+      },
+    });
+    new Gauge({
+      name: 'rampart_admission_limit',
+      help: 'Current adaptive concurrency limit of the general lanes (-1 when admission control is off)',
+      registers: [this.registry],
+      aggregator: 'sum',
+      collect() {
+        this.set(admission.limit ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'rampart_admission_in_flight',
+      help: 'Requests being served, by lane group (general: limited; priority: health, metrics, admin) and queued',
+      labelNames: ['lane'],
+      registers: [this.registry],
+      aggregator: 'sum',
+      collect() {
+        const snapshot = admission.snapshot();
+        this.set({ lane: 'general' }, snapshot.inFlight);
+        this.set({ lane: 'priority' }, snapshot.priorityInFlight);
+        this.set({ lane: 'queued' }, snapshot.queued);
+      },
+    });
+    new Gauge({
+      name: 'rampart_admission_shed_rate',
+      help: 'Share of general requests refused over the last second; worst worker in cluster mode',
+      registers: [this.registry],
+      aggregator: 'max',
+      collect() {
+        this.set(admission.snapshot().shedRate);
+      },
+    });
+    const queueTime = new Histogram({
+      name: 'rampart_admission_queue_seconds',
+      help: 'Time requests waited in the admission queue, by lane and outcome (admitted or shed)',
+      labelNames: ['lane', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [this.registry],
+    });
+    admission.onQueueTime((seconds, lane, admitted) => queueTime.observe({ lane, outcome: admitted ? 'admitted' : 'shed' }, seconds));
+    new Gauge({
+      name: 'rampart_bulkhead_operations',
+      help: 'Bulkhead operations (e.g. password-hash) by state: active, queued, concurrency cap (0 = none)',
+      labelNames: ['bulkhead', 'state'],
+      registers: [this.registry],
+      aggregator: 'sum',
+      collect() {
+        for (const b of admission.snapshot().bulkheads) {
+          this.set({ bulkhead: b.name, state: 'active' }, b.active);
+          this.set({ bulkhead: b.name, state: 'queued' }, b.queued);
+          this.set({ bulkhead: b.name, state: 'cap' }, b.concurrency);
+        }
+      },
+    });
+    new Counter({
+      name: 'rampart_bulkhead_refused_total',
+      help: 'Operations a bulkhead refused with 503 OVERLOADED',
+      labelNames: ['bulkhead'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const b of admission.snapshot().bulkheads) this.inc({ bulkhead: b.name }, b.refused);
       },
     });
   }

@@ -4,8 +4,13 @@ import type { RampartConfig } from '../config/rampart-config.js';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
+import { EventLoopLagMonitor } from '../core/event-loop-lag.monitor.js';
+import { AdmissionController, processCpuShare } from './admission/admission-controller.js';
 import { BreakerService, MAIN_DB_BREAKER } from './breaker.service.js';
 import { ShutdownRegistry } from './shutdown-registry.service.js';
+
+/** Admission control reads the lag over this recent part of the liveness window. */
+const ADMISSION_LAG_WINDOW_MS = 300;
 
 @Global()
 @Module({
@@ -26,7 +31,32 @@ import { ShutdownRegistry } from './shutdown-registry.service.js';
         return breaker;
       },
     },
+    {
+      // One sampler per worker: liveness reads it, and admission control sheds on it first.
+      provide: EventLoopLagMonitor,
+      inject: [ShutdownRegistry],
+      useFactory: (registry: ShutdownRegistry) => {
+        const monitor = new EventLoopLagMonitor();
+        monitor.start();
+        registry.register({ name: 'event-loop-monitor', phase: 'jobs', close: () => monitor.stop() });
+        return monitor;
+      },
+    },
+    {
+      provide: AdmissionController,
+      inject: [ConfigService, EventLoopLagMonitor, ShutdownRegistry, ROOT_LOGGER],
+      useFactory: (config: ConfigService<RampartConfig, true>, monitor: EventLoopLagMonitor, registry: ShutdownRegistry, logger: Logger) => {
+        const controller = new AdmissionController(
+          config.get('admission', { infer: true }),
+          { lagMs: () => monitor.current(ADMISSION_LAG_WINDOW_MS).lagMs, cpuShare: processCpuShare() },
+          logger.child({ component: 'admission' }),
+        );
+        controller.start();
+        registry.register({ name: 'admission-control', phase: 'jobs', close: () => controller.stop() });
+        return controller;
+      },
+    },
   ],
-  exports: [ShutdownRegistry, MAIN_DB_BREAKER],
+  exports: [ShutdownRegistry, MAIN_DB_BREAKER, EventLoopLagMonitor, AdmissionController],
 })
 export class ResilienceModule {}

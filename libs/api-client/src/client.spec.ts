@@ -450,6 +450,18 @@ describe('ApiClient shared backoff', () => {
     expect(next.status).toBe('fulfilled');
   });
 
+  it('holds every call after an OVERLOADED answer, like the database codes (no herd on a shedding worker)', async () => {
+    const server = fakeServer(script(() => retryable503('OVERLOADED', 1000), () => json(200, {})));
+    const api = client(server);
+    await expect(api.post('/api/a', {})).rejects.toMatchObject({ code: 'OVERLOADED', retryable: true });
+
+    const next = track(api.get('/api/b'));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(next.status).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(next.status).toBe('fulfilled');
+  });
+
   it('lets a held call give up within its budget or on abort without sending anything', async () => {
     const server = fakeServer(script(() => retryable503('DB_CIRCUIT_OPEN', 3000), () => json(200, {})));
     const api = client(server);

@@ -80,7 +80,7 @@ export interface ApiClientOptions extends RetryPolicy {
   hooks?: ApiClientHooks;
   /**
    * Codes after which every call through this client holds until the server's delay has
-   * passed. Default: `DB_CIRCUIT_OPEN`, `DB_POOL_EXHAUSTED`.
+   * passed. Default: `DB_CIRCUIT_OPEN`, `DB_POOL_EXHAUSTED`, `OVERLOADED`.
    */
   sharedBackoffCodes?: readonly ApiErrorCode[];
   now?: () => number;
@@ -99,7 +99,7 @@ export interface RequestOptions extends Pick<RetryPolicy, 'maxAttempts' | 'budge
 }
 
 const CSRF_PATH = '/api/auth/csrf';
-const DEFAULT_SHARED_BACKOFF: readonly ApiErrorCode[] = ['DB_CIRCUIT_OPEN', 'DB_POOL_EXHAUSTED'];
+const DEFAULT_SHARED_BACKOFF: readonly ApiErrorCode[] = ['DB_CIRCUIT_OPEN', 'DB_POOL_EXHAUSTED', 'OVERLOADED'];
 // Without an envelope the status is all there is; these are the ones proxies and load
 // balancers answer with while a backend restarts or sheds load.
 const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);

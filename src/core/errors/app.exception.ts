@@ -69,3 +69,10 @@ export class ShuttingDownException extends AppException {
     });
   }
 }
+
+/** Admission control (or a bulkhead) refused the request before doing its work. */
+export class OverloadedException extends AppException {
+  constructor(retryAfterMs: number, message = 'The server is overloaded; retry later') {
+    super(ErrorCode.OVERLOADED, message, { retryable: true, retryAfterMs });
+  }
+}

@@ -42,6 +42,15 @@ describe(EventLoopLagMonitor.name, () => {
     expect(monitor.current()).toMatchObject({ lagMs: 0, maxLagMs: 0 });
   });
 
+  it('reads a recent part of the window on request, so a quick reader sees lag start and end sooner', () => {
+    run(10, 100);
+    run(4);
+    expect(monitor.current().lagMs).toBeGreaterThan(20);
+    expect(monitor.current(200)).toMatchObject({ lagMs: 0, windowMs: 200 });
+    run(2, 100);
+    expect(monitor.current(200).lagMs).toBeGreaterThanOrEqual(50);
+  });
+
   it('counts a stall still in progress when read before the next tick', () => {
     run(3);
     clock += 450;

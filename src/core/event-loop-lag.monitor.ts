@@ -51,17 +51,22 @@ export class EventLoopLagMonitor {
     this.timer = undefined;
   }
 
-  current(): EventLoopLag {
+  /**
+   * `windowMs` narrows the reading to the most recent part of the window: liveness wants the
+   * steady 2 s view, admission control a quick one so it sheds within a few hundred ms.
+   */
+  current(windowMs = this.windowMs): EventLoopLag {
     const now = this.now();
     this.prune(now);
-    const drifts = this.samples.map((sample) => sample.driftMs);
+    const from = now - Math.min(windowMs, this.windowMs);
+    const drifts = this.samples.filter((sample) => sample.at > from).map((sample) => sample.driftMs);
     const pending = this.timer ? now - this.lastTick - this.intervalMs : 0;
     if (pending > 0) drifts.push(pending);
     const total = drifts.reduce((sum, drift) => sum + drift, 0);
     return {
       lagMs: round(drifts.length === 0 ? 0 : total / drifts.length),
       maxLagMs: round(Math.max(0, ...drifts)),
-      windowMs: this.windowMs,
+      windowMs: Math.min(windowMs, this.windowMs),
     };
   }
 

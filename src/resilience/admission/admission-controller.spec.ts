@@ -1,0 +1,145 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AdmissionConfig } from '../../config/rampart-config.js';
+import { AdmissionController } from './admission-controller.js';
+
+const CONFIG: AdmissionConfig = {
+  enabled: true,
+  initialLimit: 2,
+  minLimit: 2,
+  maxLimit: 2,
+  queueSize: 2,
+  queueTargetMs: 5,
+  queueIntervalMs: 50,
+  shedLagMs: 50,
+  priorityLimit: 1,
+  passwordHash: { concurrency: 1, queueSize: 1, queueTimeoutMs: 100 },
+};
+
+class FakeResponse extends EventEmitter {
+  status: number | null = null;
+  headers: Record<string, unknown> = {};
+  body = '';
+  destroyed = false;
+  writableFinished = false;
+  writeHead(status: number, headers: Record<string, unknown>) {
+    this.status = status;
+    this.headers = headers;
+    return this;
+  }
+  end(body = '') {
+    this.body = body;
+    this.writableFinished = true;
+    this.emit('close');
+  }
+  finish() {
+    this.writableFinished = true;
+    this.emit('close');
+  }
+}
+
+function harness(overrides: Partial<AdmissionConfig> = {}) {
+  let clock = 0;
+  const logger = { info: vi.fn(), warn: vi.fn() };
+  const controller = new AdmissionController({ ...CONFIG, ...overrides }, { lagMs: () => 0 }, logger, () => clock);
+  const send = (url: string, cookie?: string) => {
+    const res = new FakeResponse();
+    const next = vi.fn();
+    const req = { url, headers: cookie ? { cookie } : {} } as unknown as IncomingMessage;
+    controller.middleware(req, res as unknown as ServerResponse, next);
+    return { res, next };
+  };
+  return { controller, logger, send, advance: (ms: number) => (clock += ms) };
+}
+
+describe('AdmissionController', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('admits up to the limit, queues a little, and refuses the rest at once with the contract envelope', () => {
+    const { send, logger } = harness();
+    const admitted = [send('/api/lots', 'sid=x'), send('/api/lots', 'sid=x')];
+    expect(admitted.every((a) => a.next.mock.calls.length === 1)).toBe(true);
+    const queued = [send('/api/lots', 'sid=x'), send('/api/lots', 'sid=x')];
+    expect(queued.every((q) => q.next.mock.calls.length === 0 && q.res.status === null)).toBe(true);
+    const refused = send('/api/lots', 'sid=x');
+    expect(refused.next).not.toHaveBeenCalled();
+    expect(refused.res.status).toBe(503);
+    expect(refused.res.headers['Retry-After']).toBe('1');
+    expect(JSON.parse(refused.res.body)).toMatchObject({ error: { code: 'OVERLOADED', retryable: true, retryAfterMs: 1000 } });
+    expect(refused.res.headers['X-Correlation-ID']).toEqual(expect.any(String));
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    send('/api/lots', 'sid=x');
+    // One line per state change, not one per refusal.
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    admitted[0]!.res.finish();
+    expect(queued[0]!.next).toHaveBeenCalledTimes(1);
+  });
+
+  it('lets a signed-in request displace a queued anonymous one, never the other way round', () => {
+    const { send } = harness();
+    send('/api/lots', 'sid=x');
+    send('/api/lots', 'sid=x');
+    const anon = [send('/api/lots'), send('/api/lots')];
+    const user = send('/api/lots', 'sid=x');
+    expect(user.res.status).toBeNull();
+    expect(anon[1]!.res.status).toBe(503);
+    expect(send('/api/lots').res.status).toBe(503);
+  });
+
+  it('refuses a queued request whose wait passed its deadline instead of serving it late', () => {
+    const { send, advance } = harness();
+    const first = send('/api/lots', 'sid=x');
+    send('/api/lots', 'sid=x');
+    const waiting = send('/api/lots', 'sid=x');
+    advance(60);
+    first.res.finish();
+    expect(waiting.next).not.toHaveBeenCalled();
+    expect(waiting.res.status).toBe(503);
+  });
+
+  it('gives metrics and admin their own budget, untouched by the general limit, and never refuses a probe', () => {
+    const { send } = harness();
+    for (let i = 0; i < 5; i += 1) send('/api/lots', 'sid=x');
+    const scrape = send('/metrics');
+    expect(scrape.next).toHaveBeenCalledTimes(1);
+    expect(send('/admin/api/audit').res.status).toBe(503);
+    for (let i = 0; i < 50; i += 1) expect(send('/health/live').next).toHaveBeenCalledTimes(1);
+    scrape.res.finish();
+    expect(send('/admin/api/audit').next).toHaveBeenCalledTimes(1);
+  });
+
+  it('cuts the limit below its floor while the event loop lags past the shedding threshold', () => {
+    vi.useFakeTimers();
+    let lag = 100;
+    const controller = new AdmissionController({ ...CONFIG, initialLimit: 8, minLimit: 8, maxLimit: 8 }, { lagMs: () => lag }, { info: vi.fn(), warn: vi.fn() }, () => Date.now());
+    controller.start();
+    vi.advanceTimersByTime(1000);
+    expect(controller.limit).toBe(4);
+    lag = 0;
+    vi.advanceTimersByTime(100);
+    expect(controller.limit).toBe(8);
+    controller.stop();
+  });
+
+  it('leaves the limit alone when the lag is not its own doing (the process itself nearly idle)', () => {
+    vi.useFakeTimers();
+    const controller = new AdmissionController(
+      { ...CONFIG, initialLimit: 8, minLimit: 8, maxLimit: 8 },
+      { lagMs: () => 100, cpuShare: () => 0.1 },
+      { info: vi.fn(), warn: vi.fn() },
+      () => Date.now(),
+    );
+    controller.start();
+    vi.advanceTimersByTime(1000);
+    expect(controller.limit).toBe(8);
+    controller.stop();
+  });
+
+  it('switched off, counts but never refuses', () => {
+    const { send, controller } = harness({ enabled: false });
+    const all = Array.from({ length: 10 }, () => send('/api/lots'));
+    expect(all.every((a) => a.next.mock.calls.length === 1)).toBe(true);
+    expect(controller.snapshot()).toMatchObject({ limit: null, inFlight: 10, shedRate: 0 });
+  });
+});

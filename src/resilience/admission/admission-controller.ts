@@ -1,0 +1,355 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { AdmissionConfig } from '../../config/rampart-config.js';
+import { OverloadedException, toErrorResponse } from '../../core/errors/index.js';
+import { CORRELATION_HEADER, pickCorrelationId } from '../../observability/correlation.js';
+import { AdaptiveLimit } from './adaptive-limit.js';
+import { Bulkhead, type BulkheadOptions, type BulkheadSnapshot } from './bulkhead.js';
+import { laneOf, type Lane } from './lanes.js';
+
+export type ShedReason = 'queue_full' | 'queue_timeout' | 'displaced' | 'priority_budget' | 'event_loop_lag' | 'shedding';
+
+export interface AdmissionSnapshot {
+  enabled: boolean;
+  /** The general lanes' current concurrency limit; null while admission control is off. */
+  limit: number | null;
+  inFlight: number;
+  queued: number;
+  priorityInFlight: number;
+  /** Share of general-lane requests refused over the last second. */
+  shedRate: number;
+  shedding: boolean;
+  admitted: ReadonlyMap<Lane, number>;
+  /** Keyed `lane|reason`. */
+  shed: ReadonlyMap<string, number>;
+  bulkheads: BulkheadSnapshot[];
+}
+
+export interface AdmissionSources {
+  /** Windowed event-loop lag in ms (the health probe's own reading). */
+  lagMs: () => number;
+  /** Requests waiting for a main-pool connection; wired once the pool exists. */
+  poolWaiting?: () => number;
+  /**
+   * Share of one core this process used since the last call. Lag while the process itself is
+   * nearly idle comes from elsewhere (a starved VM, a noisy neighbour): refusing our own work
+   * would not give the loop any time back. Absent: every lag counts.
+   */
+  cpuShare?: () => number;
+}
+
+/** Lag counts as ours only while the process used at least this share of a core. */
+const BUSY_CPU_SHARE = 0.5;
+
+/** A `cpuShare` source from `process.cpuUsage` (all threads: the loop, GC, the libuv pool). */
+export function processCpuShare(now: () => number = () => performance.now()): () => number {
+  let last = process.cpuUsage();
+  let lastAt = now();
+  return () => {
+    const usage = process.cpuUsage();
+    const at = now();
+    const share = at > lastAt ? (usage.user - last.user + usage.system - last.system) / 1000 / (at - lastAt) : 0;
+    last = usage;
+    lastAt = at;
+    return share;
+  };
+}
+
+type Next = (error?: unknown) => void;
+
+interface Waiter {
+  req: IncomingMessage;
+  res: ServerResponse;
+  next: Next;
+  lane: Lane;
+  enqueuedAt: number;
+  deadline: number;
+}
+
+const WINDOW_MS = 100;
+const MIN_SAMPLES = 5;
+const SHEDDING_QUIET_MS = 1000;
+const RATE_WINDOWS = 10;
+const RETRY_AFTER_MS = 1000;
+// One instance for every refusal: building an Error (and its stack) per refused request is
+// work the refusal exists to avoid; only the correlation id differs between answers.
+const OVERLOADED = new OverloadedException(RETRY_AFTER_MS);
+
+/**
+ * Admission control in front of the whole pipeline, per worker: the first middleware, so a
+ * refusal costs no session read, no Redis and no database work. General requests run within
+ * an adaptive concurrency limit; the excess waits in a short queue (CoDel-style: a request that
+ * would be served late is refused instead) where signed-in and sign-in requests go before
+ * anonymous ones. Metrics and the operators' /admin have their own small budget, and probes are
+ * never refused (see `Lane`): neither is shed by the general limit. Written here rather than taken from npm: the pieces that
+ * exist are either Express-agnostic libraries with their own queues and timers per request, or
+ * binary "under pressure" switches without a limit or lanes, and this is under 300 lines.
+ */
+export class AdmissionController {
+  private readonly limiter: AdaptiveLimit;
+  private readonly preferred: Waiter[] = [];
+  private readonly anonymous: Waiter[] = [];
+  private inFlight = 0;
+  private priorityInFlight = 0;
+  private peakInFlight = 0;
+  private rttSumMs = 0;
+  private rttCount = 0;
+  private windowStartedAt: number;
+  private queueNonEmptySince: number | null = null;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Infinity;
+  private lagging = false;
+  private shedding = false;
+  private sheddingSince = 0;
+  private lastShedAt = 0;
+  private shedInEpisode = 0;
+  private readonly admittedCounts = new Map<Lane, number>();
+  private readonly shedCounts = new Map<string, number>();
+  private readonly recent: { admitted: number; shed: number }[] = [];
+  private windowAdmitted = 0;
+  private windowShed = 0;
+  private readonly bulkheadList: Bulkhead[] = [];
+  private readonly queueListeners: ((seconds: number, lane: Lane, admitted: boolean) => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: AdmissionConfig,
+    private readonly sources: AdmissionSources,
+    private readonly logger: Pick<Logger, 'info' | 'warn'>,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.limiter = new AdaptiveLimit({ initial: config.initialLimit, min: config.minLimit, max: config.maxLimit });
+    this.windowStartedAt = now();
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(), WINDOW_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.sweepTimer);
+    this.timer = undefined;
+  }
+
+  watchPool(waiting: () => number): void {
+    this.sources.poolWaiting = waiting;
+  }
+
+  bulkhead(name: string, options: BulkheadOptions): Bulkhead {
+    const bulkhead = new Bulkhead(name, options);
+    this.bulkheadList.push(bulkhead);
+    return bulkhead;
+  }
+
+  onQueueTime(listener: (seconds: number, lane: Lane, admitted: boolean) => void): void {
+    this.queueListeners.push(listener);
+  }
+
+  get limit(): number | null {
+    return this.config.enabled ? this.limiter.limit : null;
+  }
+
+  snapshot(): AdmissionSnapshot {
+    let admitted = this.windowAdmitted;
+    let shed = this.windowShed;
+    for (const window of this.recent) {
+      admitted += window.admitted;
+      shed += window.shed;
+    }
+    return {
+      enabled: this.config.enabled,
+      limit: this.limit,
+      inFlight: this.inFlight,
+      queued: this.preferred.length + this.anonymous.length,
+      priorityInFlight: this.priorityInFlight,
+      shedRate: admitted + shed === 0 ? 0 : Math.round((shed / (admitted + shed)) * 1000) / 1000,
+      shedding: this.shedding,
+      admitted: this.admittedCounts,
+      shed: this.shedCounts,
+      bulkheads: this.bulkheadList.map((b) => b.snapshot()),
+    };
+  }
+
+  /** Connect-style; must be the first middleware. */
+  readonly middleware = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
+    const lane = laneOf(req);
+    if (lane === 'probe') {
+      this.count(this.admittedCounts, lane);
+      return next();
+    }
+    if (lane === 'priority') {
+      if (this.config.enabled && this.priorityInFlight >= this.config.priorityLimit) return this.refuse(req, res, lane, 'priority_budget');
+      this.priorityInFlight += 1;
+      res.once('close', () => {
+        this.priorityInFlight -= 1;
+      });
+      this.count(this.admittedCounts, lane);
+      return next();
+    }
+    if (lane === 'stream') {
+      // A stream stays open for minutes: it never counts against the limit (SSE_MAX_SUBSCRIBERS
+      // caps streams), but no new one opens while the worker sheds.
+      if (this.config.enabled && this.shedding) return this.refuse(req, res, lane, 'shedding');
+      this.count(this.admittedCounts, lane);
+      return next();
+    }
+    if (!this.config.enabled || (this.inFlight < this.limiter.limit && this.queueLength() === 0)) return this.admit(req, res, next, lane, null);
+    this.enqueue({ req, res, next, lane, enqueuedAt: this.now(), deadline: 0 });
+  };
+
+  private admit(req: IncomingMessage, res: ServerResponse, next: Next, lane: Lane, enqueuedAt: number | null): void {
+    const started = this.now();
+    if (enqueuedAt !== null) for (const listener of this.queueListeners) listener((started - enqueuedAt) / 1000, lane, true);
+    this.inFlight += 1;
+    if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
+    this.windowAdmitted += 1;
+    this.count(this.admittedCounts, lane);
+    res.once('close', () => {
+      this.inFlight -= 1;
+      // Sign-in costs an argon2 hash by design; its bulkhead bounds it, and its latency would
+      // only teach the limit that every request is slow.
+      if (lane !== 'signin' && res.writableFinished) {
+        this.rttSumMs += this.now() - started;
+        this.rttCount += 1;
+      }
+      this.drain();
+    });
+    next();
+  }
+
+  private enqueue(waiter: Waiter): void {
+    const { queueSize, queueTargetMs, queueIntervalMs } = this.config;
+    if (this.queueLength() >= queueSize) {
+      const victim = waiter.lane !== 'anonymous' ? this.anonymous.pop() : undefined;
+      if (victim === undefined) return this.refuse(waiter.req, waiter.res, waiter.lane, this.lagging ? 'event_loop_lag' : 'queue_full');
+      this.refuseWaiter(victim, 'displaced');
+    }
+    const now = waiter.enqueuedAt;
+    this.queueNonEmptySince ??= now;
+    // CoDel's two modes: a queue that has not emptied for an interval is standing, and from
+    // then on a request may wait only the short target; so may every request while the loop lags.
+    waiter.deadline = now + (this.lagging || now - this.queueNonEmptySince >= queueIntervalMs ? queueTargetMs : queueIntervalMs);
+    (waiter.lane === 'anonymous' ? this.anonymous : this.preferred).push(waiter);
+    this.scheduleSweep(waiter.deadline);
+  }
+
+  private drain(): void {
+    const now = this.now();
+    while (this.inFlight < this.limiter.limit) {
+      const waiter = this.preferred.shift() ?? this.anonymous.shift();
+      if (waiter === undefined) break;
+      if (waiter.res.destroyed) continue;
+      if (now > waiter.deadline) this.refuseWaiter(waiter, 'queue_timeout');
+      else this.admit(waiter.req, waiter.res, waiter.next, waiter.lane, waiter.enqueuedAt);
+    }
+    if (this.queueLength() === 0) this.queueNonEmptySince = null;
+  }
+
+  private scheduleSweep(deadline: number): void {
+    if (deadline >= this.sweepAt) return;
+    clearTimeout(this.sweepTimer);
+    this.sweepAt = deadline;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, deadline - this.now()) + 1);
+    this.sweepTimer.unref();
+  }
+
+  /** Refuses the waiters whose time is up even when no slot frees (the slow case). */
+  private sweep(): void {
+    this.sweepAt = Infinity;
+    const now = this.now();
+    let next = Infinity;
+    for (const queue of [this.preferred, this.anonymous]) {
+      for (let i = 0; i < queue.length; ) {
+        const waiter = queue[i]!;
+        if (now >= waiter.deadline || waiter.res.destroyed) {
+          queue.splice(i, 1);
+          if (!waiter.res.destroyed) this.refuseWaiter(waiter, 'queue_timeout');
+        } else {
+          next = Math.min(next, waiter.deadline);
+          i += 1;
+        }
+      }
+    }
+    if (this.queueLength() === 0) this.queueNonEmptySince = null;
+    else this.scheduleSweep(next);
+  }
+
+  private refuseWaiter(waiter: Waiter, reason: ShedReason): void {
+    for (const listener of this.queueListeners) listener((this.now() - waiter.enqueuedAt) / 1000, waiter.lane, false);
+    this.refuse(waiter.req, waiter.res, waiter.lane, reason);
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, lane: Lane, reason: ShedReason): void {
+    this.count(this.shedCounts, `${lane}|${reason}`);
+    if (lane !== 'priority' && lane !== 'probe') this.windowShed += 1;
+    this.lastShedAt = this.now();
+    this.shedInEpisode += 1;
+    if (!this.shedding) {
+      this.shedding = true;
+      this.sheddingSince = this.lastShedAt;
+      this.logger.warn(
+        { limit: this.limiter.limit, inFlight: this.inFlight, queued: this.queueLength(), lane, reason, lagMs: this.sources.lagMs() },
+        'admission control: shedding load (answering 503 OVERLOADED)',
+      );
+    }
+    const correlationId = pickCorrelationId(req);
+    const { status, body, headers } = toErrorResponse(OVERLOADED, correlationId);
+    const payload = JSON.stringify(body);
+    res.writeHead(status, {
+      ...headers,
+      [CORRELATION_HEADER]: correlationId,
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(payload),
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    res.end(payload);
+  }
+
+  private tick(): void {
+    const now = this.now();
+    const lagMs = this.sources.lagMs();
+    const cpuShare = this.sources.cpuShare?.() ?? 1;
+    this.lagging = this.config.enabled && lagMs > this.config.shedLagMs && cpuShare >= BUSY_CPU_SHARE;
+    const enough = this.rttCount >= MIN_SAMPLES || now - this.windowStartedAt >= 10 * WINDOW_MS;
+    // Lag moves the limit at once, both ways: cut while it lasts, back to the floor when it ends.
+    if (this.config.enabled && (enough || this.lagging || this.limiter.limit < this.config.minLimit)) {
+      this.limiter.update({
+        meanRttMs: this.rttCount === 0 ? null : this.rttSumMs / this.rttCount,
+        peakInFlight: this.peakInFlight,
+        lagging: this.lagging,
+        poolWaiting: (this.sources.poolWaiting?.() ?? 0) > 0,
+      });
+      this.rttSumMs = 0;
+      this.rttCount = 0;
+      this.peakInFlight = this.inFlight;
+      this.windowStartedAt = now;
+      // A raised limit lets waiters in without waiting for the next completion.
+      this.drain();
+    }
+    this.recent.push({ admitted: this.windowAdmitted, shed: this.windowShed });
+    if (this.recent.length > RATE_WINDOWS - 1) this.recent.shift();
+    this.windowAdmitted = 0;
+    this.windowShed = 0;
+    if (this.shedding && now - this.lastShedAt >= SHEDDING_QUIET_MS) {
+      this.shedding = false;
+      this.logger.info(
+        { refused: this.shedInEpisode, durationMs: Math.round(this.lastShedAt - this.sheddingSince), limit: this.limiter.limit },
+        'admission control: shedding stopped',
+      );
+      this.shedInEpisode = 0;
+    }
+  }
+
+  private queueLength(): number {
+    return this.preferred.length + this.anonymous.length;
+  }
+
+  private count<K>(map: Map<K, number>, key: K): void {
+    map.set(key, (map.get(key) ?? 0) + 1);
+  }
+}
