@@ -5,6 +5,7 @@ import { RUNTIME, type Runtime } from '../runtime.js';
 import { PoolManager } from '../database/pool-manager.js';
 import { BreakerService, MAIN_DB_BREAKER, type BreakerState } from '../resilience/breaker.service.js';
 import { RateLimitMetrics } from '../security/rate-limit/rate-limit.metrics.js';
+import { sessionStoreFailures } from '../security/session/session-store-unavailable.exception.js';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -17,6 +18,7 @@ const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open
 export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly httpErrors: Counter<'code' | 'route'>;
 
   constructor(
     pool: PoolManager,
@@ -49,6 +51,12 @@ export class MetricsService {
       help: 'HTTP request latency by method, route template and status code',
       labelNames: ['method', 'route', 'status_code'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.httpErrors = new Counter({
+      name: 'rampart_http_errors_total',
+      help: 'Non-2xx answers by contract error code and route template (unmatched when no route)',
+      labelNames: ['code', 'route'],
       registers: [this.registry],
     });
     new Gauge({
@@ -111,6 +119,29 @@ export class MetricsService {
         for (const [limit, count] of rateLimits.snapshot().rejections) this.inc({ limit }, count);
       },
     });
+    new Counter({
+      name: 'rampart_rate_limit_store_failures_total',
+      help: 'Rate-limit counter store (Redis) failures; each let its request through uncounted',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(rateLimits.snapshot().storeFailures);
+      },
+    });
+    new Counter({
+      name: 'rampart_session_store_failures_total',
+      help: 'Requests refused with SESSION_STORE_UNAVAILABLE because the session store failed',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(sessionStoreFailures());
+      },
+    });
+  }
+
+  /** `code` is a contract code (or HTTP_<status>), `route` a template: both sets are bounded. */
+  countError(code: string, route: string): void {
+    this.httpErrors.inc({ code, route });
   }
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
