@@ -74,6 +74,34 @@ export class MetricsService {
         this.set({ state: 'waiting' }, stats.waiting);
       },
     });
+    // HikariCP's connections.acquire and connections.timeout, and a per-statement timer.
+    const poolWait = new Histogram({
+      name: 'rampart_db_pool_wait_seconds',
+      help: 'Time a request waited for a main-pool connection (acquired or not)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    const poolTimeouts = new Counter({
+      name: 'rampart_db_pool_wait_timeouts_total',
+      help: 'Requests that gave up waiting for a main-pool connection (DB_POOL_EXHAUSTED)',
+      registers: [this.registry],
+    });
+    const queryDuration = new Histogram({
+      name: 'rampart_db_query_duration_seconds',
+      help: 'Main-pool statement latency by short statement name (bounded set)',
+      labelNames: ['statement'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    pool.observe({
+      connectionWait(seconds, outcome) {
+        poolWait.observe(seconds);
+        if (outcome === 'timeout') poolTimeouts.inc();
+      },
+      query(statement, seconds) {
+        queryDuration.observe({ statement }, seconds);
+      },
+    });
     new Gauge({
       name: 'rampart_db_pool_saturation',
       help: 'Main pool connections in use / max (1.0 = every connection busy); worst worker in cluster mode',
