@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ROOT } from './load.js';
 
 function findPromtool(): string | null {
@@ -83,3 +84,27 @@ if (promtool === null) {
     it.skip('promtool not installed (Debian: apt-get install -y --no-install-recommends prometheus, or set PROMTOOL_PATH): check config, check rules and rule unit tests did not run', () => undefined);
   });
 }
+
+describe('Kubernetes monitoring (Prometheus Operator)', () => {
+  it('prometheusrule.yaml is alerts.yml as generated (node scripts/prometheus-rule.mjs)', async () => {
+    // @ts-expect-error -- a plain .mjs script without type declarations
+    const { prometheusRule, PROMETHEUS_RULE_PATH } = (await import('../../scripts/prometheus-rule.mjs')) as { prometheusRule(): string; PROMETHEUS_RULE_PATH: string };
+    expect(readFileSync(PROMETHEUS_RULE_PATH, 'utf8'), 'run `node scripts/prometheus-rule.mjs` after changing alerts.yml').toBe(prometheusRule());
+  });
+
+  it('the PodMonitor names the job "rampart" from the pod label the Deployment sets, and sends the metrics token', () => {
+    const monitor = parse(readFileSync(join(ROOT, 'deploy', 'k8s', 'monitoring', 'podmonitor.yaml'), 'utf8')) as {
+      spec: { jobLabel: string; selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string; authorization?: { credentials?: { name: string; key: string } } }[] };
+    };
+    const deployment = parse(readFileSync(join(ROOT, 'deploy', 'k8s', 'deployment.yaml'), 'utf8')) as {
+      spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { ports: { name: string }[] }[] } } };
+    };
+    const podLabels = deployment.spec.template.metadata.labels;
+    expect(podLabels[monitor.spec.jobLabel]).toBe('rampart');
+    for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) expect(podLabels[key], key).toBe(value);
+    const endpoint = monitor.spec.podMetricsEndpoints[0]!;
+    expect(deployment.spec.template.spec.containers[0]!.ports.map((port) => port.name)).toContain(endpoint.port);
+    expect(endpoint.path).toBe('/metrics');
+    expect(endpoint.authorization?.credentials).toEqual({ name: 'rampart-secrets', key: 'metrics-token' });
+  });
+});
