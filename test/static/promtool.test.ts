@@ -71,6 +71,20 @@ describe.skipIf(promtool === null)('promtool (Prometheus files as committed)', (
 });
 
 describe('alert rule unit tests (static)', () => {
+  it('every alert links absolutely (external label runbook_base_url) to a RUNBOOK.md heading', () => {
+    const rules = readFileSync(join(PROM_DIR, 'alerts.yml'), 'utf8');
+    const alerts = [...rules.matchAll(/^\s*- alert: (\w+)/gm)].map((m) => m[1]);
+    const urls = [...rules.matchAll(/runbook_url: "([^"]*)"/g)].map((m) => m[1]!);
+    expect(urls.length).toBe(alerts.length);
+    // GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes.
+    const slugs = new Set([...readFileSync(join(ROOT, 'RUNBOOK.md'), 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')));
+    for (const url of urls) {
+      const anchor = /^\{\{ \$externalLabels\.runbook_base_url \}\}#([a-z0-9-]+)$/.exec(url)?.[1];
+      expect(anchor, url).toBeDefined();
+      expect(slugs.has(anchor!), `RUNBOOK.md has no heading for #${anchor}`).toBe(true);
+    }
+  });
+
   it('the unit tests cover every alert', () => {
     const alerts = [...readFileSync(join(PROM_DIR, 'alerts.yml'), 'utf8').matchAll(/^\s*- alert: (\w+)/gm)].map((m) => m[1]);
     const tested = new Set([...readFileSync(join(PROM_DIR, 'alerts.test.yml'), 'utf8').matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
