@@ -122,3 +122,42 @@ describe('Kubernetes monitoring (Prometheus Operator)', () => {
     expect(endpoint.authorization?.credentials).toEqual({ name: 'rampart-secrets', key: 'metrics-token' });
   });
 });
+
+describe('Alertmanager (compose)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form YAML, checked field by field below
+  type Doc = any;
+  const read = (path: string) => parse(readFileSync(join(ROOT, path), 'utf8')) as Doc;
+
+  it('Prometheus sends alerts to the compose Alertmanager, whose every route ends at a webhook read from the compose secret', () => {
+    const compose = read('docker-compose.yml');
+    const prometheus = read('deploy/prometheus/prometheus.yml');
+    const alertmanager = read('deploy/alertmanager/alertmanager.yml');
+    const service = compose.services.alertmanager as Doc;
+    expect(service, 'compose service alertmanager').toBeDefined();
+    const targets = (prometheus.alerting.alertmanagers as Doc[]).flatMap((am) => (am.static_configs as Doc[]).flatMap((sc) => sc.targets as string[]));
+    expect(targets).toContain('alertmanager:9093');
+    expect(service.volumes).toContain('./deploy/alertmanager:/etc/alertmanager:ro');
+    expect(service.command).toContain('--config.file=/etc/alertmanager/alertmanager.yml');
+
+    const receivers = new Map((alertmanager.receivers as Doc[]).map((r) => [r.name as string, r]));
+    const routes = (route: Doc): Doc[] => [route, ...((route.routes as Doc[] | undefined) ?? []).flatMap(routes)];
+    for (const route of routes(alertmanager.route as Doc)) {
+      const name = (route.receiver as string | undefined) ?? (alertmanager.route.receiver as string);
+      const receiver = receivers.get(name);
+      expect(receiver, `receiver ${name}`).toBeDefined();
+      const hooks = (receiver!.webhook_configs as Doc[] | undefined) ?? [];
+      expect(hooks.length, `receiver ${name} has a webhook`).toBeGreaterThan(0);
+      for (const hook of hooks) {
+        // The URL is a secret of the operator's, never committed.
+        expect(hook.url, 'webhook url in the file').toBeUndefined();
+        const secret = /^\/run\/secrets\/(\w+)$/.exec(String(hook.url_file))?.[1];
+        expect(secret, String(hook.url_file)).toBeDefined();
+        expect(service.secrets).toContain(secret);
+        expect(compose.secrets[secret!]).toEqual({ environment: 'ALERT_WEBHOOK_URL' });
+      }
+    }
+    // The runbook base reaches Prometheus' external labels from the environment (Prometheus 3 expands it).
+    expect(prometheus.global.external_labels.runbook_base_url).toBe('${RUNBOOK_BASE_URL}');
+    expect(String(compose.services.prometheus.environment.RUNBOOK_BASE_URL)).toMatch(/^\$\{RUNBOOK_BASE_URL:-https:\/\/[^}]+\}$/);
+  });
+});
