@@ -5,14 +5,21 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// The operator console's browser test (test/admin/console.browser.test.ts) drives Debian's
-// `chromium` through playwright-core; it reads CHROMIUM_PATH and is skipped without it.
-// Playwright's own browser download is never used.
+// Tools some tests need, installed from Debian when missing and this runs as root; without them
+// those tests are skipped, saying why. Playwright's own browser download is never used.
+// - The operator console's browser test (test/admin/console.browser.test.ts) drives Debian's
+//   `chromium` through playwright-core; it reads CHROMIUM_PATH.
+// - The Prometheus checks (test/static/promtool.test.ts) run `promtool` from Debian's `prometheus`
+//   package (check config, check rules, rule unit tests); they read PROMTOOL_PATH.
 const CHROMIUM_DEFAULT = '/usr/bin/chromium';
+const PROMTOOL_DEFAULT = '/usr/bin/promtool';
+/** One budget for every installation together, package-list refresh included. */
 const APT_BUDGET_MS = 5 * 60_000;
+const aptDeadline = Date.now() + APT_BUDGET_MS;
+let aptListsRefreshed = false;
 
-function findChromium() {
-  const candidates = [process.env.CHROMIUM_PATH, CHROMIUM_DEFAULT].filter((path) => path !== undefined && path !== '');
+function findTool(variable, fallback) {
+  const candidates = [process.env[variable], fallback].filter((path) => path !== undefined && path !== '');
   return candidates.find((path) => existsSync(path)) ?? null;
 }
 
@@ -29,47 +36,63 @@ function apt(args, deadline) {
   return { ok: result.status === 0, timedOut, output, error: result.error };
 }
 
-function installChromium() {
+/** `apt-get install` of one Debian package for `purpose`, within what is left of the shared budget. */
+function aptInstall(pkg, purpose) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
   if (!isRoot || !hasApt) return;
-  const deadline = Date.now() + APT_BUDGET_MS;
-  const install = ['install', '-y', '--no-install-recommends', 'chromium'];
-  console.log(`browser tests: Chromium not found; installing Debian package chromium with apt-get (at most ${APT_BUDGET_MS / 60_000} min)...`);
-  let step = apt(install, deadline);
-  // Missing or stale package lists: refresh them once and try again.
-  if (!step.ok && !step.timedOut && /Unable to locate package|has no installation candidate|Failed to fetch|Unable to fetch/i.test(step.output)) {
-    console.log('browser tests: apt-get has no usable package lists; running apt-get update...');
-    const update = apt(['update'], deadline);
+  if (Date.now() >= aptDeadline) {
+    console.log(`${purpose}: ${pkg} not installed; the ${APT_BUDGET_MS / 60_000}-minute installation budget is spent.`);
+    return;
+  }
+  const install = ['install', '-y', '--no-install-recommends', pkg];
+  console.log(`${purpose}: installing Debian package ${pkg} with apt-get (at most ${Math.ceil((aptDeadline - Date.now()) / 60_000)} min left)...`);
+  let step = apt(install, aptDeadline);
+  // Missing or stale package lists: refresh them once per run and try again.
+  if (!step.ok && !step.timedOut && !aptListsRefreshed && /Unable to locate package|has no installation candidate|Failed to fetch|Unable to fetch/i.test(step.output)) {
+    aptListsRefreshed = true;
+    console.log(`${purpose}: apt-get has no usable package lists; running apt-get update...`);
+    const update = apt(['update'], aptDeadline);
     if (update.ok) {
-      console.log('browser tests: package lists updated; installing chromium...');
-      step = apt(install, deadline);
+      console.log(`${purpose}: package lists updated; installing ${pkg}...`);
+      step = apt(install, aptDeadline);
     } else {
       step = update;
     }
   }
   if (step.ok) {
-    console.log('browser tests: chromium installed.');
+    console.log(`${purpose}: ${pkg} installed.`);
   } else {
     const last = step.output.trim().split('\n').filter((line) => line.trim() !== '').slice(-3).join(' | ');
-    console.log(`browser tests: apt-get ${step.timedOut ? 'timed out' : 'failed'}${last ? `: ${last}` : step.error ? `: ${step.error.message}` : ''}`);
+    console.log(`${purpose}: apt-get ${step.timedOut ? 'timed out' : 'failed'}${last ? `: ${last}` : step.error ? `: ${step.error.message}` : ''}`);
   }
 }
 
-const requestedChromium = process.env.CHROMIUM_PATH || CHROMIUM_DEFAULT;
-let chromium = findChromium();
-if (chromium === null) {
-  installChromium();
-  chromium = findChromium();
+/** The tool's path in `variable` for the tests, installing `pkg` first when it is missing; null when it stays missing. */
+function provide({ variable, fallback, pkg, purpose, skipped }) {
+  const requested = process.env[variable] || fallback;
+  let path = findTool(variable, fallback);
+  if (path === null) {
+    aptInstall(pkg, purpose);
+    path = findTool(variable, fallback);
+  }
+  if (path !== null) {
+    process.env[variable] = path;
+  } else {
+    delete process.env[variable];
+    console.log(`${purpose}: SKIPPED - no ${requested}; install it with \`apt-get install -y --no-install-recommends ${pkg}\` (Debian) or set ${variable}. ${skipped}`);
+  }
+  return path;
 }
-if (chromium !== null) {
-  process.env.CHROMIUM_PATH = chromium;
-} else {
-  delete process.env.CHROMIUM_PATH;
-  console.log(
-    `browser tests: SKIPPED - no Chromium at ${requestedChromium}; install it with \`apt-get install -y --no-install-recommends chromium\` (Debian) or set CHROMIUM_PATH to a Chromium binary.`,
-  );
-}
+
+provide({ variable: 'CHROMIUM_PATH', fallback: CHROMIUM_DEFAULT, pkg: 'chromium', purpose: 'browser tests', skipped: 'The console browser test did not run.' });
+provide({
+  variable: 'PROMTOOL_PATH',
+  fallback: PROMTOOL_DEFAULT,
+  pkg: 'prometheus',
+  purpose: 'promtool checks',
+  skipped: 'promtool check config / check rules / test rules did not run.',
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'rampart-tests-'));
 const report = join(dir, 'report.json');

@@ -119,7 +119,7 @@ export class AdminService {
    */
   async signOut(command: SignOutCommand): Promise<{ userId: number; revokedSessions: number }> {
     const base = { actorId: command.actor.id, action: 'user.sign-out', reason: command.reason, correlationId: command.correlationId };
-    const [target] = (await this.db.run((m) => m.query('SELECT id, username FROM users WHERE id = $1', [command.userId]))) as {
+    const [target] = (await this.db.run((m) => m.query('/* admin.user_by_id */ SELECT id, username FROM users WHERE id = $1', [command.userId]))) as {
       id: number;
       username: string;
     }[];

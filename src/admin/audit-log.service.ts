@@ -46,7 +46,7 @@ export class AuditLogService {
   async append(entry: NewAuditEntry): Promise<number> {
     const rows = (await this.db.run((m) =>
       m.query(
-        `INSERT INTO admin_audit_log (actor_id, action, reason, outcome, correlation_id, details)
+        `/* audit.insert */ INSERT INTO admin_audit_log (actor_id, action, reason, outcome, correlation_id, details)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
         [entry.actorId, entry.action, entry.reason, entry.outcome, entry.correlationId, JSON.stringify(entry.details ?? {})],
       ),
@@ -58,7 +58,7 @@ export class AuditLogService {
   async list(limit: number, before: number | null): Promise<AuditEntry[]> {
     const rows = (await this.db.run((m) =>
       m.query(
-        `SELECT a.id, a.at, a.actor_id, u.username, a.action, a.reason, a.outcome, a.correlation_id, a.details
+        `/* audit.list */ SELECT a.id, a.at, a.actor_id, u.username, a.action, a.reason, a.outcome, a.correlation_id, a.details
          FROM admin_audit_log a LEFT JOIN users u ON u.id = a.actor_id
          WHERE ($1::bigint IS NULL OR a.id < $1)
          ORDER BY a.id DESC LIMIT $2`,

@@ -39,7 +39,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
 
   async verify(username: string, password: string): Promise<VerifiedUser | null> {
     const [row] = (await this.db.run((m) =>
-      m.query('SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1', [username]),
+      m.query('/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1', [username]),
     )) as UserRow[];
     const matches = await this.hasher.verify(row?.password_hash ?? null, password);
     if (row === undefined || !matches || row.disabled) return null;

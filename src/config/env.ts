@@ -139,6 +139,8 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       queryTimeoutMs: num('DB_QUERY_TIMEOUT_MS'),
       connectTimeoutMs: num('DB_CONNECT_TIMEOUT_MS'),
       keepAliveIdleMs: num('DB_KEEPALIVE_IDLE_MS'),
+      slowQueryMs: num('DB_SLOW_QUERY_MS'),
+      connectionMaxLifetimeS: num('DB_CONNECTION_MAX_LIFETIME_S'),
       embeddedPort: num('EMBEDDED_PG_PORT'),
       seedLots: num('SEED_LOTS'),
       adminUsername: String(v.ADMIN_BOOTSTRAP_USERNAME),

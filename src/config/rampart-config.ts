@@ -31,6 +31,10 @@ export interface DatabaseConfig {
   connectTimeoutMs: number;
   /** TCP keepalive idle of every connection to PostgreSQL (DB_KEEPALIVE_IDLE_MS). */
   keepAliveIdleMs: number;
+  /** A request-pool query at least this slow is logged (warn) with correlation id and route; 0 = never. */
+  slowQueryMs: number;
+  /** Request-pool connections are closed (when idle) after this many seconds; 0 = never. */
+  connectionMaxLifetimeS: number;
   embeddedPort: number;
   seedLots: number;
   adminUsername: string;

@@ -30,6 +30,10 @@ export const databaseSchema = Joi.object({
   DB_QUERY_TIMEOUT_MS: positive(5000),
   DB_CONNECT_TIMEOUT_MS: positive(5000),
   DB_KEEPALIVE_IDLE_MS: Joi.number().integer().min(1000).max(7_200_000).default(10_000),
+  // 0 = no slow-query log line.
+  DB_SLOW_QUERY_MS: Joi.number().integer().min(0).max(600_000).default(1000),
+  // 0 = connections live until they fail; HikariCP's maxLifetime default is 30 min.
+  DB_CONNECTION_MAX_LIFETIME_S: Joi.number().integer().min(0).max(86_400).default(1800),
   EMBEDDED_PG_PORT: Joi.number().port().default(0),
   SEED_LOTS: Joi.number().integer().min(0).max(1_000_000).default(200),
   ADMIN_BOOTSTRAP_USERNAME: Joi.string()

@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { correlationIdOf } from '../observability/correlation.js';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
-import { routeTemplateOf } from '../observability/route-template.js';
+import { routeTemplateOf, setErrorCode } from '../observability/route-template.js';
 import { toErrorResponse } from './errors/envelope.js';
 
 /** Every error that reaches Nest becomes the CONTRACT envelope here, and nowhere else. */
@@ -28,6 +28,8 @@ export function sendError(exception: unknown, req: Request, res: Response, logge
   }
   // Record the original on the response so the request log line says why it failed.
   if (unexpected && exception instanceof Error) (res as Response & { err?: Error }).err = exception;
+  // The access log line and rampart_http_errors_total name the code the client was sent.
+  setErrorCode(res, body.error.code);
   if (res.headersSent) {
     res.end();
     return;

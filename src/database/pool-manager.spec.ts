@@ -12,6 +12,8 @@ const config: DatabaseConfig = {
   queryTimeoutMs: 5000,
   connectTimeoutMs: 5000,
   keepAliveIdleMs: 7000,
+  slowQueryMs: 1000,
+  connectionMaxLifetimeS: 1800,
   embeddedPort: 0,
   seedLots: 0,
   adminUsername: 'admin',

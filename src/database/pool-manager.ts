@@ -1,7 +1,10 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config/rampart-config.js';
-import { DbUnavailableException } from '../core/errors/index.js';
+import { DbPoolExhaustedException, DbUnavailableException } from '../core/errors/index.js';
+import { requestContext } from '../observability/request-context.js';
+import { routeTemplateOf } from '../observability/route-template.js';
+import { statementName } from './statement-name.js';
 import { mapDbError } from './db-error.mapper.js';
 import { connectionFailed, guardedClientClass, keepAliveOptions, type ConnectionErrorHandler } from './pg-client.js';
 
@@ -23,11 +26,23 @@ export interface SqlClient {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
 }
 
+/** What the pool reports as it works; the metrics exporter listens (the pool must not depend on Prometheus). */
+export interface PoolObserver {
+  /** How long a request waited for a connection; `timeout` is a DB_POOL_EXHAUSTED answer. */
+  connectionWait(seconds: number, outcome: 'acquired' | 'timeout' | 'failed'): void;
+  /** One statement on a request-pool connection, by its short name (statementName). */
+  query(statement: string, seconds: number): void;
+}
+
 /**
  * Owns the request-path connection pool: its limits come from config here, and nowhere
  * else opens connections for request handling.
  */
 export abstract class PoolManager {
+  protected observers: PoolObserver[] = [];
+  observe(observer: PoolObserver): void {
+    this.observers.push(observer);
+  }
   abstract stats(): PoolStats;
   /**
    * Runs `work` on one checked-out connection; driver failures come back as typed exceptions.
@@ -64,6 +79,9 @@ export function mainPoolOptions(url: string, config: DatabaseConfig, onConnectio
     // until the server's TCP keepalive notices the dead peer: hours. Rampart's own transactions
     // never sit idle that long.
     idle_in_transaction_session_timeout: idleInTransactionTimeoutMs(config.queryTimeoutMs),
+    // pg-pool closes a connection this old when it is next idle (at once if it already is), so a
+    // rotated password or a failed-over primary reaches every connection. 0 = never.
+    maxLifetimeSeconds: config.connectionMaxLifetimeS,
     ...keepAliveOptions(config.keepAliveIdleMs),
     Client: guardedClientClass(onConnectionError),
   };
@@ -132,7 +150,14 @@ export class PgPoolManager extends PoolManager {
     let linkFailure = false;
     try {
       const result = await work({
-        query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[],
+        query: async <R>(text: string, params?: unknown[]) => {
+          const started = performance.now();
+          try {
+            return (await client.query(text, params)).rows as R[];
+          } finally {
+            this.timed(text, performance.now() - started);
+          }
+        },
       });
       return result;
     } catch (error) {
@@ -152,6 +177,7 @@ export class PgPoolManager extends PoolManager {
 
   /** A connection that has not sat idle across a link failure (those are discarded on the way). */
   private async checkout(): Promise<pg.PoolClient> {
+    const started = performance.now();
     for (let discarded = 0; ; discarded += 1) {
       let client: pg.PoolClient;
       try {
@@ -160,12 +186,40 @@ export class PgPoolManager extends PoolManager {
         const mapped = mapDbError(error, this.context());
         // Cannot even open a connection: the idle ones are no better off.
         if (mapped instanceof DbUnavailableException) this.lastLinkFailure = ++this.sequence;
+        this.waited(started, mapped instanceof DbPoolExhaustedException ? 'timeout' : 'failed');
         throw mapped;
       }
       // Bounded by the pool's size: by then every idle connection has been replaced.
-      if ((this.lastFine.get(client) ?? 0) > this.lastLinkFailure || discarded > this.config.poolSize + this.config.maxOverflow) return client;
+      if ((this.lastFine.get(client) ?? 0) > this.lastLinkFailure || discarded > this.config.poolSize + this.config.maxOverflow) {
+        this.waited(started, 'acquired');
+        return client;
+      }
       client.release(new Error('idle across a link failure; discarded'));
     }
+  }
+
+  private waited(started: number, outcome: 'acquired' | 'timeout' | 'failed'): void {
+    const seconds = (performance.now() - started) / 1000;
+    for (const observer of this.observers) observer.connectionWait(seconds, outcome);
+  }
+
+  /** Per statement: the histogram, and one warn line when slower than DB_SLOW_QUERY_MS. */
+  private timed(text: string, ms: number): void {
+    const statement = statementName(text);
+    for (const observer of this.observers) observer.query(statement, ms / 1000);
+    if (this.config.slowQueryMs === 0 || ms < this.config.slowQueryMs) return;
+    const context = requestContext.current();
+    const request = context?.request as Parameters<typeof routeTemplateOf>[0] | undefined;
+    this.logger.warn(
+      {
+        statement,
+        durationMs: Math.round(ms),
+        thresholdMs: this.config.slowQueryMs,
+        ...(context ? { correlationId: context.correlationId } : {}),
+        ...(request ? { route: routeTemplateOf(request) ?? 'unmatched' } : {}),
+      },
+      `slow query ${statement} ${Math.round(ms)} ms`,
+    );
   }
 
   async close(): Promise<void> {

@@ -75,7 +75,7 @@ export class IdempotencyService {
   async purgeExpired(retentionMs = IDEMPOTENCY_RETENTION_MS): Promise<number> {
     const rows = await this.db.run((sql) =>
       sql.query<{ n: string }>(
-        `WITH gone AS (DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) RETURNING 1)
+        `/* idempotency.purge */ WITH gone AS (DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1) RETURNING 1)
          SELECT count(*) AS n FROM gone`,
         [retentionMs / 1000],
       ),
@@ -102,14 +102,14 @@ export class IdempotencyService {
 
   private async claim(sql: SqlClient, scope: IdempotencyScope): Promise<StoredAnswer | null> {
     const [lock] = await sql.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_xact_lock($1::int, hashtext($2)) AS locked',
+      '/* idempotency.lock */ SELECT pg_try_advisory_xact_lock($1::int, hashtext($2)) AS locked',
       [scope.userId, scope.key],
     );
     if (!lock?.locked) throw new IdempotencyInProgressException(IN_PROGRESS_RETRY_AFTER_MS);
     // A separate statement: its snapshot is taken after the lock, so it sees a row the previous
     // holder committed.
     const [row] = await sql.query<StoredAnswer>(
-      'SELECT fingerprint, status, response FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+      '/* idempotency.get */ SELECT fingerprint, status, response FROM idempotency_keys WHERE user_id = $1 AND key = $2',
       [scope.userId, scope.key],
     );
     if (!row) return null;
@@ -122,7 +122,7 @@ export class IdempotencyService {
   private async remember(sql: SqlClient, scope: IdempotencyScope, result: unknown): Promise<void> {
     try {
       await sql.query(
-        `INSERT INTO idempotency_keys (user_id, key, fingerprint, state, status, response)
+        `/* idempotency.store */ INSERT INTO idempotency_keys (user_id, key, fingerprint, state, status, response)
          VALUES ($1, $2, $3, 'completed', $4, $5)`,
         [scope.userId, scope.key, scope.fingerprint, scope.status, JSON.stringify(result ?? null)],
       );

@@ -22,7 +22,7 @@ export function correlationMiddleware(req: CorrelatedRequest, res: ServerRespons
   const id = pickCorrelationId(req);
   req.correlationId = id;
   res.setHeader(CORRELATION_HEADER, id);
-  requestContext.run({ correlationId: id }, next);
+  requestContext.run({ correlationId: id, request: req }, next);
 }
 
 export function correlationIdOf(req: unknown): string {

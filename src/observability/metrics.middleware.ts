@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { MetricsService } from './metrics.service.js';
-import { routeTemplateOf } from './route-template.js';
+import { errorCodeOf, routeTemplateOf } from './route-template.js';
 
 /**
  * Times every request. The label is the matched route template (never the raw path, which
@@ -13,6 +13,8 @@ export function metricsMiddleware(metrics: MetricsService) {
       const route = routeTemplateOf(req) ?? 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observeRequest(req.method, route, res.statusCode, seconds);
+      const code = errorCodeOf(res);
+      if (code !== null) metrics.countError(code, route);
     });
     next();
   };

@@ -7,6 +7,7 @@ import { BreakerService, MAIN_DB_BREAKER, type BreakerState } from '../resilienc
 import { AdmissionController } from '../resilience/admission/admission-controller.js';
 import { LANES } from '../resilience/admission/lanes.js';
 import { RateLimitMetrics } from '../security/rate-limit/rate-limit.metrics.js';
+import { sessionStoreFailures } from '../security/session/session-store-unavailable.exception.js';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
@@ -19,6 +20,7 @@ const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open
 export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly httpErrors: Counter<'code' | 'route'>;
 
   constructor(
     pool: PoolManager,
@@ -54,6 +56,12 @@ export class MetricsService {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
+    this.httpErrors = new Counter({
+      name: 'rampart_http_errors_total',
+      help: 'Non-2xx answers by contract error code and route template (unmatched when no route)',
+      labelNames: ['code', 'route'],
+      registers: [this.registry],
+    });
     new Gauge({
       name: 'rampart_db_pool_connections',
       help: 'Main pool connections by state (size is the configured DB_POOL_SIZE)',
@@ -67,6 +75,34 @@ export class MetricsService {
         this.set({ state: 'in_use' }, stats.inUse);
         this.set({ state: 'idle' }, stats.idle);
         this.set({ state: 'waiting' }, stats.waiting);
+      },
+    });
+    // HikariCP's connections.acquire and connections.timeout, and a per-statement timer.
+    const poolWait = new Histogram({
+      name: 'rampart_db_pool_wait_seconds',
+      help: 'Time a request waited for a main-pool connection (acquired or not)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    const poolTimeouts = new Counter({
+      name: 'rampart_db_pool_wait_timeouts_total',
+      help: 'Requests that gave up waiting for a main-pool connection (DB_POOL_EXHAUSTED)',
+      registers: [this.registry],
+    });
+    const queryDuration = new Histogram({
+      name: 'rampart_db_query_duration_seconds',
+      help: 'Main-pool statement latency by short statement name (bounded set)',
+      labelNames: ['statement'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    pool.observe({
+      connectionWait(seconds, outcome) {
+        poolWait.observe(seconds);
+        if (outcome === 'timeout') poolTimeouts.inc();
+      },
+      query(statement, seconds) {
+        queryDuration.observe({ statement }, seconds);
       },
     });
     new Gauge({
@@ -114,7 +150,30 @@ export class MetricsService {
         for (const [limit, count] of rateLimits.snapshot().rejections) this.inc({ limit }, count);
       },
     });
+    new Counter({
+      name: 'rampart_rate_limit_store_failures_total',
+      help: 'Rate-limit counter store (Redis) failures; each let its request through uncounted',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(rateLimits.snapshot().storeFailures);
+      },
+    });
+    new Counter({
+      name: 'rampart_session_store_failures_total',
+      help: 'Requests refused with SESSION_STORE_UNAVAILABLE because the session store failed',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(sessionStoreFailures());
+      },
+    });
     this.admissionMetrics(admission);
+  }
+
+  /** `code` is a contract code (or HTTP_<status>), `route` a template: both sets are bounded. */
+  countError(code: string, route: string): void {
+    this.httpErrors.inc({ code, route });
   }
 
   /** Admission control counts in-process (refusals never reach the RED middleware); published here. */

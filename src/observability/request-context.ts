@@ -1,9 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
 
 /** What every log line written while serving a request carries (CONTRACT "Correlation"). */
 export interface RequestLogContext {
   correlationId: string;
   userId?: number | string;
+  /** For lines that name the route (slow queries); never logged as such. */
+  request?: IncomingMessage;
 }
 
 const storage = new AsyncLocalStorage<RequestLogContext>();

@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { redactString } from './redact.js';
 import { requestContext } from './request-context.js';
-import { routeTemplateOf } from './route-template.js';
+import { errorCodeOf, routeTemplateOf } from './route-template.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- Express's own extension point
@@ -26,7 +26,8 @@ function pathOnly(url: string): string {
 }
 
 /**
- * One line per request when it ends: method, path, route template, status, latency, and (from
+ * One line per request when it ends: method, path, route template, status, latency, the
+ * contract `errorCode` of every 4xx/5xx answer, and (from
  * the request context) correlation id and user. Nothing else: a header dump per line costs
  * more throughput than the rest of the stack together. `req.log` is the root logger, for code
  * that expects one; the context supplies the ids.
@@ -49,6 +50,7 @@ export function requestLogger(logger: Logger) {
         req: { method: req.method, url: redactString(pathOnly(url)) },
         res: { statusCode: status },
         route,
+        ...(status >= 400 ? { errorCode: errorCodeOf(res) } : {}),
         responseTimeMs: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
       };
       // 'finish' may fire outside the request's async context; the ids are put in explicitly.

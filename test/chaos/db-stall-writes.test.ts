@@ -108,7 +108,7 @@ describe('chaos: PostgreSQL stalls under write load', () => {
     try {
       first = note(session, key, `${key} text`);
       const waiting = await waitFor(
-        async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO lot_notes%'`)).length > 0,
+        async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO lot_notes%'`)).length > 0,
         QUERY_TIMEOUT_MS / 2,
         20,
       );

@@ -113,7 +113,7 @@ describe('Idempotency-Key on writes (CONTRACT.md, "Idempotency")', () => {
     try {
       first = note(operator, key, text);
       // The first holds the key's lock and waits on the table lock.
-      await waitFor(async () => (await app.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO lot_notes%'`)).length > 0);
+      await waitFor(async () => (await app.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO lot_notes%'`)).length > 0);
       const started = Date.now();
       const duplicate = await note(operator, key, text);
       expect(Date.now() - started, 'answered at once, not queued behind the first').toBeLessThan(1000);

@@ -40,6 +40,8 @@ export const APP_METRICS = [
   'http_request_duration_seconds_sum', 'rampart_db_pool_connections', 'rampart_db_pool_saturation',
   'rampart_breaker_state', 'rampart_breaker_transitions_total', 'rampart_worker_restarts_total',
   'rampart_restart_policy_state', 'rampart_rate_limit_rejections_total',
+  // Admission control's (branch perf/overload); load.ts finds it in src once that is merged.
+  'rampart_admission_shed_total',
 ];
 
 /** Alert names the RUNBOOK refers to. */

@@ -132,7 +132,8 @@ describe('observability', () => {
   });
 
   it('prometheus.yml loads the alert rules it is given', () => {
-    const rules = (prom.rule_files as string[]).map((f) => f.replace('/etc/prometheus/', 'deploy/prometheus/'));
+    // Relative rule files resolve against the config file's folder, as Prometheus does.
+    const rules = (prom.rule_files as string[]).map((f) => (f.startsWith('/etc/prometheus/') ? f.replace('/etc/prometheus/', 'deploy/prometheus/') : join('deploy/prometheus', f)));
     expect(rules.every((f) => existsSync(join(L.ROOT, f)))).toBe(true);
   });
 

@@ -78,6 +78,14 @@ export function loadProbeRoutes(): ProbeRoutes {
 /** App metrics plus prom-client's default metric names, read from the installed prom-client. */
 export function knownMetrics(): Set<string> {
   const names = new Set(APP_METRICS);
+  // Every metric the source declares (`name: 'rampart_…'`), so a new one needs no list edit here.
+  for (const f of walk(join(ROOT, 'src'), (p) => p.endsWith('.ts') && !p.endsWith('.spec.ts'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/\bname: '((?:rampart|http)_[a-z0-9_]+)'/g)) {
+      names.add(m[1]);
+      // Histograms and summaries are scraped under these suffixes.
+      for (const suffix of ['_bucket', '_count', '_sum']) names.add(`${m[1]}${suffix}`);
+    }
+  }
   const dir = join(ROOT, 'node_modules', 'prom-client', 'lib', 'metrics');
   for (const f of walk(dir, (p) => p.endsWith('.js'))) {
     for (const m of readFileSync(f, 'utf8').matchAll(/'((?:process|nodejs)_[a-z0-9_]+)'/g)) names.add(m[1]);

@@ -68,7 +68,7 @@ export class LotsService {
     const after = decodeCursor(query.cursor);
     const rows = await this.db.run((m) =>
       m.query(
-        `SELECT id, code, product, station_id, status, priority, updated_at FROM lots
+        `/* lots.list */ SELECT id, code, product, station_id, status, priority, updated_at FROM lots
          WHERE id > $1 AND ($2::text IS NULL OR status = $2) AND ($3::int IS NULL OR station_id = $3)
          ORDER BY id LIMIT $4`,
         [after, query.status ?? null, query.station ?? null, limit + 1],
@@ -82,16 +82,16 @@ export class LotsService {
   async get(id: number): Promise<LotDetailDto> {
     return this.db.run(async (m) => {
       const [lot] = (await m.query(
-        'SELECT id, code, product, station_id, status, priority, updated_at FROM lots WHERE id = $1',
+        '/* lots.get */ SELECT id, code, product, station_id, status, priority, updated_at FROM lots WHERE id = $1',
         [id],
       )) as LotRow[];
       if (!lot) throw new NotFoundException(`Lot ${id} does not exist`);
       const events = (await m.query(
-        'SELECT id, at, kind, station_id, payload FROM lot_events WHERE lot_id = $1 ORDER BY at DESC LIMIT 20',
+        '/* lots.events */ SELECT id, at, kind, station_id, payload FROM lot_events WHERE lot_id = $1 ORDER BY at DESC LIMIT 20',
         [id],
       )) as { id: string; at: Date; kind: string; station_id: number; payload: Record<string, unknown> }[];
       const notes = (await m.query(
-        'SELECT id, lot_id, author_id, text, created_at FROM lot_notes WHERE lot_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50',
+        '/* lots.notes */ SELECT id, lot_id, author_id, text, created_at FROM lot_notes WHERE lot_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50',
         [id],
       )) as NoteRow[];
       return {
@@ -108,7 +108,7 @@ export class LotsService {
   async addNote(lotId: number, authorId: number, text: string, idempotency: IdempotencyScope | null = null): Promise<NoteDto> {
     return this.idempotency.write(idempotency, async (m) => {
       const [row] = await m.query<NoteRow>(
-        `INSERT INTO lot_notes (lot_id, author_id, text)
+        `/* notes.insert */ INSERT INTO lot_notes (lot_id, author_id, text)
          SELECT id, $2, $3 FROM lots WHERE id = $1
          RETURNING id, lot_id, author_id, text, created_at`,
         [lotId, authorId, text],

@@ -30,7 +30,7 @@ export class ReportsService {
   /** Reads the summary from PostgreSQL; the cache updater calls this on its schedule. */
   async computeWipSummary(): Promise<WipSummaryDto> {
     const rows = (await this.db.run((m) =>
-      m.query(`
+      m.query(`/* reports.wip */
         SELECT s.id AS station_id, s.code, s.name, l.status, count(l.id)::int AS count
         FROM stations s LEFT JOIN lots l ON l.station_id = s.id
         GROUP BY s.id, s.code, s.name, l.status
@@ -75,7 +75,7 @@ export class ReportsService {
 
   async equipmentStatus(): Promise<EquipmentStatusListDto> {
     const rows = (await this.db.run((m) =>
-      m.query(`
+      m.query(`/* reports.equipment */
         SELECT e.id, e.code, e.station_id, s.code AS station_code, e.state, e.state_since,
                extract(epoch FROM now() - e.state_since)::bigint AS seconds
         FROM equipment e JOIN stations s ON s.id = e.station_id

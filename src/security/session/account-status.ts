@@ -102,7 +102,7 @@ export class AccountStatus {
     if (pending !== undefined) return pending;
     const started = this.now();
     const read = this.db
-      .run((sql) => sql.query<{ role: Role; disabled: boolean; password_hash: string }>('SELECT role, disabled, password_hash FROM users WHERE id = $1', [userId]))
+      .run((sql) => sql.query<{ role: Role; disabled: boolean; password_hash: string }>('/* auth.account_status */ SELECT role, disabled, password_hash FROM users WHERE id = $1', [userId]))
       .then(([row]) => {
         const state = row === undefined ? null : { role: row.role, disabled: row.disabled, credential: credentialStamp(row.password_hash) };
         this.put(userId, state, started);
