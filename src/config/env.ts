@@ -210,6 +210,13 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       blockedMaxWaitS: num('RESTART_BLOCKED_MAX_WAIT_S'),
     },
   };
+  // Announced once per process at start: a report-only mode left on after a rollout is a hole.
+  if (config.security.csrfMode === 'report-only') {
+    warnings.push('CSRF_MODE=report-only: cross-site requests that enforce would refuse are logged and let through');
+  }
+  if (config.security.cspMode === 'report-only') {
+    warnings.push('CSP_MODE=report-only: the Content-Security-Policy is sent as Report-Only; violations are reported, not blocked');
+  }
   if (!config.redis.url) {
     warnings.push('REDIS_URL is not set: single-instance mode, sessions and rate-limit counters live in this process');
   }
