@@ -113,6 +113,8 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     registry.attachHttpServer(server);
+    // Counted for WORKER_MAX_REQUESTS recycling (the supervisor reads it from heartbeats).
+    server.on('request', () => channel.countRequest());
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.app.host.includes(':') ? `[${config.app.host}]` : config.app.host}:${port}`;
     logger.info({ url, embeddedDatabase: runtime.embedded, version: config.app.version, mode: channel.mode }, `Rampart listening on ${url}`);

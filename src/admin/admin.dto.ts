@@ -73,11 +73,14 @@ export class WorkerDto {
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastHeartbeatAt!: string | null;
   @ApiProperty({ type: Number, nullable: true }) eventLoopLagMs!: number | null;
   @ApiProperty({ enum: ['ok', 'lagging', 'unresponsive', 'n/a'] }) watchdog!: string;
+  @ApiProperty({ required: false, description: 'Cluster mode: resident set size at the last heartbeat, bytes' }) rssBytes?: number;
+  @ApiProperty({ required: false, description: 'Cluster mode: requests received since the worker started' }) requests?: number;
+  @ApiProperty({ required: false, description: 'WORKER_MAX_REQUESTS: this worker\'s jittered request limit' }) requestLimit?: number;
 }
 
 export class RestartRecordDto {
   @ApiProperty({ format: 'date-time' }) at!: string;
-  @ApiProperty({ enum: ['rolling', 'watchdog', 'crash'] }) kind!: string;
+  @ApiProperty({ enum: ['rolling', 'watchdog', 'crash', 'recycle'] }) kind!: string;
   @ApiProperty() reason!: string;
   @ApiProperty({ type: String, nullable: true }) restartId!: string | null;
   @ApiProperty({ type: Number, nullable: true }) slot!: number | null;

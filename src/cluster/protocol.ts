@@ -11,7 +11,8 @@
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
 export type PolicyState = 'allowed' | 'cooling_down' | 'blocked';
-export type RestartKind = 'rolling' | 'watchdog' | 'crash';
+/** `recycle`: WORKER_MAX_RSS_MB / WORKER_MAX_REQUESTS replaced a healthy worker (planned). */
+export type RestartKind = 'rolling' | 'watchdog' | 'crash' | 'recycle';
 /** What the watchdog currently thinks of a worker; `n/a` while it is not serving. */
 export type WatchdogVerdict = 'ok' | 'lagging' | 'unresponsive' | 'n/a';
 
@@ -39,6 +40,10 @@ export interface HeartbeatMessage {
   lagMs: number;
   /** Worker clock, epoch ms; informative only, the primary judges staleness by its own clock. */
   at: number;
+  /** Resident set size at the beat, bytes (worker recycling, status). */
+  rssBytes?: number;
+  /** HTTP requests this worker has received since it started (worker recycling, status). */
+  requests?: number;
 }
 
 /**
@@ -114,7 +119,10 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
       return { type: 'stopping', signal: typeof raw['signal'] === 'string' ? raw['signal'].slice(0, 20) : 'signal' };
     case 'heartbeat':
       if (!isFiniteNumber(raw['lagMs']) || raw['lagMs'] < 0) return null;
-      return { type: 'heartbeat', lagMs: raw['lagMs'], at: isFiniteNumber(raw['at']) ? raw['at'] : 0 };
+      const beat: HeartbeatMessage = { type: 'heartbeat', lagMs: raw['lagMs'], at: isFiniteNumber(raw['at']) ? raw['at'] : 0 };
+      if (isFiniteNumber(raw['rssBytes']) && raw['rssBytes'] >= 0) beat.rssBytes = raw['rssBytes'];
+      if (isFiniteNumber(raw['requests']) && raw['requests'] >= 0) beat.requests = raw['requests'];
+      return beat;
     case 'request': {
       const id = raw['id'];
       const op = raw['op'];
@@ -246,6 +254,12 @@ export interface WorkerStatus {
   lastHeartbeatAt: string | null;
   eventLoopLagMs: number | null;
   watchdog: WatchdogVerdict;
+  /** Cluster mode, from the last heartbeat: resident set size in bytes. */
+  rssBytes?: number;
+  /** Cluster mode, from the last heartbeat: requests received since the worker started. */
+  requests?: number;
+  /** Cluster mode with WORKER_MAX_REQUESTS: this worker's jittered request limit. */
+  requestLimit?: number;
 }
 
 /** Why a slot has no worker right now. */

@@ -51,6 +51,13 @@ import { StopSignalGate } from './stop-signals.js';
  * - A rollout is one entry in the restart history (one operator decision, however many workers
  *   it replaces), planned: it is shown but not counted toward churn (restart-policy.ts). Each
  *   watchdog or crash replacement is one counted entry.
+ * - Recycling (maxRssBytes / maxRequests, PM2's max_memory_restart and Gunicorn's max_requests
+ *   without their faults): a healthy worker over its limit is replaced through the same path as
+ *   a rolling restart (replacement ready before the old one drains), never abruptly; one slot at
+ *   a time, never while a rollout runs or any slot is empty or being replaced, never a worker
+ *   younger than recycleMinUptimeMs (a limit below a fresh worker's footprint would otherwise
+ *   loop); each worker's request limit is jittered so workers started together do not all go
+ *   together. Recorded as planned (`recycle`), never counted toward churn; not while blocked.
  * - Stopping (SIGTERM/SIGINT to the primary or the whole process group, or stop()): every
  *   worker gets the service's drain delay (readiness `shutting_down` while serving), then
  *   closes its listener, finishes in-flight requests and exits; the port closes when the last
@@ -131,6 +138,14 @@ export interface SupervisorOptions {
   collectMetrics?: () => Promise<string>;
   /** Told about every restart as it is recorded (metrics count them by kind). */
   onRestart?: (kind: RestartKind) => void;
+  /** WORKER_MAX_RSS_MB in bytes: recycle a worker whose last heartbeat RSS exceeds it. 0/absent = off. */
+  maxRssBytes?: number;
+  /** WORKER_MAX_REQUESTS: recycle a worker after about this many requests. 0/absent = off. */
+  maxRequests?: number;
+  /** Fraction each worker's request limit is jittered by, either way. Default 0.1. */
+  recycleJitter?: number;
+  /** A worker younger than this (since ready) is never recycled. Default 60 000. */
+  recycleMinUptimeMs?: number;
 }
 
 export type RolloutHandle = { result: RolloutResult; done: Promise<RolloutResult> };
@@ -171,6 +186,11 @@ interface Tracked {
   heldSince: number | null;
   /** Last watchdog complaint already logged, so a stuck worker is reported once, not per tick. */
   notice: Notice;
+  /** From the last heartbeat. */
+  rssBytes: number | null;
+  requests: number | null;
+  /** This worker's jittered WORKER_MAX_REQUESTS, or null when off. */
+  requestLimit: number | null;
   readyWaiters: Array<(outcome: ReadyOutcome) => void>;
   exitWaiters: Array<() => void>;
 }
@@ -196,6 +216,15 @@ const KILL_WAIT_MS = 5000;
 const EMPTY_RETRY_MAX_MS = 2000;
 const DEFAULT_BLOCKED_MAX_WAIT_MS = 120_000;
 const MAX_REASON_LENGTH = 500;
+const DEFAULT_RECYCLE_JITTER = 0.1;
+const DEFAULT_RECYCLE_MIN_UPTIME_MS = 60_000;
+/** After a recycle whose replacement failed to start, no recycling for this long. */
+const RECYCLE_FAILURE_HOLD_MS = 60_000;
+
+/** `max` moved by up to ±jitter·max, at least 1: spreads recycling of workers started together. */
+export function jitteredLimit(max: number, jitter: number, random: () => number): number {
+  return Math.max(1, Math.round(max * (1 + jitter * (2 * random() - 1))));
+}
 export const OPERATOR_ACTION =
   'investigate the worker logs; to restart anyway call POST /admin/api/worker/restart with ' +
   'acknowledgeOverride: true and a reason (or send SIGHUP to the primary); automatic recovery ' +
@@ -250,6 +279,9 @@ export class Supervisor {
   private activeRollout: RolloutHandle | null = null;
   private lastRollout: RolloutResult | null = null;
   private lastPolicyState: PolicyState = 'allowed';
+  /** The recycle in progress (at most one). */
+  private recycling: Promise<void> | null = null;
+  private recycleHoldUntil = 0;
   private readonly signalHandlers: Array<[NodeJS.Signals, (signal: NodeJS.Signals) => void]> = [];
 
   constructor(options: SupervisorOptions) {
@@ -423,6 +455,7 @@ export class Supervisor {
         for (const t of next) handled.add(t);
         await Promise.all(next.map((t) => stopOne(t, this.now())));
         if (this.activeRollout) await this.activeRollout.done;
+        if (this.recycling) await this.recycling;
       }
       report.forced = report.killed > 0 || report.unclean > 0;
       if (report.forced) this.log.warn({ ...report }, 'supervisor stopped: some workers had to be forced');
@@ -438,6 +471,8 @@ export class Supervisor {
 
   private async runRollout(result: RolloutResult): Promise<RolloutResult> {
     try {
+      // A recycle owns its slot; the rollout would skip it and leave an old worker behind.
+      if (this.recycling) await this.recycling;
       for (const slot of this.slots) {
         if (this.shuttingDown) {
           Object.assign(result, { status: 'aborted', code: 'SHUTTING_DOWN', message: 'supervisor is shutting down' });
@@ -566,6 +601,59 @@ export class Supervisor {
       const verdict = this.verdict(t, now);
       if (verdict === 'lagging' || verdict === 'unresponsive') this.autoRestart(slot, t, verdict, now);
     }
+    this.checkRecycle(now);
+  }
+
+  /** Why this worker is due for recycling, or null. */
+  private recycleCause(t: Tracked): string | null {
+    const maxRss = this.options.maxRssBytes ?? 0;
+    if (maxRss > 0 && t.rssBytes !== null && t.rssBytes > maxRss) {
+      return `rss ${Math.round(t.rssBytes / 1048576)} MB over WORKER_MAX_RSS_MB ${Math.round(maxRss / 1048576)}`;
+    }
+    if (t.requestLimit !== null && t.requests !== null && t.requests >= t.requestLimit) {
+      return `${t.requests} requests reached this worker's limit ${t.requestLimit} (WORKER_MAX_REQUESTS ${this.options.maxRequests ?? 0} ± jitter)`;
+    }
+    return null;
+  }
+
+  private checkRecycle(now: number): void {
+    if ((this.options.maxRssBytes ?? 0) <= 0 && (this.options.maxRequests ?? 0) <= 0) return;
+    if (this.recycling || this.activeRollout || now < this.recycleHoldUntil) return;
+    // Only from full strength: never while a slot is empty, starting or being replaced.
+    if (this.slots.some((slot) => slot.busy || slot.pending || !slot.current || slot.current.state !== 'ready')) return;
+    if (this.policy.evaluate(now).state === 'blocked') return;
+    const minUptimeMs = this.options.recycleMinUptimeMs ?? DEFAULT_RECYCLE_MIN_UPTIME_MS;
+    for (const slot of this.slots) {
+      const t = slot.current;
+      if (!t || this.verdict(t, now) !== 'ok' || now - (t.readyAt ?? t.startedAt) < minUptimeMs) continue;
+      const cause = this.recycleCause(t);
+      if (cause === null) continue;
+      this.recycle(slot, t, cause, now);
+      return;
+    }
+  }
+
+  private recycle(slot: Slot, t: Tracked, cause: string, now: number): void {
+    const reason = `recycle: ${cause}`;
+    this.log.info({ slot: slot.index, workerId: t.id, pid: t.pid, rssBytes: t.rssBytes, requests: t.requests, requestLimit: t.requestLimit }, `recycling worker ${t.pid ?? '?'}: ${cause}`);
+    this.options.onRestart?.('recycle');
+    this.policy.record({ at: now, kind: 'recycle', reason, slot: slot.index });
+    this.notePolicy(now);
+    this.recycling = this.replaceSlot(slot, 'recycle', reason).then(
+      (outcome) => {
+        if (outcome.ok) {
+          this.log.info({ slot: slot.index, oldPid: t.pid, pid: currentPid(slot) }, 'worker recycled');
+          return;
+        }
+        this.recycleHoldUntil = this.now() + RECYCLE_FAILURE_HOLD_MS;
+        this.log.error(
+          { slot: slot.index, pid: t.pid, code: outcome.code, holdMs: RECYCLE_FAILURE_HOLD_MS },
+          `recycle failed, keeping worker ${t.pid ?? '?'}: ${outcome.message}`,
+        );
+      },
+    ).finally(() => {
+      this.recycling = null;
+    });
   }
 
   private verdict(t: Tracked, now: number): WatchdogVerdict {
@@ -744,6 +832,9 @@ export class Supervisor {
       exitSignal: null,
       heldSince: null,
       notice: null,
+      rssBytes: null,
+      requests: null,
+      requestLimit: (this.options.maxRequests ?? 0) > 0 ? jitteredLimit(this.options.maxRequests ?? 0, this.options.recycleJitter ?? DEFAULT_RECYCLE_JITTER, this.random) : null,
       readyWaiters: [],
       exitWaiters: [],
     };
@@ -771,6 +862,8 @@ export class Supervisor {
         const wasUnresponsive = t.state === 'ready' && this.isUnresponsive(t, now);
         t.lastHeartbeatAt = now;
         t.lagMs = message.lagMs;
+        if (message.rssBytes !== undefined) t.rssBytes = message.rssBytes;
+        if (message.requests !== undefined) t.requests = message.requests;
         if (t.state !== 'ready') return;
         t.lagBeatsOver = message.lagMs > this.options.lagThresholdMs ? t.lagBeatsOver + 1 : 0;
         if (t.notice !== null && (wasUnresponsive || t.lagBeatsOver === 0) && this.verdict(t, now) === 'ok') {
@@ -923,7 +1016,8 @@ export class Supervisor {
   }
 
   private workerViews(now: number): WorkerStatus[] {
-    const view = (t: Tracked): WorkerStatus => ({
+    const view = (t: Tracked): WorkerStatus => {
+      const row: WorkerStatus = {
       slot: t.slot.index,
       id: t.id,
       pid: t.pid,
@@ -934,7 +1028,12 @@ export class Supervisor {
       lastHeartbeatAt: t.lastHeartbeatAt === null ? null : new Date(t.lastHeartbeatAt).toISOString(),
       eventLoopLagMs: t.lagMs,
       watchdog: this.verdict(t, now),
-    });
+      };
+      if (t.rssBytes !== null) row.rssBytes = t.rssBytes;
+      if (t.requests !== null) row.requests = t.requests;
+      if (t.requestLimit !== null) row.requestLimit = t.requestLimit;
+      return row;
+    };
     const rows = [...this.live].map(view);
     for (const slot of this.slots) {
       if (!slot.current && !slot.replacement && slot.last && !this.live.has(slot.last)) rows.push(view(slot.last));

@@ -46,6 +46,8 @@ export interface WorkerChannel {
   startHeartbeat(): void;
   /** Event-loop lag of the last completed interval, ms; null before the first one. */
   eventLoopLagMs(): number | null;
+  /** Counts one received HTTP request (reported in heartbeats; WORKER_MAX_REQUESTS). */
+  countRequest(): void;
   /**
    * Called synchronously, in registration order, when the primary asks for a drain. Close the
    * listener inside the callback (see http-drain.ts). Never fires in single mode, where the
@@ -152,6 +154,7 @@ class DefaultWorkerChannel implements WorkerChannel {
   private sequence = 0;
   private readyAt: number | null = null;
   private isDraining = false;
+  private requests = 0;
 
   constructor(port: IpcPort | null, options: WorkerChannelOptions) {
     this.port = port;
@@ -197,6 +200,10 @@ class DefaultWorkerChannel implements WorkerChannel {
 
   eventLoopLagMs(): number | null {
     return this.lastLagMs;
+  }
+
+  countRequest(): void {
+    this.requests += 1;
   }
 
   onShutdown(callback: (request: ShutdownRequest) => void): () => void {
@@ -265,7 +272,7 @@ class DefaultWorkerChannel implements WorkerChannel {
     const lagMs = Math.round(Math.max(drift, Number.isFinite(p99) ? p99 : 0) * 10) / 10;
     this.lastLagMs = lagMs;
     this.lastBeatAt = at;
-    this.send({ type: 'heartbeat', lagMs, at });
+    this.send({ type: 'heartbeat', lagMs, at, rssBytes: process.memoryUsage.rss(), requests: this.requests });
     this.scheduleBeat();
   }
 
