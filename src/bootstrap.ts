@@ -25,6 +25,7 @@ import { middlewareChain } from './core/middleware-chain.js';
 import { createRootLogger } from './observability/logger.js';
 import { requestLogger } from './observability/request-logger.js';
 import { NestLogger } from './observability/nest-logger.js';
+import { LogLevelControl } from './observability/log-level.js';
 import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './resilience/shutdown-registry.service.js';
 import { CsrfMiddleware } from './security/csrf/csrf.middleware.js';
 import { jsonBodiesOnly } from './security/csrf/json-bodies-only.middleware.js';
@@ -99,7 +100,10 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
       single: { churnWindowS: config.cluster.churnWindowS, churnMax: config.cluster.churnMax, cooldownS: config.cluster.cooldownS },
     });
     registry.register({ name: 'worker-channel', phase: 'logs', close: () => channel.close() });
-    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel };
+    const logLevel = new LogLevelControl(logger, config.app.logLevel);
+    channel.onLogLevel((change) => logLevel.apply(change));
+    registry.register({ name: 'log-level', phase: 'logs', close: () => logLevel.close() });
+    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel, logLevel };
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), {
       bodyParser: false,
       logger: new NestLogger(logger),

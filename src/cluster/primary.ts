@@ -59,6 +59,9 @@ export async function runPrimary(
       error: (obj, msg) => logger.error({ component: 'supervisor', ...obj }, msg),
     },
     onRestart: (kind) => restarts.inc({ reason: kind }),
+    onLogLevel: (level) => {
+      logger.level = level ?? config.app.logLevel;
+    },
     collectMetrics: async () => `${await aggregator.clusterMetrics()}\n${await registry.metrics()}`,
     exit: (code) => {
       void (async () => {

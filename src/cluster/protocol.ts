@@ -56,15 +56,45 @@ export interface StoppingMessage {
   signal: string;
 }
 
-/** `metrics`: every worker's Prometheus registry aggregated by the primary, as exposition text. */
-export type RequestOp = 'status' | 'rollingRestart' | 'metrics';
+/**
+ * `metrics`: every worker's Prometheus registry aggregated by the primary, as exposition text.
+ * `setLogLevel`: a temporary log level for every process (the primary broadcasts `logLevel`).
+ */
+export type RequestOp = 'status' | 'rollingRestart' | 'metrics' | 'setLogLevel';
+
+/** pino's levels an operator may switch to at runtime (`silent` is not: an incident needs logs). */
+export const RUNTIME_LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type RuntimeLogLevel = (typeof RUNTIME_LOG_LEVELS)[number];
+/** Bounds of a runtime log level's lifetime: it always reverts by itself. */
+export const LOG_LEVEL_MAX_MINUTES = 1440;
+
+export function isRuntimeLogLevel(value: unknown): value is RuntimeLogLevel {
+  return typeof value === 'string' && (RUNTIME_LOG_LEVELS as readonly string[]).includes(value);
+}
+
+export interface SetLogLevelRequest {
+  level: RuntimeLogLevel;
+  /** How long until it reverts to LOG_LEVEL, ms (1 min .. LOG_LEVEL_MAX_MINUTES). */
+  durationMs: number;
+  reason: string;
+  requestedBy: string;
+}
+
+/** What a runtime log level change answers, and what status shows while one is on. */
+export interface LogLevelOverride {
+  level: RuntimeLogLevel;
+  /** ISO time at which every process reverts to its configured LOG_LEVEL. */
+  revertsAt: string;
+  reason: string;
+  setBy: string;
+}
 
 export interface WorkerRequestMessage {
   type: 'request';
   /** Correlation id, unique within the sending worker. */
   id: string;
   op: RequestOp;
-  payload?: RollingRestartRequest;
+  payload?: RollingRestartRequest | SetLogLevelRequest;
 }
 
 export type WorkerToPrimary = ReadyMessage | HeartbeatMessage | StoppingMessage | WorkerRequestMessage;
@@ -99,7 +129,22 @@ export type ResponseMessage =
   | { type: 'response'; id: string; ok: true; result: unknown }
   | { type: 'response'; id: string; ok: false; error: ResponseError };
 
-export type PrimaryToWorker = ShutdownMessage | ResponseMessage;
+/**
+ * Set (level) or end (level null) a runtime log level. Sent to every worker when set, to each
+ * new worker on ready while one is on, and at the revert; each worker also reverts by itself
+ * after `remainingMs`, so a lost message cannot leave it at debug.
+ */
+export interface LogLevelMessage {
+  type: 'logLevel';
+  level: RuntimeLogLevel | null;
+  remainingMs: number;
+  /** The primary's revert time (ISO), shown by every worker alike; '' on a revert. */
+  revertsAt: string;
+  reason: string;
+  setBy: string;
+}
+
+export type PrimaryToWorker = ShutdownMessage | ResponseMessage | LogLevelMessage;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -127,8 +172,12 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
       const id = raw['id'];
       const op = raw['op'];
       if (typeof id !== 'string' || id.length === 0 || id.length > 200) return null;
-      if (op !== 'status' && op !== 'rollingRestart' && op !== 'metrics') return null;
+      if (op !== 'status' && op !== 'rollingRestart' && op !== 'metrics' && op !== 'setLogLevel') return null;
       const payload = raw['payload'];
+      if (op === 'setLogLevel') {
+        const request = isRecord(payload) ? parseSetLogLevelRequest(payload) : null;
+        return request ? { type: 'request', id, op, payload: request } : null;
+      }
       if (op === 'rollingRestart') {
         if (!isRecord(payload)) return null;
         return { type: 'request', id, op, payload: parseRollingRestartRequest(payload) };
@@ -138,6 +187,18 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
     default:
       return null;
   }
+}
+
+function parseSetLogLevelRequest(raw: Record<string, unknown>): SetLogLevelRequest | null {
+  const { level, durationMs, reason, requestedBy } = raw;
+  if (!isRuntimeLogLevel(level) || !isFiniteNumber(durationMs)) return null;
+  if (durationMs < 1 || durationMs > LOG_LEVEL_MAX_MINUTES * 60_000) return null;
+  return {
+    level,
+    durationMs,
+    reason: typeof reason === 'string' ? reason.slice(0, 500) : '',
+    requestedBy: typeof requestedBy === 'string' ? requestedBy.slice(0, 200) : '',
+  };
 }
 
 function parseRollingRestartRequest(raw: Record<string, unknown>): RollingRestartRequest {
@@ -160,6 +221,18 @@ export function parsePrimaryMessage(raw: unknown): PrimaryToWorker | null {
     };
     if (isFiniteNumber(raw['drainDelayMs']) && raw['drainDelayMs'] >= 0) message.drainDelayMs = raw['drainDelayMs'];
     return message;
+  }
+  if (raw['type'] === 'logLevel') {
+    const level = raw['level'];
+    if (level !== null && !isRuntimeLogLevel(level)) return null;
+    return {
+      type: 'logLevel',
+      level,
+      remainingMs: isFiniteNumber(raw['remainingMs']) && raw['remainingMs'] > 0 ? Math.min(raw['remainingMs'], LOG_LEVEL_MAX_MINUTES * 60_000) : 0,
+      revertsAt: typeof raw['revertsAt'] === 'string' ? raw['revertsAt'].slice(0, 40) : '',
+      reason: typeof raw['reason'] === 'string' ? raw['reason'] : '',
+      setBy: typeof raw['setBy'] === 'string' ? raw['setBy'] : '',
+    };
   }
   if (raw['type'] === 'response' && typeof raw['id'] === 'string') {
     if (raw['ok'] === true) return { type: 'response', id: raw['id'], ok: true, result: raw['result'] };

@@ -647,6 +647,39 @@ describe('Supervisor', () => {
       await advance(200);
     });
 
+    it('setLogLevel: tells every worker, then each new one on ready, and every one again when the time is up', async () => {
+      const levels: Array<string | null> = [];
+      const { fake } = await started({ onLogLevel: (level) => levels.push(level) });
+      const [a, b] = fake.workers;
+      a!.emit('message', { type: 'request', id: '9:1', op: 'setLogLevel', payload: { level: 'debug', durationMs: 60_000, reason: 'incident', requestedBy: 'admin' } });
+      const reply = a!.sent.find((m) => m.type === 'response' && m.id === '9:1');
+      expect(reply).toMatchObject({ ok: true, result: { level: 'debug', revertsAt: '2025-01-01T12:01:00.020Z', reason: 'incident', setBy: 'admin' } });
+      for (const w of [a!, b!]) expect(w.sent).toContainEqual({ type: 'logLevel', level: 'debug', remainingMs: 60_000, revertsAt: '2025-01-01T12:01:00.020Z', reason: 'incident', setBy: 'admin' });
+      // The broadcast reaches the asker before its answer.
+      expect(a!.sent.findIndex((m) => m.type === 'logLevel')).toBeLessThan(a!.sent.findIndex((m) => m.type === 'response'));
+      expect(levels).toEqual(['debug']);
+      // A worker that becomes ready 20 s later gets what is left.
+      await advance(20_000);
+      b!.exit(1, null);
+      await advance(1000);
+      const c = fake.workers[2]!;
+      expect(c.sent.find((m) => m.type === 'logLevel')).toMatchObject({ level: 'debug', remainingMs: expect.any(Number) });
+      const remaining = (c.sent.find((m) => m.type === 'logLevel') as { remainingMs: number }).remainingMs;
+      expect(remaining).toBeGreaterThan(38_000);
+      expect(remaining).toBeLessThan(40_000);
+      await advance(40_000);
+      for (const w of [a!, c]) expect(w.sent).toContainEqual({ type: 'logLevel', level: null, remainingMs: 0, revertsAt: '', reason: 'incident', setBy: 'admin' });
+      expect(levels).toEqual(['debug', null]);
+    });
+
+    it('setLogLevel: refuses a level or duration out of bounds', async () => {
+      const { fake } = await started();
+      const a = fake.workers[0]!;
+      a.emit('message', { type: 'request', id: '9:2', op: 'setLogLevel', payload: { level: 'silent', durationMs: 60_000, reason: 'r', requestedBy: 'x' } });
+      a.emit('message', { type: 'request', id: '9:3', op: 'setLogLevel', payload: { level: 'debug', durationMs: 1441 * 60_000, reason: 'r', requestedBy: 'x' } });
+      expect(a.sent.filter((m) => m.type === 'response' || m.type === 'logLevel')).toEqual([]);
+    });
+
     it('takes a worker that announces its own stop signal as a planned exit and refills its slot at once', async () => {
       const { supervisor, fake, logs } = await started();
       const [a] = fake.workers;

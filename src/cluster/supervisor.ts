@@ -8,6 +8,9 @@ import {
   WORKER_ENV,
   type EmptySlotReason,
   type EmptySlotView,
+  type LogLevelMessage,
+  type LogLevelOverride,
+  type SetLogLevelRequest,
   type PolicyEvaluation,
   type PolicyState,
   type PrimaryToWorker,
@@ -138,6 +141,8 @@ export interface SupervisorOptions {
   collectMetrics?: () => Promise<string>;
   /** Told about every restart as it is recorded (metrics count them by kind). */
   onRestart?: (kind: RestartKind) => void;
+  /** Told when a runtime log level starts (level) or ends (null), for the primary's own logger. */
+  onLogLevel?: (level: string | null) => void;
   /** WORKER_MAX_RSS_MB in bytes: recycle a worker whose last heartbeat RSS exceeds it. 0/absent = off. */
   maxRssBytes?: number;
   /** WORKER_MAX_REQUESTS: recycle a worker after about this many requests. 0/absent = off. */
@@ -282,6 +287,9 @@ export class Supervisor {
   /** The recycle in progress (at most one). */
   private recycling: Promise<void> | null = null;
   private recycleHoldUntil = 0;
+  /** The runtime log level every process runs at until `untilMs`, or null (LOG_LEVEL). */
+  private logOverride: (LogLevelOverride & { untilMs: number }) | null = null;
+  private logRevertTimer: NodeJS.Timeout | null = null;
   private readonly signalHandlers: Array<[NodeJS.Signals, (signal: NodeJS.Signals) => void]> = [];
 
   constructor(options: SupervisorOptions) {
@@ -398,6 +406,45 @@ export class Supervisor {
     return { result: { ...result }, done };
   }
 
+  /**
+   * Every process (workers, new workers as they become ready, the primary) logs at `level`
+   * until `durationMs` passes, then at its LOG_LEVEL again. A new call replaces the running one.
+   */
+  setLogLevel(request: SetLogLevelRequest): LogLevelOverride {
+    const now = this.now();
+    if (this.logRevertTimer) clearTimeout(this.logRevertTimer);
+    const untilMs = now + request.durationMs;
+    this.logOverride = { level: request.level, revertsAt: new Date(untilMs).toISOString(), reason: request.reason, setBy: request.requestedBy, untilMs };
+    this.log.warn(
+      { level: request.level, durationMs: request.durationMs, revertsAt: this.logOverride.revertsAt, reason: request.reason, requestedBy: request.requestedBy },
+      `runtime log level ${request.level} for every worker until ${this.logOverride.revertsAt}`,
+    );
+    this.options.onLogLevel?.(request.level);
+    const message = this.logLevelMessage(now);
+    for (const t of this.live) this.send(t, message);
+    this.logRevertTimer = setTimeout(() => this.revertLogLevel(), request.durationMs);
+    this.logRevertTimer.unref();
+    const { untilMs: _until, ...view } = this.logOverride;
+    return view;
+  }
+
+  private revertLogLevel(): void {
+    this.logRevertTimer = null;
+    if (!this.logOverride) return;
+    const ended = this.logOverride;
+    this.logOverride = null;
+    this.options.onLogLevel?.(null);
+    this.log.info({ level: ended.level, reason: ended.reason }, 'runtime log level ended: every worker back at LOG_LEVEL');
+    const message: LogLevelMessage = { type: 'logLevel', level: null, remainingMs: 0, revertsAt: '', reason: ended.reason, setBy: ended.setBy };
+    for (const t of this.live) this.send(t, message);
+  }
+
+  private logLevelMessage(now: number): LogLevelMessage {
+    const o = this.logOverride;
+    if (!o) return { type: 'logLevel', level: null, remainingMs: 0, revertsAt: '', reason: '', setBy: '' };
+    return { type: 'logLevel', level: o.level, remainingMs: Math.max(1, o.untilMs - now), revertsAt: o.revertsAt, reason: o.reason, setBy: o.setBy };
+  }
+
   status(): SupervisorStatus {
     const now = this.now();
     const policy = this.policy.evaluate(now);
@@ -430,6 +477,8 @@ export class Supervisor {
     this.stopping = (async () => {
       if (this.tickTimer) clearInterval(this.tickTimer);
       this.tickTimer = null;
+      if (this.logRevertTimer) clearTimeout(this.logRevertTimer);
+      this.logRevertTimer = null;
       for (const slot of this.slots) {
         if (slot.recoveryTimer) clearTimeout(slot.recoveryTimer);
         slot.recoveryTimer = null;
@@ -856,6 +905,8 @@ export class Supervisor {
         t.state = 'ready';
         t.readyAt = now;
         this.log.info({ slot: t.slot.index, workerId: t.id, pid: t.pid, startupMs: now - t.startedAt }, 'worker ready');
+        // A worker started during a runtime log level runs at it too, for what is left of it.
+        if (this.logOverride) this.send(t, this.logLevelMessage(now));
         for (const resolve of t.readyWaiters.splice(0)) resolve('ready');
         return;
       case 'heartbeat': {
@@ -903,7 +954,9 @@ export class Supervisor {
     }
     let result: unknown;
     try {
-      result = request.op === 'status' ? this.status() : this.beginRollingRestart(request.payload ?? { reason: '' }).result;
+      if (request.op === 'setLogLevel') result = this.setLogLevel(request.payload as SetLogLevelRequest);
+      else if (request.op === 'status') result = this.status();
+      else result = this.beginRollingRestart((request.payload as RollingRestartRequest | undefined) ?? { reason: '' }).result;
     } catch (error) {
       this.send(t, { type: 'response', id: request.id, ok: false, error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } });
       return;
