@@ -1,9 +1,9 @@
+import { escapeHtml } from '../core/html.js';
 import { SWAGGER_UI_ASSETS_PATH } from './swagger-ui-assets.js';
 
 export const API_DOCS_PATH = '/api/docs';
 export const API_DOCS_JSON_PATH = '/api/docs-json';
 
-const escapeAttribute = (value: string) => value.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * The Swagger UI page under the enforced CSP: both scripts carry this response's nonce (the
@@ -13,7 +13,7 @@ const escapeAttribute = (value: string) => value.replace(/[&"<>]/g, (c) => `&#${
  * validator: its badge would send the document's URL to swagger.io (and break img-src).
  */
 export function renderApiDocsPage(nonce: string): string {
-  const n = escapeAttribute(nonce);
+  const n = escapeHtml(nonce);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -7,9 +7,6 @@ import { RUNTIME, type Runtime } from '../runtime.js';
 import { DatabaseService } from './database.service.js';
 import { PgPoolManager, PoolManager } from './pool-manager.js';
 
-/** Named so an operator can tell it apart in `pg_stat_activity`. */
-export const BREAKER_RECOVERY_PROBE_SQL = 'SELECT 1 /* rampart:breaker-probe */';
-
 @Global()
 @Module({
   providers: [
@@ -27,12 +24,7 @@ export const BREAKER_RECOVERY_PROBE_SQL = 'SELECT 1 /* rampart:breaker-probe */'
     {
       provide: DatabaseService,
       inject: [PoolManager, MAIN_DB_BREAKER],
-      useFactory: (pool: PoolManager, breaker: BreakerService) => {
-        // While the breaker is open, proof that the request pool reaches PostgreSQL again lets
-        // it try a call at once instead of waiting out a doubled open period.
-        breaker.setRecoveryProbe(() => pool.withConnection((sql) => sql.query(BREAKER_RECOVERY_PROBE_SQL)));
-        return new DatabaseService(pool, breaker);
-      },
+      useFactory: (pool: PoolManager, breaker: BreakerService) => new DatabaseService(pool, breaker),
     },
   ],
   exports: [PoolManager, DatabaseService],

@@ -66,8 +66,11 @@ export interface HealthPoolStats {
 export abstract class HealthDatabase {
   /** Pings that reached the pool since start; memoised answers do not count. */
   abstract readonly pings: number;
-  /** Resolves when PostgreSQL answered; otherwise rejects with a HealthProbeError. */
-  abstract ping(signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when PostgreSQL answered; otherwise rejects with a HealthProbeError. `counted`
+   * false: not a health check (the breaker's recovery probe) and not in `pings`.
+   */
+  abstract ping(signal?: AbortSignal, counted?: boolean): Promise<void>;
   abstract stats(): HealthPoolStats;
   abstract close(): Promise<void>;
 }
@@ -107,9 +110,9 @@ export class PgHealthDatabase extends HealthDatabase {
     return this.pingCount;
   }
 
-  async ping(signal?: AbortSignal): Promise<void> {
+  async ping(signal?: AbortSignal, counted = true): Promise<void> {
     if (this.closed) throw new HealthProbeError(PROBE_MESSAGES.dbClosed);
-    this.pingCount += 1;
+    if (counted) this.pingCount += 1;
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();

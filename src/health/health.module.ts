@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import type { Logger } from 'pino';
 import type { RampartConfig } from '../config/rampart-config.js';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
+import { BreakerService, MAIN_DB_BREAKER } from '../resilience/breaker.service.js';
 import { ShutdownRegistry } from '../resilience/shutdown-registry.service.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { BreakerHealthIndicator } from './breaker.health.js';
@@ -28,8 +29,8 @@ import { WorkerHealthIndicator } from './worker.health.js';
   providers: [
     {
       provide: HealthDatabase,
-      inject: [RUNTIME, ConfigService, ShutdownRegistry, ROOT_LOGGER],
-      useFactory: (runtime: Runtime, config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry, logger: Logger) => {
+      inject: [RUNTIME, ConfigService, ShutdownRegistry, ROOT_LOGGER, MAIN_DB_BREAKER],
+      useFactory: (runtime: Runtime, config: ConfigService<RampartConfig, true>, registry: ShutdownRegistry, logger: Logger, breaker: BreakerService) => {
         const timeouts = healthDbTimeouts(config.get('health', { infer: true }).dbTimeoutMs);
         const database = new PgHealthDatabase(
           runtime.databaseUrl,
@@ -38,6 +39,10 @@ import { WorkerHealthIndicator } from './worker.health.js';
           config.get('database', { infer: true }).keepAliveIdleMs,
         );
         registry.register({ name: 'health-datasource', phase: 'health-db', close: () => database.close() });
+        // While the main breaker is open, the isolated pool's ping answering again lets it try
+        // a call at once instead of waiting out a doubled open period. This pool, not the
+        // request pool: a probe must never queue behind (or take a connection from) requests.
+        breaker.setRecoveryProbe(() => database.ping(undefined, false));
         return database;
       },
     },

@@ -1,4 +1,5 @@
-import { escapeHtml, scriptSafeJson } from './safe-json.js';
+import { escapeHtml } from '../../core/html.js';
+import { scriptSafeJson } from './safe-json.js';
 
 export interface ConsoleModel {
   nonce: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, scriptSafeJson } from './safe-json.js';
+import { escapeHtml } from '../../core/html.js';
+import { scriptSafeJson } from './safe-json.js';
 
 describe(scriptSafeJson.name, () => {
   it('cannot close its script element or open a comment', () => {
