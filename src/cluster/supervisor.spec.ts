@@ -401,6 +401,20 @@ describe('Supervisor', () => {
       ]);
     });
 
+    it('takes several heartbeats in a row over the limit, not one spike', async () => {
+      const { fake } = await started({ maxRssBytes: 100 * MB, recycleMinUptimeMs: 100 });
+      const a = fake.workers[0]!;
+      await advance(500);
+      a.rssBytes = 300 * MB;
+      await advance(150); // one or two beats over
+      a.rssBytes = 50 * MB;
+      await advance(2000);
+      expect(fake.workers).toHaveLength(2);
+      a.rssBytes = 300 * MB;
+      await advance(500);
+      expect(fake.workers).toHaveLength(3);
+    });
+
     it('does nothing when off or under the limit', async () => {
       const { fake } = await started({ maxRssBytes: 0, recycleMinUptimeMs: 100 });
       fake.workers[0]!.rssBytes = 10_000 * MB;
@@ -428,7 +442,7 @@ describe('Supervisor', () => {
       const { supervisor, fake } = await started({ maxRssBytes: 100 * MB, recycleMinUptimeMs: 100 });
       fake.fallback = { readyAfterMs: 300, drainMs: 20 };
       fake.workers[0]!.rssBytes = 300 * MB;
-      await advance(150); // the recycle of slot 0 is under way (its replacement starting)
+      await advance(350); // three beats over: the recycle of slot 0 is under way (its replacement starting)
       expect(fake.workers).toHaveLength(3);
       const done = supervisor.rollingRestart({ reason: 'deploy' });
       fake.workers[1]!.rssBytes = 300 * MB; // would be recycled, but the rollout comes first

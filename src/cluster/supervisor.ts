@@ -193,6 +193,8 @@ interface Tracked {
   notice: Notice;
   /** From the last heartbeat. */
   rssBytes: number | null;
+  /** Consecutive heartbeats with RSS over maxRssBytes: one spike (a big report) is not a leak. */
+  rssOverBeats: number;
   requests: number | null;
   /** This worker's jittered WORKER_MAX_REQUESTS, or null when off. */
   requestLimit: number | null;
@@ -222,6 +224,8 @@ const EMPTY_RETRY_MAX_MS = 2000;
 const DEFAULT_BLOCKED_MAX_WAIT_MS = 120_000;
 const MAX_REASON_LENGTH = 500;
 const DEFAULT_RECYCLE_JITTER = 0.1;
+/** Heartbeats in a row over WORKER_MAX_RSS_MB before a worker is recycled (about 3 s). */
+export const RSS_OVER_BEATS = 3;
 const DEFAULT_RECYCLE_MIN_UPTIME_MS = 60_000;
 /** After a recycle whose replacement failed to start, no recycling for this long. */
 const RECYCLE_FAILURE_HOLD_MS = 60_000;
@@ -656,7 +660,7 @@ export class Supervisor {
   /** Why this worker is due for recycling, or null. */
   private recycleCause(t: Tracked): string | null {
     const maxRss = this.options.maxRssBytes ?? 0;
-    if (maxRss > 0 && t.rssBytes !== null && t.rssBytes > maxRss) {
+    if (maxRss > 0 && t.rssBytes !== null && t.rssOverBeats >= RSS_OVER_BEATS) {
       return `rss ${Math.round(t.rssBytes / 1048576)} MB over WORKER_MAX_RSS_MB ${Math.round(maxRss / 1048576)}`;
     }
     if (t.requestLimit !== null && t.requests !== null && t.requests >= t.requestLimit) {
@@ -882,6 +886,7 @@ export class Supervisor {
       heldSince: null,
       notice: null,
       rssBytes: null,
+      rssOverBeats: 0,
       requests: null,
       requestLimit: (this.options.maxRequests ?? 0) > 0 ? jitteredLimit(this.options.maxRequests ?? 0, this.options.recycleJitter ?? DEFAULT_RECYCLE_JITTER, this.random) : null,
       readyWaiters: [],
@@ -913,7 +918,11 @@ export class Supervisor {
         const wasUnresponsive = t.state === 'ready' && this.isUnresponsive(t, now);
         t.lastHeartbeatAt = now;
         t.lagMs = message.lagMs;
-        if (message.rssBytes !== undefined) t.rssBytes = message.rssBytes;
+        if (message.rssBytes !== undefined) {
+          t.rssBytes = message.rssBytes;
+          const maxRss = this.options.maxRssBytes ?? 0;
+          t.rssOverBeats = maxRss > 0 && message.rssBytes > maxRss ? t.rssOverBeats + 1 : 0;
+        }
         if (message.requests !== undefined) t.requests = message.requests;
         if (t.state !== 'ready') return;
         t.lagBeatsOver = message.lagMs > this.options.lagThresholdMs ? t.lagBeatsOver + 1 : 0;
