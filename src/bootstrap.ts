@@ -25,6 +25,7 @@ import { middlewareChain } from './core/middleware-chain.js';
 import { createRootLogger } from './observability/logger.js';
 import { requestLogger } from './observability/request-logger.js';
 import { NestLogger } from './observability/nest-logger.js';
+import { LogLevelControl } from './observability/log-level.js';
 import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './resilience/shutdown-registry.service.js';
 import { AdmissionController } from './resilience/admission/admission-controller.js';
 import { PoolManager } from './database/pool-manager.js';
@@ -101,7 +102,10 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
       single: { churnWindowS: config.cluster.churnWindowS, churnMax: config.cluster.churnMax, cooldownS: config.cluster.cooldownS },
     });
     registry.register({ name: 'worker-channel', phase: 'logs', close: () => channel.close() });
-    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel };
+    const logLevel = new LogLevelControl(logger, config.app.logLevel);
+    channel.onLogLevel((change) => logLevel.apply(change));
+    registry.register({ name: 'log-level', phase: 'logs', close: () => logLevel.close() });
+    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel, logLevel };
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), {
       bodyParser: false,
       logger: new NestLogger(logger),
@@ -115,6 +119,8 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     registry.attachHttpServer(server);
+    // Counted for WORKER_MAX_REQUESTS recycling (the supervisor reads it from heartbeats).
+    server.on('request', () => channel.countRequest());
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.app.host.includes(':') ? `[${config.app.host}]` : config.app.host}:${port}`;
     logger.info({ url, embeddedDatabase: runtime.embedded, version: config.app.version, mode: channel.mode }, `Rampart listening on ${url}`);

@@ -1,10 +1,12 @@
+// First, before anything else is even loaded: refuses an unsupported Node with exit 78.
+import './node-version.js';
 import cluster from 'node:cluster';
 import type { RunningApp } from './bootstrap.js';
 import { parsePrimaryMessage, STOP_TEARDOWN_MARGIN_MS, type ShutdownMessage } from './cluster/protocol.js';
 import { StopSignalGate } from './cluster/stop-signals.js';
 import type { ShutdownOptions } from './resilience/shutdown-registry.service.js';
 
-// Only builtins and builtin-only modules above (the type import is erased): the holders below
+// Only builtins and builtin-only modules above (node-version first: ESM evaluates imports in order) (the type import is erased): the holders below
 // must be in place before the application's modules load (Nest alone takes a good half
 // second), which happens in main().
 const signalGate = new StopSignalGate();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WorkerChannel } from './cluster/worker-channel.js';
 import type { RampartConfig } from './config/rampart-config.js';
+import type { LogLevelControl } from './observability/log-level.js';
 import type { ShutdownRegistry } from './resilience/shutdown-registry.service.js';
 
 /** What exists before Nest does: validated config, the root logger, the registry, the database URL. */
@@ -12,6 +13,8 @@ export interface Runtime {
   embedded: boolean;
   /** IPC to the cluster supervisor, or this process alone (WORKERS=1). */
   channel: WorkerChannel;
+  /** This process's runtime log level (PUT /admin/api/log-level). */
+  logLevel: LogLevelControl;
 }
 
 export const RUNTIME = Symbol('RUNTIME');

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
@@ -11,6 +11,8 @@ import { correlationIdOf } from '../observability/correlation.js';
 import {
   AuditEntryDto,
   AuditQuery,
+  LogLevelBody,
+  LogLevelOverrideDto,
   RestartAcceptedDto,
   RestartBody,
   SignOutBody,
@@ -18,7 +20,7 @@ import {
   SystemStatusDto,
   WorkerStatusDto,
 } from './admin.dto.js';
-import { AdminService } from './admin.service.js';
+import { AdminService, type LogLevelCommand } from './admin.service.js';
 import { AuditLogService } from './audit-log.service.js';
 
 @ApiTags('admin')
@@ -62,6 +64,26 @@ export class AdminApiController {
         correlationId: correlationIdOf(req),
       }),
     );
+  }
+
+  @Put('log-level')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Set a temporary log level for every worker',
+    description:
+      'Every worker (and the cluster primary; in single mode this process) logs at `level` until `minutes` pass, then ' +
+      'at its LOG_LEVEL again, by itself. A new call replaces the running one. Audited with the reason. Shown in ' +
+      '`GET /admin/api/system-status` (`logLevel`) and the console.',
+  })
+  @ApiOkResponse({ type: LogLevelOverrideDto })
+  setLogLevel(@Body() body: LogLevelBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
+    return this.admin.setLogLevel({
+      level: body.level as LogLevelCommand['level'],
+      minutes: body.minutes,
+      reason: body.reason,
+      actor: { id: user.id, username: user.username },
+      correlationId: correlationIdOf(req),
+    });
   }
 
   @Post('users/:id/sign-out')

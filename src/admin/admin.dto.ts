@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageLimitQuery } from '../core/page-limit.query.js';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { LOG_LEVEL_MAX_MINUTES, RUNTIME_LOG_LEVELS } from '../cluster/protocol.js';
 import { IsCanonicalInt } from '../core/canonical-int.js';
 
 export class RestartBody {
@@ -16,6 +17,36 @@ export class RestartBody {
   @Transform(({ value }) => (value === 'on' || value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
   acknowledgeOverride?: boolean;
+}
+
+export class LogLevelBody {
+  @ApiProperty({ enum: RUNTIME_LOG_LEVELS, description: "One of pino's levels (not `silent`)" })
+  @IsIn(RUNTIME_LOG_LEVELS)
+  level!: string;
+
+  @ApiProperty({ minimum: 1, maximum: LOG_LEVEL_MAX_MINUTES, description: 'Every process reverts to LOG_LEVEL by itself after this many minutes' })
+  @IsInt()
+  @Min(1)
+  @Max(LOG_LEVEL_MAX_MINUTES)
+  minutes!: number;
+
+  @ApiProperty({ minLength: 3, maxLength: 500, description: 'Why; recorded in the audit log' })
+  @IsString()
+  @Length(3, 500)
+  reason!: string;
+}
+
+export class LogLevelOverrideDto {
+  @ApiProperty({ enum: RUNTIME_LOG_LEVELS }) level!: string;
+  @ApiProperty({ format: 'date-time', description: 'When every process reverts to LOG_LEVEL' }) revertsAt!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty() setBy!: string;
+}
+
+export class LogLevelViewDto {
+  @ApiProperty({ description: 'The level the answering worker logs at now' }) level!: string;
+  @ApiProperty({ description: 'LOG_LEVEL: what it reverts to' }) configured!: string;
+  @ApiProperty({ type: LogLevelOverrideDto, nullable: true, description: 'The runtime level in force, or null' }) override!: LogLevelOverrideDto | null;
 }
 
 export class SignOutBody {
@@ -73,11 +104,14 @@ export class WorkerDto {
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastHeartbeatAt!: string | null;
   @ApiProperty({ type: Number, nullable: true }) eventLoopLagMs!: number | null;
   @ApiProperty({ enum: ['ok', 'lagging', 'unresponsive', 'n/a'] }) watchdog!: string;
+  @ApiProperty({ required: false, description: 'Cluster mode: resident set size at the last heartbeat, bytes' }) rssBytes?: number;
+  @ApiProperty({ required: false, description: 'Cluster mode: requests received since the worker started' }) requests?: number;
+  @ApiProperty({ required: false, description: 'WORKER_MAX_REQUESTS: this worker\'s jittered request limit' }) requestLimit?: number;
 }
 
 export class RestartRecordDto {
   @ApiProperty({ format: 'date-time' }) at!: string;
-  @ApiProperty({ enum: ['rolling', 'watchdog', 'crash'] }) kind!: string;
+  @ApiProperty({ enum: ['rolling', 'watchdog', 'crash', 'recycle'] }) kind!: string;
   @ApiProperty() reason!: string;
   @ApiProperty({ type: String, nullable: true }) restartId!: string | null;
   @ApiProperty({ type: Number, nullable: true }) slot!: number | null;
@@ -139,6 +173,7 @@ export class SystemStatusDto {
   @ApiProperty({ type: ChurnDto }) restartChurn!: ChurnDto;
   @ApiProperty({ type: PolicyDto }) policy!: PolicyDto;
   @ApiProperty({ type: RolloutDto, nullable: true }) rollout!: RolloutDto | null;
+  @ApiProperty({ type: LogLevelViewDto, description: 'Current log level, and the runtime one with when it reverts' }) logLevel!: LogLevelViewDto;
 }
 
 export class AuditEntryDto {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import type { SupervisorStatus } from '../cluster/protocol.js';
+import type { LogLevelOverride, RuntimeLogLevel, SupervisorStatus } from '../cluster/protocol.js';
 import { AppException, ErrorCode, NotFoundException } from '../core/errors/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { PoolManager } from '../database/pool-manager.js';
@@ -20,6 +20,14 @@ export interface Actor {
 export interface RestartCommand {
   reason: string;
   acknowledgeOverride: boolean;
+  actor: Actor;
+  correlationId: string;
+}
+
+export interface LogLevelCommand {
+  level: RuntimeLogLevel;
+  minutes: number;
+  reason: string;
   actor: Actor;
   correlationId: string;
 }
@@ -58,6 +66,7 @@ export class AdminService {
       restartChurn: supervisor.churn,
       policy: supervisor.policy,
       rollout: supervisor.rollout,
+      logLevel: this.runtime.logLevel.view(),
     };
   }
 
@@ -111,6 +120,30 @@ export class AdminService {
     // down. All are "this restart cannot happen now"; the message says which.
     if (!accepted) throw new AppException(ErrorCode.RESTART_BLOCKED, result.message ?? `Restart ${result.status}: ${result.code ?? 'refused'}`);
     return { restartId: result.restartId, status: 'running' };
+  }
+
+  /**
+   * A temporary log level for every worker (and the primary), audited like a restart: the
+   * request row first (no row, no change), then the outcome.
+   */
+  async setLogLevel(command: LogLevelCommand): Promise<LogLevelOverride> {
+    const base = { actorId: command.actor.id, action: 'log.level', reason: command.reason, correlationId: command.correlationId };
+    const details = { level: command.level, minutes: command.minutes, configured: this.runtime.config.app.logLevel };
+    await this.audit.append({ ...base, outcome: 'requested', details });
+    let result: LogLevelOverride;
+    try {
+      result = await this.runtime.channel.requestSetLogLevel({
+        level: command.level,
+        durationMs: command.minutes * 60_000,
+        reason: command.reason,
+        requestedBy: command.actor.username,
+      });
+    } catch (error) {
+      await this.audit.append({ ...base, outcome: 'failed: supervisor unavailable', details }).catch(() => undefined);
+      throw error;
+    }
+    await this.audit.append({ ...base, outcome: 'applied', details: { ...details, revertsAt: result.revertsAt } });
+    return result;
   }
 
   /**

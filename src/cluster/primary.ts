@@ -31,8 +31,8 @@ export async function runPrimary(
 
   const registry = new Registry();
   const aggregator = new AggregatorRegistry();
-  const restarts = new Counter({ name: 'rampart_worker_restarts_total', help: 'Worker replacements by kind (rolling, watchdog, crash)', labelNames: ['reason'], registers: [registry] });
-  for (const reason of ['rolling', 'watchdog', 'crash']) restarts.inc({ reason }, 0);
+  const restarts = new Counter({ name: 'rampart_worker_restarts_total', help: 'Worker replacements by kind (rolling, watchdog, crash, recycle)', labelNames: ['reason'], registers: [registry] });
+  for (const reason of ['rolling', 'watchdog', 'crash', 'recycle']) restarts.inc({ reason }, 0);
 
   const supervisor: Supervisor = new Supervisor({
     workers: config.cluster.workers,
@@ -50,12 +50,18 @@ export async function runPrimary(
     stopDrainDelayMs: config.resilience.shutdown.drainDelayMs,
     crashBackoffBaseMs: 500,
     crashBackoffMaxMs: 30_000,
+    maxRssBytes: config.cluster.maxRssMb * 1024 * 1024,
+    maxRequests: config.cluster.maxRequests,
+    recycleMinUptimeMs: config.cluster.recycleMinUptimeS * 1000,
     logger: {
       info: (obj, msg) => logger.info({ component: 'supervisor', ...obj }, msg),
       warn: (obj, msg) => logger.warn({ component: 'supervisor', ...obj }, msg),
       error: (obj, msg) => logger.error({ component: 'supervisor', ...obj }, msg),
     },
     onRestart: (kind) => restarts.inc({ reason: kind }),
+    onLogLevel: (level) => {
+      logger.level = level ?? config.app.logLevel;
+    },
     collectMetrics: async () => `${await aggregator.clusterMetrics()}\n${await registry.metrics()}`,
     exit: (code) => {
       void (async () => {

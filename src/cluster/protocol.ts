@@ -11,7 +11,8 @@
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'stopped';
 export type PolicyState = 'allowed' | 'cooling_down' | 'blocked';
-export type RestartKind = 'rolling' | 'watchdog' | 'crash';
+/** `recycle`: WORKER_MAX_RSS_MB / WORKER_MAX_REQUESTS replaced a healthy worker (planned). */
+export type RestartKind = 'rolling' | 'watchdog' | 'crash' | 'recycle';
 /** What the watchdog currently thinks of a worker; `n/a` while it is not serving. */
 export type WatchdogVerdict = 'ok' | 'lagging' | 'unresponsive' | 'n/a';
 
@@ -39,6 +40,10 @@ export interface HeartbeatMessage {
   lagMs: number;
   /** Worker clock, epoch ms; informative only, the primary judges staleness by its own clock. */
   at: number;
+  /** Resident set size at the beat, bytes (worker recycling, status). */
+  rssBytes?: number;
+  /** HTTP requests this worker has received since it started (worker recycling, status). */
+  requests?: number;
 }
 
 /**
@@ -51,15 +56,45 @@ export interface StoppingMessage {
   signal: string;
 }
 
-/** `metrics`: every worker's Prometheus registry aggregated by the primary, as exposition text. */
-export type RequestOp = 'status' | 'rollingRestart' | 'metrics';
+/**
+ * `metrics`: every worker's Prometheus registry aggregated by the primary, as exposition text.
+ * `setLogLevel`: a temporary log level for every process (the primary broadcasts `logLevel`).
+ */
+export type RequestOp = 'status' | 'rollingRestart' | 'metrics' | 'setLogLevel';
+
+/** pino's levels an operator may switch to at runtime (`silent` is not: an incident needs logs). */
+export const RUNTIME_LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type RuntimeLogLevel = (typeof RUNTIME_LOG_LEVELS)[number];
+/** Bounds of a runtime log level's lifetime: it always reverts by itself. */
+export const LOG_LEVEL_MAX_MINUTES = 1440;
+
+export function isRuntimeLogLevel(value: unknown): value is RuntimeLogLevel {
+  return typeof value === 'string' && (RUNTIME_LOG_LEVELS as readonly string[]).includes(value);
+}
+
+export interface SetLogLevelRequest {
+  level: RuntimeLogLevel;
+  /** How long until it reverts to LOG_LEVEL, ms (1 min .. LOG_LEVEL_MAX_MINUTES). */
+  durationMs: number;
+  reason: string;
+  requestedBy: string;
+}
+
+/** What a runtime log level change answers, and what status shows while one is on. */
+export interface LogLevelOverride {
+  level: RuntimeLogLevel;
+  /** ISO time at which every process reverts to its configured LOG_LEVEL. */
+  revertsAt: string;
+  reason: string;
+  setBy: string;
+}
 
 export interface WorkerRequestMessage {
   type: 'request';
   /** Correlation id, unique within the sending worker. */
   id: string;
   op: RequestOp;
-  payload?: RollingRestartRequest;
+  payload?: RollingRestartRequest | SetLogLevelRequest;
 }
 
 export type WorkerToPrimary = ReadyMessage | HeartbeatMessage | StoppingMessage | WorkerRequestMessage;
@@ -94,7 +129,22 @@ export type ResponseMessage =
   | { type: 'response'; id: string; ok: true; result: unknown }
   | { type: 'response'; id: string; ok: false; error: ResponseError };
 
-export type PrimaryToWorker = ShutdownMessage | ResponseMessage;
+/**
+ * Set (level) or end (level null) a runtime log level. Sent to every worker when set, to each
+ * new worker on ready while one is on, and at the revert; each worker also reverts by itself
+ * after `remainingMs`, so a lost message cannot leave it at debug.
+ */
+export interface LogLevelMessage {
+  type: 'logLevel';
+  level: RuntimeLogLevel | null;
+  remainingMs: number;
+  /** The primary's revert time (ISO), shown by every worker alike; '' on a revert. */
+  revertsAt: string;
+  reason: string;
+  setBy: string;
+}
+
+export type PrimaryToWorker = ShutdownMessage | ResponseMessage | LogLevelMessage;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -114,13 +164,20 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
       return { type: 'stopping', signal: typeof raw['signal'] === 'string' ? raw['signal'].slice(0, 20) : 'signal' };
     case 'heartbeat':
       if (!isFiniteNumber(raw['lagMs']) || raw['lagMs'] < 0) return null;
-      return { type: 'heartbeat', lagMs: raw['lagMs'], at: isFiniteNumber(raw['at']) ? raw['at'] : 0 };
+      const beat: HeartbeatMessage = { type: 'heartbeat', lagMs: raw['lagMs'], at: isFiniteNumber(raw['at']) ? raw['at'] : 0 };
+      if (isFiniteNumber(raw['rssBytes']) && raw['rssBytes'] >= 0) beat.rssBytes = raw['rssBytes'];
+      if (isFiniteNumber(raw['requests']) && raw['requests'] >= 0) beat.requests = raw['requests'];
+      return beat;
     case 'request': {
       const id = raw['id'];
       const op = raw['op'];
       if (typeof id !== 'string' || id.length === 0 || id.length > 200) return null;
-      if (op !== 'status' && op !== 'rollingRestart' && op !== 'metrics') return null;
+      if (op !== 'status' && op !== 'rollingRestart' && op !== 'metrics' && op !== 'setLogLevel') return null;
       const payload = raw['payload'];
+      if (op === 'setLogLevel') {
+        const request = isRecord(payload) ? parseSetLogLevelRequest(payload) : null;
+        return request ? { type: 'request', id, op, payload: request } : null;
+      }
       if (op === 'rollingRestart') {
         if (!isRecord(payload)) return null;
         return { type: 'request', id, op, payload: parseRollingRestartRequest(payload) };
@@ -130,6 +187,18 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
     default:
       return null;
   }
+}
+
+function parseSetLogLevelRequest(raw: Record<string, unknown>): SetLogLevelRequest | null {
+  const { level, durationMs, reason, requestedBy } = raw;
+  if (!isRuntimeLogLevel(level) || !isFiniteNumber(durationMs)) return null;
+  if (durationMs < 1 || durationMs > LOG_LEVEL_MAX_MINUTES * 60_000) return null;
+  return {
+    level,
+    durationMs,
+    reason: typeof reason === 'string' ? reason.slice(0, 500) : '',
+    requestedBy: typeof requestedBy === 'string' ? requestedBy.slice(0, 200) : '',
+  };
 }
 
 function parseRollingRestartRequest(raw: Record<string, unknown>): RollingRestartRequest {
@@ -152,6 +221,18 @@ export function parsePrimaryMessage(raw: unknown): PrimaryToWorker | null {
     };
     if (isFiniteNumber(raw['drainDelayMs']) && raw['drainDelayMs'] >= 0) message.drainDelayMs = raw['drainDelayMs'];
     return message;
+  }
+  if (raw['type'] === 'logLevel') {
+    const level = raw['level'];
+    if (level !== null && !isRuntimeLogLevel(level)) return null;
+    return {
+      type: 'logLevel',
+      level,
+      remainingMs: isFiniteNumber(raw['remainingMs']) && raw['remainingMs'] > 0 ? Math.min(raw['remainingMs'], LOG_LEVEL_MAX_MINUTES * 60_000) : 0,
+      revertsAt: typeof raw['revertsAt'] === 'string' ? raw['revertsAt'].slice(0, 40) : '',
+      reason: typeof raw['reason'] === 'string' ? raw['reason'] : '',
+      setBy: typeof raw['setBy'] === 'string' ? raw['setBy'] : '',
+    };
   }
   if (raw['type'] === 'response' && typeof raw['id'] === 'string') {
     if (raw['ok'] === true) return { type: 'response', id: raw['id'], ok: true, result: raw['result'] };
@@ -246,6 +327,12 @@ export interface WorkerStatus {
   lastHeartbeatAt: string | null;
   eventLoopLagMs: number | null;
   watchdog: WatchdogVerdict;
+  /** Cluster mode, from the last heartbeat: resident set size in bytes. */
+  rssBytes?: number;
+  /** Cluster mode, from the last heartbeat: requests received since the worker started. */
+  requests?: number;
+  /** Cluster mode with WORKER_MAX_REQUESTS: this worker's jittered request limit. */
+  requestLimit?: number;
 }
 
 /** Why a slot has no worker right now. */

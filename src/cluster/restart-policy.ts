@@ -19,7 +19,7 @@ import type { PolicyEvaluation, RestartKind, RestartRecordView } from './protoco
  */
 
 /** Restarts an operator (or a schedule) decided on; recorded, never counted as churn. */
-export const PLANNED_RESTART_KINDS: ReadonlySet<RestartKind> = new Set<RestartKind>(['rolling']);
+export const PLANNED_RESTART_KINDS: ReadonlySet<RestartKind> = new Set<RestartKind>(['rolling', 'recycle']);
 
 export function isPlanned(kind: RestartKind): boolean {
   return PLANNED_RESTART_KINDS.has(kind);

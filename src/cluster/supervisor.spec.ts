@@ -32,6 +32,9 @@ class FakeWorker extends EventEmitter implements WorkerHandle {
   /** Heartbeats stop while stuck. */
   stuck = false;
   lagMs = 1;
+  /** Reported in heartbeats when set (recycling). */
+  rssBytes: number | undefined;
+  requests: number | undefined;
   private beat: NodeJS.Timeout | null = null;
 
   constructor(env: Record<string, string>, behaviour: Behaviour) {
@@ -75,7 +78,9 @@ class FakeWorker extends EventEmitter implements WorkerHandle {
     if (this.exited) return;
     this.emit('message', { type: 'ready' });
     this.beat = setInterval(() => {
-      if (!this.stuck && !this.exited) this.emit('message', { type: 'heartbeat', lagMs: this.lagMs, at: Date.now() });
+      if (this.stuck || this.exited) return;
+      const usage = { ...(this.rssBytes === undefined ? {} : { rssBytes: this.rssBytes }), ...(this.requests === undefined ? {} : { requests: this.requests }) };
+      this.emit('message', { type: 'heartbeat', lagMs: this.lagMs, at: Date.now(), ...usage });
     }, 100);
   }
 
@@ -99,6 +104,8 @@ class FakeCluster implements ClusterPrimary {
   readonly queue: Behaviour[] = [];
   fallback: Behaviour = { readyAfterMs: 10, drainMs: 20 };
   readonly events: string[] = [];
+  /** RSS every new worker reports (recycling tests). */
+  rssBytes: number | undefined;
 
   setupPrimary(settings: { exec: string; args: string[]; silent: boolean }): void {
     this.setups.push(settings);
@@ -106,6 +113,7 @@ class FakeCluster implements ClusterPrimary {
 
   fork(env: Record<string, string>): FakeWorker {
     const worker = new FakeWorker(env, this.queue.shift() ?? this.fallback);
+    worker.rssBytes = this.rssBytes;
     this.workers.push(worker);
     this.events.push(`fork ${worker.pid}`);
     worker.on('message', (m: { type: string }) => {
@@ -347,6 +355,108 @@ describe('Supervisor', () => {
     });
   });
 
+  describe('recycling', () => {
+    const MB = 1024 * 1024;
+
+    it('replaces workers over maxRssBytes one at a time through the rollout path, as planned restarts', async () => {
+      const { supervisor, fake } = await started({ maxRssBytes: 100 * MB, recycleMinUptimeMs: 500 });
+      // Replacements slower than several watchdog ticks, so a second recycle would have room to start.
+      fake.fallback = { readyAfterMs: 300, drainMs: 200 };
+      const [a, b] = fake.workers;
+      a!.rssBytes = 300 * MB;
+      b!.rssBytes = 300 * MB;
+      fake.events.length = 0;
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, fake.alive().length)), 1);
+      await advance(400);
+      expect(fake.workers).toHaveLength(2); // younger than recycleMinUptimeMs
+      await advance(1500);
+      clearInterval(sampler);
+      const [c, d] = fake.workers.slice(2);
+      expect(fake.workers).toHaveLength(4);
+      // The second slot waits until the first is fully replaced: never two at once.
+      expect(fake.events).toEqual([
+        `fork ${c!.pid}`,
+        `ready ${c!.pid}`,
+        `shutdown ${a!.pid}`,
+        `exit ${a!.pid}`,
+        `fork ${d!.pid}`,
+        `ready ${d!.pid}`,
+        `shutdown ${b!.pid}`,
+        `exit ${b!.pid}`,
+      ]);
+      expect(peak).toBe(3);
+      expect(a!.sent[0]).toMatchObject({ type: 'shutdown', deadlineMs: 2000 });
+      expect(a!.sent[0]).not.toHaveProperty('drainDelayMs');
+      const status = supervisor.status();
+      expect(status.history.map((h) => [h.kind, h.planned, h.slot])).toEqual([
+        ['recycle', true, 0],
+        ['recycle', true, 1],
+      ]);
+      expect(status.history[0]!.reason).toMatch(/^recycle: rss 300 MB over WORKER_MAX_RSS_MB 100$/);
+      expect(status.policy).toMatchObject({ state: 'allowed', restartsInWindow: 0, plannedInWindow: 2 });
+      expect(status.workers.map((w) => [w.pid, w.restarts])).toEqual([
+        [c!.pid, 1],
+        [d!.pid, 1],
+      ]);
+    });
+
+    it('takes several heartbeats in a row over the limit, not one spike', async () => {
+      const { fake } = await started({ maxRssBytes: 100 * MB, recycleMinUptimeMs: 100 });
+      const a = fake.workers[0]!;
+      await advance(500);
+      a.rssBytes = 300 * MB;
+      await advance(150); // one or two beats over
+      a.rssBytes = 50 * MB;
+      await advance(2000);
+      expect(fake.workers).toHaveLength(2);
+      a.rssBytes = 300 * MB;
+      await advance(500);
+      expect(fake.workers).toHaveLength(3);
+    });
+
+    it('does nothing when off or under the limit', async () => {
+      const { fake } = await started({ maxRssBytes: 0, recycleMinUptimeMs: 100 });
+      fake.workers[0]!.rssBytes = 10_000 * MB;
+      await advance(2000);
+      expect(fake.workers).toHaveLength(2);
+    });
+
+    it('jitters each worker\'s request limit and recycles the one that reached its own', async () => {
+      const randoms = [0, 1];
+      const { supervisor, fake } = await started({ maxRequests: 1000, recycleMinUptimeMs: 100, random: () => randoms.shift() ?? 0.5 });
+      const [a, b] = fake.workers;
+      expect(supervisor.status().workers.map((w) => w.requestLimit)).toEqual([900, 1100]);
+      a!.requests = 950;
+      b!.requests = 1050;
+      await advance(1000);
+      expect(a!.exited).toBe(true);
+      expect(b!.exited).toBe(false);
+      const status = supervisor.status();
+      expect(status.history.map((h) => h.kind)).toEqual(['recycle']);
+      expect(status.history[0]!.reason).toContain('950 requests reached this worker\'s limit 900');
+      expect(status.workers.find((w) => w.slot === 1)).toMatchObject({ requests: 1050, requestLimit: 1100 });
+    });
+
+    it('never starts while a rollout runs, and a rollout waits for a running recycle', async () => {
+      const { supervisor, fake } = await started({ maxRssBytes: 100 * MB, recycleMinUptimeMs: 100 });
+      fake.fallback = { readyAfterMs: 300, drainMs: 20 };
+      fake.workers[0]!.rssBytes = 300 * MB;
+      await advance(350); // three beats over: the recycle of slot 0 is under way (its replacement starting)
+      expect(fake.workers).toHaveLength(3);
+      const done = supervisor.rollingRestart({ reason: 'deploy' });
+      fake.workers[1]!.rssBytes = 300 * MB; // would be recycled, but the rollout comes first
+      fake.events.length = 0;
+      await advance(2000);
+      const result = await done;
+      expect(result).toMatchObject({ status: 'completed', replaced: 2, skipped: 0 });
+      // Fresh workers report no RSS: nothing else to recycle afterwards.
+      expect(supervisor.status().history.map((h) => h.kind)).toEqual(['recycle', 'rolling']);
+      // The rollout's first fork came only after the recycle had finished (its old worker exited).
+      expect(fake.events.findIndex((e) => e.startsWith('exit'))).toBeLessThan(fake.events.findIndex((e) => e.startsWith('fork')));
+    });
+  });
+
   describe('watchdog', () => {
     it('replaces a worker whose heartbeat stops, SIGKILLing it after stuckKillMs', async () => {
       const { supervisor, fake, logs } = await started();
@@ -549,6 +659,39 @@ describe('Supervisor', () => {
       // Answered at once with `running`: the asking worker is itself replaced by the rollout.
       expect(restartReply).toMatchObject({ ok: true, result: { status: 'running', restartId: 'adm-1' } });
       await advance(200);
+    });
+
+    it('setLogLevel: tells every worker, then each new one on ready, and every one again when the time is up', async () => {
+      const levels: Array<string | null> = [];
+      const { fake } = await started({ onLogLevel: (level) => levels.push(level) });
+      const [a, b] = fake.workers;
+      a!.emit('message', { type: 'request', id: '9:1', op: 'setLogLevel', payload: { level: 'debug', durationMs: 60_000, reason: 'incident', requestedBy: 'admin' } });
+      const reply = a!.sent.find((m) => m.type === 'response' && m.id === '9:1');
+      expect(reply).toMatchObject({ ok: true, result: { level: 'debug', revertsAt: '2025-01-01T12:01:00.020Z', reason: 'incident', setBy: 'admin' } });
+      for (const w of [a!, b!]) expect(w.sent).toContainEqual({ type: 'logLevel', level: 'debug', remainingMs: 60_000, revertsAt: '2025-01-01T12:01:00.020Z', reason: 'incident', setBy: 'admin' });
+      // The broadcast reaches the asker before its answer.
+      expect(a!.sent.findIndex((m) => m.type === 'logLevel')).toBeLessThan(a!.sent.findIndex((m) => m.type === 'response'));
+      expect(levels).toEqual(['debug']);
+      // A worker that becomes ready 20 s later gets what is left.
+      await advance(20_000);
+      b!.exit(1, null);
+      await advance(1000);
+      const c = fake.workers[2]!;
+      expect(c.sent.find((m) => m.type === 'logLevel')).toMatchObject({ level: 'debug', remainingMs: expect.any(Number) });
+      const remaining = (c.sent.find((m) => m.type === 'logLevel') as { remainingMs: number }).remainingMs;
+      expect(remaining).toBeGreaterThan(38_000);
+      expect(remaining).toBeLessThan(40_000);
+      await advance(40_000);
+      for (const w of [a!, c]) expect(w.sent).toContainEqual({ type: 'logLevel', level: null, remainingMs: 0, revertsAt: '', reason: 'incident', setBy: 'admin' });
+      expect(levels).toEqual(['debug', null]);
+    });
+
+    it('setLogLevel: refuses a level or duration out of bounds', async () => {
+      const { fake } = await started();
+      const a = fake.workers[0]!;
+      a.emit('message', { type: 'request', id: '9:2', op: 'setLogLevel', payload: { level: 'silent', durationMs: 60_000, reason: 'r', requestedBy: 'x' } });
+      a.emit('message', { type: 'request', id: '9:3', op: 'setLogLevel', payload: { level: 'debug', durationMs: 1441 * 60_000, reason: 'r', requestedBy: 'x' } });
+      expect(a.sent.filter((m) => m.type === 'response' || m.type === 'logLevel')).toEqual([]);
     });
 
     it('takes a worker that announces its own stop signal as a planned exit and refills its slot at once', async () => {

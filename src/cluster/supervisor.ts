@@ -8,6 +8,9 @@ import {
   WORKER_ENV,
   type EmptySlotReason,
   type EmptySlotView,
+  type LogLevelMessage,
+  type LogLevelOverride,
+  type SetLogLevelRequest,
   type PolicyEvaluation,
   type PolicyState,
   type PrimaryToWorker,
@@ -51,6 +54,13 @@ import { StopSignalGate } from './stop-signals.js';
  * - A rollout is one entry in the restart history (one operator decision, however many workers
  *   it replaces), planned: it is shown but not counted toward churn (restart-policy.ts). Each
  *   watchdog or crash replacement is one counted entry.
+ * - Recycling (maxRssBytes / maxRequests, PM2's max_memory_restart and Gunicorn's max_requests
+ *   without their faults): a healthy worker over its limit is replaced through the same path as
+ *   a rolling restart (replacement ready before the old one drains), never abruptly; one slot at
+ *   a time, never while a rollout runs or any slot is empty or being replaced, never a worker
+ *   younger than recycleMinUptimeMs (a limit below a fresh worker's footprint would otherwise
+ *   loop); each worker's request limit is jittered so workers started together do not all go
+ *   together. Recorded as planned (`recycle`), never counted toward churn; not while blocked.
  * - Stopping (SIGTERM/SIGINT to the primary or the whole process group, or stop()): every
  *   worker gets the service's drain delay (readiness `shutting_down` while serving), then
  *   closes its listener, finishes in-flight requests and exits; the port closes when the last
@@ -131,6 +141,16 @@ export interface SupervisorOptions {
   collectMetrics?: () => Promise<string>;
   /** Told about every restart as it is recorded (metrics count them by kind). */
   onRestart?: (kind: RestartKind) => void;
+  /** Told when a runtime log level starts (level) or ends (null), for the primary's own logger. */
+  onLogLevel?: (level: string | null) => void;
+  /** WORKER_MAX_RSS_MB in bytes: recycle a worker whose last heartbeat RSS exceeds it. 0/absent = off. */
+  maxRssBytes?: number;
+  /** WORKER_MAX_REQUESTS: recycle a worker after about this many requests. 0/absent = off. */
+  maxRequests?: number;
+  /** Fraction each worker's request limit is jittered by, either way. Default 0.1. */
+  recycleJitter?: number;
+  /** A worker younger than this (since ready) is never recycled. Default 60 000. */
+  recycleMinUptimeMs?: number;
 }
 
 export type RolloutHandle = { result: RolloutResult; done: Promise<RolloutResult> };
@@ -171,6 +191,13 @@ interface Tracked {
   heldSince: number | null;
   /** Last watchdog complaint already logged, so a stuck worker is reported once, not per tick. */
   notice: Notice;
+  /** From the last heartbeat. */
+  rssBytes: number | null;
+  /** Consecutive heartbeats with RSS over maxRssBytes: one spike (a big report) is not a leak. */
+  rssOverBeats: number;
+  requests: number | null;
+  /** This worker's jittered WORKER_MAX_REQUESTS, or null when off. */
+  requestLimit: number | null;
   readyWaiters: Array<(outcome: ReadyOutcome) => void>;
   exitWaiters: Array<() => void>;
 }
@@ -196,6 +223,17 @@ const KILL_WAIT_MS = 5000;
 const EMPTY_RETRY_MAX_MS = 2000;
 const DEFAULT_BLOCKED_MAX_WAIT_MS = 120_000;
 const MAX_REASON_LENGTH = 500;
+const DEFAULT_RECYCLE_JITTER = 0.1;
+/** Heartbeats in a row over WORKER_MAX_RSS_MB before a worker is recycled (about 3 s). */
+export const RSS_OVER_BEATS = 3;
+const DEFAULT_RECYCLE_MIN_UPTIME_MS = 60_000;
+/** After a recycle whose replacement failed to start, no recycling for this long. */
+const RECYCLE_FAILURE_HOLD_MS = 60_000;
+
+/** `max` moved by up to ±jitter·max, at least 1: spreads recycling of workers started together. */
+export function jitteredLimit(max: number, jitter: number, random: () => number): number {
+  return Math.max(1, Math.round(max * (1 + jitter * (2 * random() - 1))));
+}
 export const OPERATOR_ACTION =
   'investigate the worker logs; to restart anyway call POST /admin/api/worker/restart with ' +
   'acknowledgeOverride: true and a reason (or send SIGHUP to the primary); automatic recovery ' +
@@ -250,6 +288,12 @@ export class Supervisor {
   private activeRollout: RolloutHandle | null = null;
   private lastRollout: RolloutResult | null = null;
   private lastPolicyState: PolicyState = 'allowed';
+  /** The recycle in progress (at most one). */
+  private recycling: Promise<void> | null = null;
+  private recycleHoldUntil = 0;
+  /** The runtime log level every process runs at until `untilMs`, or null (LOG_LEVEL). */
+  private logOverride: (LogLevelOverride & { untilMs: number }) | null = null;
+  private logRevertTimer: NodeJS.Timeout | null = null;
   private readonly signalHandlers: Array<[NodeJS.Signals, (signal: NodeJS.Signals) => void]> = [];
 
   constructor(options: SupervisorOptions) {
@@ -366,6 +410,45 @@ export class Supervisor {
     return { result: { ...result }, done };
   }
 
+  /**
+   * Every process (workers, new workers as they become ready, the primary) logs at `level`
+   * until `durationMs` passes, then at its LOG_LEVEL again. A new call replaces the running one.
+   */
+  setLogLevel(request: SetLogLevelRequest): LogLevelOverride {
+    const now = this.now();
+    if (this.logRevertTimer) clearTimeout(this.logRevertTimer);
+    const untilMs = now + request.durationMs;
+    this.logOverride = { level: request.level, revertsAt: new Date(untilMs).toISOString(), reason: request.reason, setBy: request.requestedBy, untilMs };
+    this.log.warn(
+      { level: request.level, durationMs: request.durationMs, revertsAt: this.logOverride.revertsAt, reason: request.reason, requestedBy: request.requestedBy },
+      `runtime log level ${request.level} for every worker until ${this.logOverride.revertsAt}`,
+    );
+    this.options.onLogLevel?.(request.level);
+    const message = this.logLevelMessage(now);
+    for (const t of this.live) this.send(t, message);
+    this.logRevertTimer = setTimeout(() => this.revertLogLevel(), request.durationMs);
+    this.logRevertTimer.unref();
+    const { untilMs: _until, ...view } = this.logOverride;
+    return view;
+  }
+
+  private revertLogLevel(): void {
+    this.logRevertTimer = null;
+    if (!this.logOverride) return;
+    const ended = this.logOverride;
+    this.logOverride = null;
+    this.options.onLogLevel?.(null);
+    this.log.info({ level: ended.level, reason: ended.reason }, 'runtime log level ended: every worker back at LOG_LEVEL');
+    const message: LogLevelMessage = { type: 'logLevel', level: null, remainingMs: 0, revertsAt: '', reason: ended.reason, setBy: ended.setBy };
+    for (const t of this.live) this.send(t, message);
+  }
+
+  private logLevelMessage(now: number): LogLevelMessage {
+    const o = this.logOverride;
+    if (!o) return { type: 'logLevel', level: null, remainingMs: 0, revertsAt: '', reason: '', setBy: '' };
+    return { type: 'logLevel', level: o.level, remainingMs: Math.max(1, o.untilMs - now), revertsAt: o.revertsAt, reason: o.reason, setBy: o.setBy };
+  }
+
   status(): SupervisorStatus {
     const now = this.now();
     const policy = this.policy.evaluate(now);
@@ -398,6 +481,8 @@ export class Supervisor {
     this.stopping = (async () => {
       if (this.tickTimer) clearInterval(this.tickTimer);
       this.tickTimer = null;
+      if (this.logRevertTimer) clearTimeout(this.logRevertTimer);
+      this.logRevertTimer = null;
       for (const slot of this.slots) {
         if (slot.recoveryTimer) clearTimeout(slot.recoveryTimer);
         slot.recoveryTimer = null;
@@ -423,6 +508,7 @@ export class Supervisor {
         for (const t of next) handled.add(t);
         await Promise.all(next.map((t) => stopOne(t, this.now())));
         if (this.activeRollout) await this.activeRollout.done;
+        if (this.recycling) await this.recycling;
       }
       report.forced = report.killed > 0 || report.unclean > 0;
       if (report.forced) this.log.warn({ ...report }, 'supervisor stopped: some workers had to be forced');
@@ -438,6 +524,8 @@ export class Supervisor {
 
   private async runRollout(result: RolloutResult): Promise<RolloutResult> {
     try {
+      // A recycle owns its slot; the rollout would skip it and leave an old worker behind.
+      if (this.recycling) await this.recycling;
       for (const slot of this.slots) {
         if (this.shuttingDown) {
           Object.assign(result, { status: 'aborted', code: 'SHUTTING_DOWN', message: 'supervisor is shutting down' });
@@ -566,6 +654,59 @@ export class Supervisor {
       const verdict = this.verdict(t, now);
       if (verdict === 'lagging' || verdict === 'unresponsive') this.autoRestart(slot, t, verdict, now);
     }
+    this.checkRecycle(now);
+  }
+
+  /** Why this worker is due for recycling, or null. */
+  private recycleCause(t: Tracked): string | null {
+    const maxRss = this.options.maxRssBytes ?? 0;
+    if (maxRss > 0 && t.rssBytes !== null && t.rssOverBeats >= RSS_OVER_BEATS) {
+      return `rss ${Math.round(t.rssBytes / 1048576)} MB over WORKER_MAX_RSS_MB ${Math.round(maxRss / 1048576)}`;
+    }
+    if (t.requestLimit !== null && t.requests !== null && t.requests >= t.requestLimit) {
+      return `${t.requests} requests reached this worker's limit ${t.requestLimit} (WORKER_MAX_REQUESTS ${this.options.maxRequests ?? 0} ± jitter)`;
+    }
+    return null;
+  }
+
+  private checkRecycle(now: number): void {
+    if ((this.options.maxRssBytes ?? 0) <= 0 && (this.options.maxRequests ?? 0) <= 0) return;
+    if (this.recycling || this.activeRollout || now < this.recycleHoldUntil) return;
+    // Only from full strength: never while a slot is empty, starting or being replaced.
+    if (this.slots.some((slot) => slot.busy || slot.pending || !slot.current || slot.current.state !== 'ready')) return;
+    if (this.policy.evaluate(now).state === 'blocked') return;
+    const minUptimeMs = this.options.recycleMinUptimeMs ?? DEFAULT_RECYCLE_MIN_UPTIME_MS;
+    for (const slot of this.slots) {
+      const t = slot.current;
+      if (!t || this.verdict(t, now) !== 'ok' || now - (t.readyAt ?? t.startedAt) < minUptimeMs) continue;
+      const cause = this.recycleCause(t);
+      if (cause === null) continue;
+      this.recycle(slot, t, cause, now);
+      return;
+    }
+  }
+
+  private recycle(slot: Slot, t: Tracked, cause: string, now: number): void {
+    const reason = `recycle: ${cause}`;
+    this.log.info({ slot: slot.index, workerId: t.id, pid: t.pid, rssBytes: t.rssBytes, requests: t.requests, requestLimit: t.requestLimit }, `recycling worker ${t.pid ?? '?'}: ${cause}`);
+    this.options.onRestart?.('recycle');
+    this.policy.record({ at: now, kind: 'recycle', reason, slot: slot.index });
+    this.notePolicy(now);
+    this.recycling = this.replaceSlot(slot, 'recycle', reason).then(
+      (outcome) => {
+        if (outcome.ok) {
+          this.log.info({ slot: slot.index, oldPid: t.pid, pid: currentPid(slot) }, 'worker recycled');
+          return;
+        }
+        this.recycleHoldUntil = this.now() + RECYCLE_FAILURE_HOLD_MS;
+        this.log.error(
+          { slot: slot.index, pid: t.pid, code: outcome.code, holdMs: RECYCLE_FAILURE_HOLD_MS },
+          `recycle failed, keeping worker ${t.pid ?? '?'}: ${outcome.message}`,
+        );
+      },
+    ).finally(() => {
+      this.recycling = null;
+    });
   }
 
   private verdict(t: Tracked, now: number): WatchdogVerdict {
@@ -744,6 +885,10 @@ export class Supervisor {
       exitSignal: null,
       heldSince: null,
       notice: null,
+      rssBytes: null,
+      rssOverBeats: 0,
+      requests: null,
+      requestLimit: (this.options.maxRequests ?? 0) > 0 ? jitteredLimit(this.options.maxRequests ?? 0, this.options.recycleJitter ?? DEFAULT_RECYCLE_JITTER, this.random) : null,
       readyWaiters: [],
       exitWaiters: [],
     };
@@ -765,12 +910,20 @@ export class Supervisor {
         t.state = 'ready';
         t.readyAt = now;
         this.log.info({ slot: t.slot.index, workerId: t.id, pid: t.pid, startupMs: now - t.startedAt }, 'worker ready');
+        // A worker started during a runtime log level runs at it too, for what is left of it.
+        if (this.logOverride) this.send(t, this.logLevelMessage(now));
         for (const resolve of t.readyWaiters.splice(0)) resolve('ready');
         return;
       case 'heartbeat': {
         const wasUnresponsive = t.state === 'ready' && this.isUnresponsive(t, now);
         t.lastHeartbeatAt = now;
         t.lagMs = message.lagMs;
+        if (message.rssBytes !== undefined) {
+          t.rssBytes = message.rssBytes;
+          const maxRss = this.options.maxRssBytes ?? 0;
+          t.rssOverBeats = maxRss > 0 && message.rssBytes > maxRss ? t.rssOverBeats + 1 : 0;
+        }
+        if (message.requests !== undefined) t.requests = message.requests;
         if (t.state !== 'ready') return;
         t.lagBeatsOver = message.lagMs > this.options.lagThresholdMs ? t.lagBeatsOver + 1 : 0;
         if (t.notice !== null && (wasUnresponsive || t.lagBeatsOver === 0) && this.verdict(t, now) === 'ok') {
@@ -810,7 +963,9 @@ export class Supervisor {
     }
     let result: unknown;
     try {
-      result = request.op === 'status' ? this.status() : this.beginRollingRestart(request.payload ?? { reason: '' }).result;
+      if (request.op === 'setLogLevel') result = this.setLogLevel(request.payload as SetLogLevelRequest);
+      else if (request.op === 'status') result = this.status();
+      else result = this.beginRollingRestart((request.payload as RollingRestartRequest | undefined) ?? { reason: '' }).result;
     } catch (error) {
       this.send(t, { type: 'response', id: request.id, ok: false, error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } });
       return;
@@ -923,7 +1078,8 @@ export class Supervisor {
   }
 
   private workerViews(now: number): WorkerStatus[] {
-    const view = (t: Tracked): WorkerStatus => ({
+    const view = (t: Tracked): WorkerStatus => {
+      const row: WorkerStatus = {
       slot: t.slot.index,
       id: t.id,
       pid: t.pid,
@@ -934,7 +1090,12 @@ export class Supervisor {
       lastHeartbeatAt: t.lastHeartbeatAt === null ? null : new Date(t.lastHeartbeatAt).toISOString(),
       eventLoopLagMs: t.lagMs,
       watchdog: this.verdict(t, now),
-    });
+      };
+      if (t.rssBytes !== null) row.rssBytes = t.rssBytes;
+      if (t.requests !== null) row.requests = t.requests;
+      if (t.requestLimit !== null) row.requestLimit = t.requestLimit;
+      return row;
+    };
     const rows = [...this.live].map(view);
     for (const slot of this.slots) {
       if (!slot.current && !slot.replacement && slot.last && !this.live.has(slot.last)) rows.push(view(slot.last));

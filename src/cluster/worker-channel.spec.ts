@@ -64,6 +64,31 @@ describe('WorkerChannel (cluster mode)', () => {
     expect(channel.eventLoopLagMs()).not.toBeNull();
   });
 
+  it('reports RSS and the requests counted so far in every heartbeat (worker recycling)', async () => {
+    channel.startHeartbeat();
+    channel.countRequest();
+    channel.countRequest();
+    await vi.advanceTimersByTimeAsync(1000);
+    channel.countRequest();
+    await vi.advanceTimersByTimeAsync(1000);
+    const beats = port.ofType('heartbeat');
+    expect(beats.map((b) => b['requests'])).toEqual([2, 3]);
+    expect(beats[1]!['rssBytes']).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('passes runtime log level messages from the primary to its listeners, and asks the primary to set one', async () => {
+    const seen: unknown[] = [];
+    channel.onLogLevel((change) => seen.push(change));
+    port.deliver({ type: 'logLevel', level: 'debug', remainingMs: 5000, revertsAt: '2025-01-01T12:00:05.000Z', reason: 'r', setBy: 'admin' });
+    port.deliver({ type: 'logLevel', level: 'loud', remainingMs: 5000 });
+    expect(seen).toEqual([{ type: 'logLevel', level: 'debug', remainingMs: 5000, revertsAt: '2025-01-01T12:00:05.000Z', reason: 'r', setBy: 'admin' }]);
+    const answer = channel.requestSetLogLevel({ level: 'trace', durationMs: 60_000, reason: 'why', requestedBy: 'admin' });
+    const [request] = port.ofType('request');
+    expect(request).toMatchObject({ op: 'setLogLevel', payload: { level: 'trace', durationMs: 60_000, reason: 'why', requestedBy: 'admin' } });
+    port.deliver({ type: 'response', id: request!['id'], ok: true, result: { level: 'trace', revertsAt: 'x', reason: 'why', setBy: 'admin' } });
+    await expect(answer).resolves.toMatchObject({ level: 'trace' });
+  });
+
   it('reports a late timer as lag', async () => {
     channel.startHeartbeat();
     await vi.advanceTimersByTimeAsync(1000);
@@ -164,6 +189,19 @@ describe('WorkerChannel (single mode)', () => {
       });
       const restart = await channel.requestRollingRestart({ reason: 'deploy', restartId: 'r-9' });
       expect(restart).toMatchObject({ status: 'rejected', code: 'NOT_CLUSTERED', restartId: 'r-9' });
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('applies a runtime log level here, through the same listeners', async () => {
+    const channel = createWorkerChannel();
+    try {
+      const seen: Array<{ level: string | null; remainingMs: number }> = [];
+      channel.onLogLevel((change) => seen.push(change));
+      const result = await channel.requestSetLogLevel({ level: 'debug', durationMs: 120_000, reason: 'single', requestedBy: 'admin' });
+      expect(seen).toMatchObject([{ level: 'debug', remainingMs: 120_000, revertsAt: result.revertsAt, setBy: 'admin' }]);
+      expect(Date.parse(result.revertsAt) - Date.now()).toBeGreaterThan(110_000);
     } finally {
       channel.close();
     }

@@ -4,7 +4,10 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   parsePrimaryMessage,
   WORKER_ENV,
+  type LogLevelMessage,
+  type LogLevelOverride,
   type RequestOp,
+  type SetLogLevelRequest,
   type RollingRestartRequest,
   type RolloutResult,
   type SupervisorStatus,
@@ -46,6 +49,8 @@ export interface WorkerChannel {
   startHeartbeat(): void;
   /** Event-loop lag of the last completed interval, ms; null before the first one. */
   eventLoopLagMs(): number | null;
+  /** Counts one received HTTP request (reported in heartbeats; WORKER_MAX_REQUESTS). */
+  countRequest(): void;
   /**
    * Called synchronously, in registration order, when the primary asks for a drain. Close the
    * listener inside the callback (see http-drain.ts). Never fires in single mode, where the
@@ -62,6 +67,14 @@ export interface WorkerChannel {
   requestRollingRestart(request: RollingRestartRequest): Promise<RolloutResult>;
   /** Cluster mode: every worker's metrics aggregated by the primary (Prometheus text). */
   requestMetrics(): Promise<string>;
+  /**
+   * A temporary log level: cluster mode asks the primary, which tells every worker (this one
+   * included, before it answers); single mode applies it here. Either way it reaches the
+   * `onLogLevel` callbacks.
+   */
+  requestSetLogLevel(request: SetLogLevelRequest): Promise<LogLevelOverride>;
+  /** Called with every runtime log level change for this process (level null = back to LOG_LEVEL). */
+  onLogLevel(callback: (change: LogLevelMessage) => void): () => void;
   /** Stops timers and listeners; pending requests reject. */
   close(): void;
 }
@@ -143,6 +156,7 @@ class DefaultWorkerChannel implements WorkerChannel {
   private readonly startedAt: number;
   private readonly singlePolicy: RestartPolicy;
   private readonly shutdownCallbacks: Array<(request: ShutdownRequest) => void> = [];
+  private readonly logLevelCallbacks: Array<(change: LogLevelMessage) => void> = [];
   private readonly pending = new Map<string, PendingRequest>();
   private readonly unsubscribe: Array<() => void> = [];
   private histogram: ELDHistogram | null = null;
@@ -152,6 +166,7 @@ class DefaultWorkerChannel implements WorkerChannel {
   private sequence = 0;
   private readyAt: number | null = null;
   private isDraining = false;
+  private requests = 0;
 
   constructor(port: IpcPort | null, options: WorkerChannelOptions) {
     this.port = port;
@@ -199,6 +214,10 @@ class DefaultWorkerChannel implements WorkerChannel {
     return this.lastLagMs;
   }
 
+  countRequest(): void {
+    this.requests += 1;
+  }
+
   onShutdown(callback: (request: ShutdownRequest) => void): () => void {
     this.shutdownCallbacks.push(callback);
     return () => {
@@ -216,6 +235,31 @@ class DefaultWorkerChannel implements WorkerChannel {
   requestMetrics(): Promise<string> {
     if (!this.port) return Promise.reject(new SupervisorRequestError('NOT_CLUSTERED', 'no supervisor to aggregate metrics'));
     return this.request('metrics').then((text) => (typeof text === 'string' ? text : ''));
+  }
+
+  requestSetLogLevel(request: SetLogLevelRequest): Promise<LogLevelOverride> {
+    if (this.port) return this.request('setLogLevel', request) as Promise<LogLevelOverride>;
+    const revertsAt = new Date(this.now() + request.durationMs).toISOString();
+    this.emitLogLevel({ type: 'logLevel', level: request.level, remainingMs: request.durationMs, revertsAt, reason: request.reason, setBy: request.requestedBy });
+    return Promise.resolve({ level: request.level, revertsAt, reason: request.reason, setBy: request.requestedBy });
+  }
+
+  onLogLevel(callback: (change: LogLevelMessage) => void): () => void {
+    this.logLevelCallbacks.push(callback);
+    return () => {
+      const index = this.logLevelCallbacks.indexOf(callback);
+      if (index >= 0) this.logLevelCallbacks.splice(index, 1);
+    };
+  }
+
+  private emitLogLevel(change: LogLevelMessage): void {
+    for (const callback of [...this.logLevelCallbacks]) {
+      try {
+        callback(change);
+      } catch (error) {
+        this.onError(error);
+      }
+    }
   }
 
   requestRollingRestart(request: RollingRestartRequest): Promise<RolloutResult> {
@@ -265,7 +309,7 @@ class DefaultWorkerChannel implements WorkerChannel {
     const lagMs = Math.round(Math.max(drift, Number.isFinite(p99) ? p99 : 0) * 10) / 10;
     this.lastLagMs = lagMs;
     this.lastBeatAt = at;
-    this.send({ type: 'heartbeat', lagMs, at });
+    this.send({ type: 'heartbeat', lagMs, at, rssBytes: process.memoryUsage.rss(), requests: this.requests });
     this.scheduleBeat();
   }
 
@@ -298,6 +342,10 @@ class DefaultWorkerChannel implements WorkerChannel {
       }
       return;
     }
+    if (message.type === 'logLevel') {
+      this.emitLogLevel(message);
+      return;
+    }
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
@@ -306,7 +354,7 @@ class DefaultWorkerChannel implements WorkerChannel {
     else pending.reject(new SupervisorRequestError(message.error.code, message.error.message));
   }
 
-  private request(op: RequestOp, payload?: RollingRestartRequest): Promise<unknown> {
+  private request(op: RequestOp, payload?: RollingRestartRequest | SetLogLevelRequest): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       this.sequence += 1;
       const id = `${process.pid}:${this.sequence}`;

@@ -32,6 +32,18 @@ describe(loadConfig.name, () => {
     expect(warnings.join('\n')).toMatch(/single-instance mode/);
   });
 
+  it('announces report-only modes, and recycling settings that WORKERS=1 cannot honour, once each', () => {
+    const quiet = loadConfig({}).warnings.join('\n');
+    expect(quiet).not.toMatch(/report-only|WORKER_MAX/);
+    const loud = loadConfig({ CSRF_MODE: 'report-only', CSP_MODE: 'report-only', WORKER_MAX_RSS_MB: '512' }).warnings;
+    expect(loud.filter((w) => w.startsWith('CSRF_MODE=report-only'))).toHaveLength(1);
+    expect(loud.filter((w) => w.startsWith('CSP_MODE=report-only'))).toHaveLength(1);
+    expect(loud.filter((w) => w.includes('ignored with WORKERS=1'))).toHaveLength(1);
+    const clustered = loadConfig({ WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379', WORKER_MAX_REQUESTS: '1000' });
+    expect(clustered.warnings.join('\n')).not.toMatch(/WORKER_MAX/);
+    expect(clustered.config.cluster).toMatchObject({ maxRequests: 1000, maxRssMb: 0, recycleMinUptimeS: 60 });
+  });
+
   it('treats an empty variable as unset, as .env.example writes them', () => {
     const { config } = loadConfig({ DATABASE_URL: '', REDIS_URL: '', SHUTDOWN_DRAIN_DELAY_MS: '', ADMIN_BOOTSTRAP_PASSWORD: ' ' });
     expect(config.database.url).toBeNull();

@@ -232,8 +232,24 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       churnMax: num('RESTART_CHURN_MAX'),
       cooldownS: num('RESTART_COOLDOWN_S'),
       blockedMaxWaitS: num('RESTART_BLOCKED_MAX_WAIT_S'),
+      maxRssMb: num('WORKER_MAX_RSS_MB'),
+      maxRequests: num('WORKER_MAX_REQUESTS'),
+      recycleMinUptimeS: num('WORKER_RECYCLE_MIN_UPTIME_S'),
     },
   };
+  if (config.cluster.workers === 1 && (config.cluster.maxRssMb > 0 || config.cluster.maxRequests > 0)) {
+    warnings.push(
+      'WORKER_MAX_RSS_MB / WORKER_MAX_REQUESTS are ignored with WORKERS=1: recycling replaces a worker next to the others ' +
+        'through the cluster supervisor, which needs WORKERS >= 2 (one process cannot replace itself without dropping requests)',
+    );
+  }
+  // Announced once per process at start: a report-only mode left on after a rollout is a hole.
+  if (config.security.csrfMode === 'report-only') {
+    warnings.push('CSRF_MODE=report-only: cross-site requests that enforce would refuse are logged and let through');
+  }
+  if (config.security.cspMode === 'report-only') {
+    warnings.push('CSP_MODE=report-only: the Content-Security-Policy is sent as Report-Only; violations are reported, not blocked');
+  }
   if (!config.redis.url) {
     warnings.push('REDIS_URL is not set: single-instance mode, sessions and rate-limit counters live in this process');
   }

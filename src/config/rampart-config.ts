@@ -124,6 +124,12 @@ export interface ClusterConfig {
   cooldownS: number;
   /** Longest a crashed worker's slot stays empty while the churn policy is blocked. */
   blockedMaxWaitS: number;
+  /** Recycle a worker whose RSS exceeds this many MB (0 = off). Cluster mode only. */
+  maxRssMb: number;
+  /** Recycle a worker after about this many requests, ±10 % jitter per worker (0 = off). */
+  maxRequests: number;
+  /** A worker younger than this (since ready) is never recycled. */
+  recycleMinUptimeS: number;
 }
 
 /** The whole validated configuration; `ConfigService<RampartConfig, true>` reads it typed. */

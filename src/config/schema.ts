@@ -132,6 +132,10 @@ export const clusterSchema = Joi.object({
   RESTART_CHURN_MAX: positive(3),
   RESTART_COOLDOWN_S: ms(30),
   RESTART_BLOCKED_MAX_WAIT_S: positive(120),
+  // Worker recycling (cluster mode): 0 = off.
+  WORKER_MAX_RSS_MB: Joi.number().integer().min(0).default(0),
+  WORKER_MAX_REQUESTS: Joi.number().integer().min(0).default(0),
+  WORKER_RECYCLE_MIN_UPTIME_S: positive(60),
 });
 
 export const envSchema = appSchema

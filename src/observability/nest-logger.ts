@@ -7,11 +7,18 @@ import type { Logger } from 'pino';
  * carry the request's ids like every other line. Nothing per request: the ids come from the
  * request context the root logger's mixin reads.
  */
+/**
+ * Nest's per-route mapping lines: one per route at every start, dozens of lines that bury the
+ * ones an operator looks for (the first-start admin password). Debug, not info.
+ */
+const ROUTE_MAPPING_CONTEXTS: ReadonlySet<string> = new Set(['RouterExplorer', 'RoutesResolver']);
+
 export class NestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.logger.info({ context }, String(message));
+    if (context !== undefined && ROUTE_MAPPING_CONTEXTS.has(context)) this.logger.debug({ context }, String(message));
+    else this.logger.info({ context }, String(message));
   }
 
   error(message: unknown, stack?: string, context?: string): void {

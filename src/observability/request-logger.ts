@@ -44,7 +44,8 @@ export function requestLogger(logger: Logger) {
       const status = res.statusCode;
       const aborted = !res.writableFinished;
       const route = routeTemplateOf(req);
-      if (status < 400 && !aborted && QUIET_PREFIXES.some((prefix) => url.startsWith(prefix))) return;
+      // Seen at debug (a runtime log level, PUT /admin/api/log-level), when someone asks.
+      if (status < 400 && !aborted && QUIET_PREFIXES.some((prefix) => url.startsWith(prefix))) return void logger.debug({ route, res: { statusCode: status } }, `${req.method} ${route ?? 'unmatched'} ${status}`);
       const context = requestContext.current();
       const line: Record<string, unknown> = {
         req: { method: req.method, url: redactString(pathOnly(url)) },

@@ -501,7 +501,11 @@ export function checkCompose(compose: Doc, ctx: ComposeContext): Problems {
   const known = ctx.knownEnv ?? new Set(KNOWN_ENV_VARS);
   for (const k of env.keys()) if (!known.has(k)) p.push(`${label}: unknown variable ${k}`);
   if (/^(true|1|yes)$/i.test(env.get('ENABLE_TEST_HOOKS') ?? '')) p.push(`${label}: ENABLE_TEST_HOOKS enabled`);
-  if (app.env_file !== undefined) p.push(`${label}: env_file hides what the app gets; list variables under environment`);
+  // The operator's tuning comes from the same .env as the secrets (`cp .env.example .env`);
+  // any other file would be a second place to look for what the app gets.
+  if (app.env_file !== undefined && JSON.stringify(arr(app.env_file).map((f) => (isObj(f) ? str(f.path) : str(f)))) !== '[".env"]') {
+    p.push(`${label}: env_file must be exactly .env (the file .env.example documents)`);
+  }
 
   // Dependencies: the DB and Redis hosts must be healthy before the app starts.
   const deps = app.depends_on;

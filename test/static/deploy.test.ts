@@ -222,6 +222,14 @@ describe('configuration the deployments hand to the app', () => {
     }
   });
 
+  it.skipIf(L.envExampleNames() === null)('compose takes the app tuning from .env, and .env.example lists every variable compose requires', () => {
+    expect(compose.services.app.env_file).toEqual(['.env']);
+    const documented = L.envExampleNames() ?? new Set<string>();
+    const required = [...L.read('docker-compose.yml').matchAll(/\$\{([A-Z][A-Z0-9_]*):\?/g)].map((m) => m[1]!);
+    expect(required.length).toBeGreaterThan(3);
+    expect([...new Set(required)].filter((k) => !documented.has(k))).toEqual([]);
+  });
+
   it.skipIf(L.envExampleNames() === null)('every variable the deployments set is documented in .env.example', () => {
     const documented = L.envExampleNames() ?? new Set<string>();
     const used = new Set([...Object.keys(composeEnv()), ...Object.keys(k8sEnv())]);

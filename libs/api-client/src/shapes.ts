@@ -132,6 +132,9 @@ export const SHAPES = {
     lastHeartbeatAt: 'string|null',
     eventLoopLagMs: 'number|null',
     watchdog: 'string',
+    rssBytes: 'number?',
+    requests: 'number?',
+    requestLimit: 'number?',
   },
   EmptySlot: {
     slot: 'number',

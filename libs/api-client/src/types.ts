@@ -140,11 +140,17 @@ export interface WorkerInfo {
   lastHeartbeatAt: string | null;
   eventLoopLagMs: number | null;
   watchdog: 'ok' | 'lagging' | 'unresponsive' | 'n/a';
+  /** Cluster mode: resident set size at the last heartbeat, bytes. */
+  rssBytes?: number;
+  /** Cluster mode: requests received since the worker started. */
+  requests?: number;
+  /** WORKER_MAX_REQUESTS: this worker's jittered request limit. */
+  requestLimit?: number;
 }
 
 export interface RestartRecord {
   at: string;
-  kind: 'rolling' | 'watchdog' | 'crash';
+  kind: 'rolling' | 'watchdog' | 'crash' | 'recycle';
   reason: string;
   restartId: string | null;
   slot: number | null;

@@ -41,7 +41,12 @@ interface AuditView {
   outcome: string;
 }
 interface ConsoleState {
-  system: Record<string, unknown> & { breaker?: { state?: string }; pools?: { main?: Record<string, number> }; redis?: { status?: string } };
+  system: Record<string, unknown> & {
+    breaker?: { state?: string };
+    pools?: { main?: Record<string, number> };
+    redis?: { status?: string };
+    logLevel?: { level?: string; configured?: string; override?: { level: string; revertsAt: string; reason: string; setBy: string } | null };
+  };
   workers: { workers: WorkerView[]; emptySlots?: EmptySlotView[]; history: HistoryView[]; policy: PolicyView };
   audit: AuditView[];
 }
@@ -63,6 +68,12 @@ function row(cells: (string | number | null | undefined)[], className?: string):
   return tr;
 }
 
+function logLevelText(view: ConsoleState['system']['logLevel']): string {
+  if (!view) return '';
+  const o = view.override;
+  return o ? `${o.level} until ${o.revertsAt} (then ${view.configured ?? '?'}), set by ${o.setBy}: ${o.reason}` : String(view.level ?? '');
+}
+
 function render(state: ConsoleState): void {
   const system = state.system;
   const pool = system.pools?.main ?? {};
@@ -73,6 +84,7 @@ function render(state: ConsoleState): void {
     row(['breaker', String(system.breaker?.state ?? '')], `state-${String(system.breaker?.state ?? '')}`),
     row(['main pool', `in use ${pool.inUse ?? '?'} / ${pool.max ?? '?'}, waiting ${pool.waiting ?? '?'}`]),
     row(['redis', String(system.redis?.status ?? '')]),
+    row(['log level', logLevelText(system.logLevel)], system.logLevel?.override ? 'state-cooling_down' : undefined),
   );
   const policy = state.workers.policy;
   const badge = byId('policy-state');

@@ -71,7 +71,7 @@ export class SessionControl {
     this.lastInsecureWarningAt = now;
     this.insecureSinceWarning = 0;
     (req.log ?? this.logger).warn(
-      { cookie: this.cookie.name, suppressed },
+      { cookieName: this.cookie.name, suppressed },
       'session cookie not sent and session not stored: the request is not HTTPS as far as this app can tell (check X-Forwarded-Proto and TRUSTED_PROXIES)',
     );
   }
