@@ -18,7 +18,9 @@ describe('shared main-database breaker', () => {
       DB_POOL_SIZE: '1',
       DB_POOL_MAX_OVERFLOW: '0',
       DB_POOL_TIMEOUT_MS: '400',
-      DB_QUERY_TIMEOUT_MS: '3000',
+      // Longer than the whole open-circuit check: the held request must not time out (and its
+      // connection be discarded) while the test compares the pool before and after.
+      DB_QUERY_TIMEOUT_MS: '10000',
       BREAKER_MIN_VOLUME: '4',
       BREAKER_FAILURE_RATE: '0.5',
       BREAKER_OPEN_MS: String(OPEN_MS),
