@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
-import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { loginWith, type BrowserSession } from '../support/session.js';
+import { clusterEnv, stopCluster } from './support/cluster-app.js';
 
 /**
  * PUT /admin/api/log-level: a temporary level for every worker, through the primary, audited,
@@ -48,27 +48,13 @@ describe('runtime log level, cluster (WORKERS=2)', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     proc = await spawnApp(
-      {
-        NODE_ENV: 'test',
-        WORKERS: '2',
-        DATABASE_URL: db.url,
-        REDIS_URL: SHARED_REDIS_URL,
-        REDIS_KEY_PREFIX: uniquePrefix(),
-        ADMIN_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
-        SEED_LOTS: '10',
-        SHUTDOWN_TIMEOUT_MS: '3000',
-        LOG_LEVEL: 'info',
-      },
+      clusterEnv(db, ADMIN_PASSWORD, { SEED_LOTS: '10', SHUTDOWN_TIMEOUT_MS: '3000' }),
       { readyPattern: /cluster primary ready/ },
     );
     admin = await loginWith(proc.url, 'admin', ADMIN_PASSWORD);
   });
   afterAll(async () => {
-    if (proc) {
-      proc.kill('SIGTERM');
-      const exited = await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (!exited) proc.kill('SIGKILL');
-    }
+    await stopCluster(proc);
     await db?.drop();
   });
 

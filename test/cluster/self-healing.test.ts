@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { type BrowserSession, loginWith as login } from '../support/session.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
-import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { reportFigures } from '../chaos/support/figures.js';
+import { clusterEnv, stopCluster } from './support/cluster-app.js';
 
 /**
  * Self-healing of the built application under its supervisor (`WORKERS=2`), with the
@@ -117,40 +117,19 @@ describe('self-healing that deploys cannot switch off', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     proc = await spawnApp(
-      {
-        NODE_ENV: 'test',
-        WORKERS: '2',
-        DATABASE_URL: db.url,
-        REDIS_URL: SHARED_REDIS_URL,
-        REDIS_KEY_PREFIX: uniquePrefix(),
-        ADMIN_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
-        SEED_LOTS: '20',
-        WORKER_READY_TIMEOUT_MS: '15000',
+      clusterEnv(db, ADMIN_PASSWORD, {
         RESTART_CHURN_MAX: '3',
         RESTART_CHURN_WINDOW_S: '600',
         RESTART_COOLDOWN_S: '30',
         RESTART_BLOCKED_MAX_WAIT_S: '120',
         SHUTDOWN_TIMEOUT_MS: '3000',
-        RATE_LIMIT_ACCOUNT_PER_MIN: '1000000',
-        RATE_LIMIT_LOGIN_PER_MIN: '1000',
-        LOG_LEVEL: 'info',
-      },
+      }),
       { readyPattern: /cluster primary ready/, detached: true },
     );
     admin = await login(proc.url, 'admin', ADMIN_PASSWORD);
   });
   afterAll(async () => {
-    if (proc) {
-      proc.kill('SIGTERM');
-      const exited = await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (!exited) {
-        try {
-          process.kill(-proc.pid, 'SIGKILL');
-        } catch {
-          proc.kill('SIGKILL');
-        }
-      }
-    }
+    await stopCluster(proc);
     await db?.drop();
   });
 

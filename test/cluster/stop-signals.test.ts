@@ -6,6 +6,7 @@ import { spawnApp, type AppProcess } from '../support/process.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { UserLoad, verifyWrites } from '../chaos/support/user-load.js';
 import { reportFigures } from '../chaos/support/figures.js';
+import { clusterEnv } from './support/cluster-app.js';
 
 /**
  * Stopping the built application in cluster mode (`WORKERS=2`) the ways operators and process
@@ -94,20 +95,7 @@ async function watchStop(port: number, cookie: string, signalledAt: number, unti
 }
 
 function baseEnv(db: TestDatabase, extra: Record<string, string>): Record<string, string> {
-  return {
-    NODE_ENV: 'test',
-    WORKERS: '2',
-    DATABASE_URL: db.url,
-    REDIS_URL: SHARED_REDIS_URL,
-    REDIS_KEY_PREFIX: uniquePrefix(),
-    ADMIN_BOOTSTRAP_PASSWORD: ADMIN_PASSWORD,
-    SEED_LOTS: '20',
-    WORKER_READY_TIMEOUT_MS: '15000',
-    RATE_LIMIT_ACCOUNT_PER_MIN: '1000000',
-    RATE_LIMIT_LOGIN_PER_MIN: '1000',
-    LOG_LEVEL: 'info',
-    ...extra,
-  };
+  return clusterEnv(db, ADMIN_PASSWORD, extra);
 }
 
 /** A list request that waits on the test's table lock: in flight for as long as the test holds it. */
