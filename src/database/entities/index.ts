@@ -63,7 +63,14 @@ export class User {
   @Column({ name: 'password_hash', type: 'text', select: false }) passwordHash!: string;
   @Column({ type: 'text' }) role!: Role;
   @Column({ type: 'boolean', default: false }) disabled!: boolean;
+  @Column({ type: 'text', default: 'local' }) source!: 'local' | 'ldap';
+  @Column({ name: 'directory_dn', type: 'text', nullable: true }) directoryDn!: string | null;
+  @Column({ name: 'must_change_password', type: 'boolean', default: false }) mustChangePassword!: boolean;
+  @Column({ name: 'previous_password_hash', type: 'text', nullable: true, select: false }) previousPasswordHash!: string | null;
+  @Column({ name: 'password_changed_at', type: 'timestamptz', nullable: true }) passwordChangedAt!: Date | null;
+  @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true }) lastLoginAt!: Date | null;
   @Column({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
+  @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }
 
 @Entity({ name: 'admin_audit_log' })
