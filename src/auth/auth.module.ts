@@ -10,13 +10,14 @@ import { AuthController } from './auth.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
 import { CredentialVerifier } from './credential-verifier.js';
+import { DirectoryModule } from './directory/directory.module.js';
 import { LoginPageController } from './login-page.controller.js';
 import { LoginPageService } from './login-page.service.js';
 import { PasswordHasher } from './password-hasher.js';
 
 /** Login, logout, the CSRF token endpoint, the login page, and the global access guard. */
 @Module({
-  imports: [SessionModule, CsrfModule],
+  imports: [SessionModule, CsrfModule, DirectoryModule],
   controllers: [AuthController, LoginPageController],
   providers: [
     {

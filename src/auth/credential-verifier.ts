@@ -1,8 +1,17 @@
-import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { Logger } from 'pino';
+import type { AuthProviderName } from '../config/directory-config.js';
+import type { RampartConfig } from '../config/rampart-config.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { Role } from '../database/entities/index.js';
+import { ROOT_LOGGER } from '../observability/observability.tokens.js';
+import { requestContext } from '../observability/request-context.js';
+import { normaliseUsername } from '../security/rate-limit/login-failure-budget.js';
+import { AccountStatus, credentialStamp, type RevocationCause } from '../security/session/account-status.js';
+import { SessionRevocation } from '../security/session/session-revocation.js';
 import type { AuthenticatedUser } from './auth.decorators.js';
-import { AccountStatus, credentialStamp } from '../security/session/account-status.js';
+import { DIRECTORY, type DirectorySignIn } from './directory/directory-sign-in.js';
 import { PasswordHasher } from './password-hasher.js';
 
 /** A user whose password just matched, and the stamp of the hash it matched (see AccountStatus). */
@@ -17,20 +26,39 @@ interface UserRow {
   role: Role;
   password_hash: string;
   disabled: boolean;
+  source: AuthProviderName;
 }
 
+/** What directory users have instead of a password hash: never valid argon2, so never a local match. */
+export const DIRECTORY_PASSWORD_HASH = '!directory';
+
 /**
- * Username and password to a user, or null. Every attempt runs exactly one argon2 verify
- * (against a dummy hash for unknown users, the real one for disabled users), so neither
- * response time nor message tells an attacker which usernames exist.
+ * Username and password to a user, or null. The name is normalised (NFKC, trimmed, lower case:
+ * the spelling the failure budget counts) and its row decides the provider: a local user is
+ * checked against its hash without asking the directory (so the break-glass admin signs in
+ * while the directory is down), a directory user only by the directory; a name Rampart has
+ * never seen is looked up in the directory when `ldap` is among AUTH_PROVIDERS.
+ *
+ * Every attempt runs exactly one argon2 verify (against a dummy hash for unknown and directory
+ * users, the real one for local and disabled local users), and every directory attempt runs
+ * the same LDAP round trips found or not (LdapDirectory), so neither response time nor message
+ * tells an attacker which usernames exist.
  */
 @Injectable()
 export class CredentialVerifier implements OnApplicationBootstrap {
+  private readonly localEnabled: boolean;
+
   constructor(
     private readonly db: DatabaseService,
     private readonly hasher: PasswordHasher,
     private readonly accounts: AccountStatus,
-  ) {}
+    private readonly revocation: SessionRevocation,
+    @Inject(DIRECTORY) private readonly directory: DirectorySignIn | null,
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    config: ConfigService<RampartConfig, true>,
+  ) {
+    this.localEnabled = config.get('auth', { infer: true }).providers.includes('local');
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     // Computes the dummy hash now, or the first unknown username would be the slow one.
@@ -38,14 +66,81 @@ export class CredentialVerifier implements OnApplicationBootstrap {
   }
 
   async verify(username: string, password: string): Promise<VerifiedUser | null> {
+    const name = normaliseUsername(username);
+    // Exact spelling first: rows written before names were normalised keep signing in.
     const [row] = (await this.db.run((m) =>
-      m.query('/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1', [username]),
+      m.query(
+        `/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled, source FROM users
+         WHERE lower(username) = $1 ORDER BY (username = $1) DESC, id LIMIT 1`,
+        [name],
+      ),
     )) as UserRow[];
-    const matches = await this.hasher.verify(row?.password_hash ?? null, password);
-    if (row === undefined || !matches || row.disabled) return null;
+    if (this.directory !== null && (row === undefined || row.source === 'ldap')) {
+      return this.verifyInDirectory(this.directory, name, password, row);
+    }
+    const local = row !== undefined && row.source === 'local' && this.localEnabled ? row : undefined;
+    const matches = await this.hasher.verify(local?.password_hash ?? null, password);
+    if (local === undefined || !matches || local.disabled) return null;
+    return this.accepted(local);
+  }
+
+  private async verifyInDirectory(directory: DirectorySignIn, name: string, password: string, row: UserRow | undefined): Promise<VerifiedUser | null> {
+    // The attempt's one argon2 verify (see class comment), before the directory can fail.
+    await this.hasher.verify(null, password);
+    // AD and OpenLDAP take an empty password as an unauthenticated bind that "succeeds".
+    if (password === '') return null;
+    const outcome = await directory.check(name, password);
+    if (outcome.kind === 'refused') return null;
+    if (outcome.kind === 'not-found' || outcome.role === null) {
+      // The directory no longer vouches for this user: whatever sessions they still hold end now.
+      if (row !== undefined) {
+        const reason = outcome.kind === 'not-found' ? 'not returned by the directory' : 'no LDAP_ROLE_RULES rule matches their groups';
+        await this.revoke(row, 'disabled', 'directory.access-removed', reason, {});
+      }
+      return null;
+    }
+    const [user] = (await this.db.run((m) =>
+      m.query(
+        `/* auth.directory_upsert */ INSERT INTO users (username, password_hash, role, source, directory_dn, last_login_at, updated_at)
+         VALUES ($1, $2, $3, 'ldap', $4, now(), now())
+         ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, directory_dn = EXCLUDED.directory_dn, last_login_at = now(), updated_at = now()
+         WHERE users.source = 'ldap'
+         RETURNING id, username, role, password_hash, disabled, source`,
+        [row?.username ?? name, DIRECTORY_PASSWORD_HASH, outcome.role, outcome.dn],
+      ),
+    )) as UserRow[];
+    // A local user of that name appeared meanwhile: a directory entry never takes over a local account.
+    if (user === undefined) return null;
+    if (row !== undefined && row.role !== user.role) {
+      await this.revoke(user, 'role_changed', 'directory.role-changed', 'directory groups changed', { from: row.role, to: user.role });
+    }
+    if (user.disabled) return null;
+    return this.accepted(user);
+  }
+
+  private accepted(row: UserRow): VerifiedUser {
     const credential = credentialStamp(row.password_hash);
     // The row was just read: the session's first requests need not read it again.
     this.accounts.remember(row.id, { role: row.role, disabled: row.disabled, credential });
     return { user: { id: row.id, username: row.username, role: row.role }, credential };
+  }
+
+  /**
+   * Ends the user's sessions and, when that changed anything, leaves an audit row with the user
+   * as actor (the directory acted; the sign-in attempt is what noticed).
+   */
+  private async revoke(row: UserRow, cause: RevocationCause, action: string, reason: string, details: Record<string, unknown>): Promise<void> {
+    const revoked = await this.revocation.revokeUser(row.id, cause);
+    if (revoked === 0 && action === 'directory.access-removed') return;
+    this.logger.info({ event: action, userId: row.id, revoked, ...details }, reason);
+    // The same append-only table and shape as the operator actions (admin/audit-log.service.ts,
+    // which this module cannot import: admin depends on auth).
+    await this.db.run((m) =>
+      m.query(
+        `/* auth.directory_audit */ INSERT INTO admin_audit_log (actor_id, action, reason, outcome, correlation_id, details)
+         VALUES ($1, $2, $3, 'applied', $4, $5)`,
+        [row.id, action, reason, requestContext.current()?.correlationId ?? null, JSON.stringify({ ...details, sessionsRevoked: revoked, source: 'ldap' })],
+      ),
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response as ExpressResponse } from 'express';
-import { UnauthenticatedException } from '../core/errors/index.js';
+import { AuthProviderUnavailableException, UnauthenticatedException } from '../core/errors/index.js';
 import { RateLimitedException } from '../security/rate-limit/rate-limited.exception.js';
 import { AuthService, LOGIN_FAILED_MESSAGE } from './auth.service.js';
 import { renderLoginPage } from './login-page.view.js';
@@ -29,6 +29,12 @@ export class LoginPageService {
         const retryAfterS = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
         const wait = retryAfterS < 120 ? `${retryAfterS} seconds` : `${Math.ceil(retryAfterS / 60)} minutes`;
         return this.page(req, res, 429, `Too many failed sign-ins for this username. Try again in ${wait}.`, username, {
+          'Retry-After': String(retryAfterS),
+        });
+      }
+      if (error instanceof AuthProviderUnavailableException) {
+        const retryAfterS = Math.max(1, Math.ceil((error.retryAfterMs ?? 5000) / 1000));
+        return this.page(req, res, 503, 'The sign-in directory cannot be reached right now. Try again shortly.', username, {
           'Retry-After': String(retryAfterS),
         });
       }

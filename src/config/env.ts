@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { trustedProxiesProblem } from '../security/ip/trusted-proxies.js';
+import { directoryConfig } from './directory-config.js';
 import type { ApiDocsAccess, EnforceMode, NodeEnv, RampartConfig } from './rampart-config.js';
 import { envSchema } from './schema.js';
 
@@ -108,6 +109,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
   if (Number(v.ADMISSION_MIN_LIMIT) > Number(v.ADMISSION_MAX_LIMIT)) {
     problems.push('ADMISSION_MIN_LIMIT must not be above ADMISSION_MAX_LIMIT');
   }
+  const auth = directoryConfig(v, isProduction, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const num = (key: string) => Number(v[key]);
@@ -222,6 +224,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
         queueTimeoutMs: num('PASSWORD_HASH_QUEUE_TIMEOUT_MS'),
       },
     },
+    auth,
     cluster: {
       workers: parseWorkers(v.WORKERS as number | string),
       readyTimeoutMs: num('WORKER_READY_TIMEOUT_MS'),

@@ -1,3 +1,4 @@
+import type { AuthConfig } from './directory-config.js';
 import type { BreakerOptions } from '../resilience/breaker.service.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -141,5 +142,7 @@ export interface RampartConfig {
   resilience: ResilienceConfig;
   health: HealthConfig;
   admission: AdmissionConfig;
+  /** AUTH_PROVIDERS and the directory (LDAP_*). */
+  auth: AuthConfig;
   cluster: ClusterConfig;
 }

@@ -138,6 +138,25 @@ export const clusterSchema = Joi.object({
   WORKER_RECYCLE_MIN_UPTIME_S: positive(60),
 });
 
+export const directorySchema = Joi.object({
+  // Ordered, comma-separated; see env.ts for what the order means.
+  AUTH_PROVIDERS: Joi.string()
+    .pattern(/^\s*(local|ldap)\s*(,\s*(local|ldap)\s*)?$/)
+    .default('local'),
+  LDAP_URL: Joi.string().pattern(/^ldaps?:\/\/[^/?#\s]+\/?$/i),
+  LDAP_BIND_DN: Joi.string().max(1024),
+  LDAP_BIND_PASSWORD: Joi.string().max(1024),
+  LDAP_USER_BASE: Joi.string().max(1024),
+  LDAP_USER_FILTER: Joi.string().max(1024).pattern(/\{username\}/).default('(uid={username})'),
+  LDAP_GROUP_SEARCH: Joi.string().valid('member', 'memberOf', 'ad-nested').default('member'),
+  LDAP_GROUP_BASE: Joi.string().max(1024),
+  LDAP_ROLE_RULES: Joi.string().max(8192),
+  LDAP_CONNECT_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(3000),
+  LDAP_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(5000),
+  LDAP_CA_FILE: Joi.string(),
+  LDAP_STARTTLS: Joi.boolean().default(false),
+});
+
 export const envSchema = appSchema
   .concat(databaseSchema)
   .concat(redisSchema)
@@ -146,5 +165,6 @@ export const envSchema = appSchema
   .concat(healthSchema)
   .concat(admissionSchema)
   .concat(clusterSchema)
+  .concat(directorySchema)
   // Unrelated variables (PATH, HOME, npm_*) are the environment's business, not ours.
   .unknown(true);

@@ -8,4 +8,5 @@ export const HEALTH_KEYS = {
   mainPool: 'mainPool',
   healthPool: 'healthPool',
   worker: 'worker',
+  directory: 'directory',
 } as const;

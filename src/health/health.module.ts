@@ -9,6 +9,7 @@ import { ShutdownRegistry } from '../resilience/shutdown-registry.service.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { BreakerHealthIndicator } from './breaker.health.js';
 import { DatabaseHealthIndicator } from './database.health.js';
+import { DirectoryHealthIndicator } from './directory.health.js';
 import { EventLoopHealthIndicator } from './event-loop.health.js';
 import { HealthController } from './health.controller.js';
 import { HealthDatabase, PgHealthDatabase, healthDbTimeouts } from './health-database.js';
@@ -57,6 +58,7 @@ import { WorkerHealthIndicator } from './worker.health.js';
     },
     LifecycleHealthIndicator,
     DatabaseHealthIndicator,
+    DirectoryHealthIndicator,
     RedisHealthIndicator,
     EventLoopHealthIndicator,
     BreakerHealthIndicator,

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { BreakerHealthIndicator } from './breaker.health.js';
 import { DatabaseHealthIndicator } from './database.health.js';
+import { DirectoryHealthIndicator } from './directory.health.js';
 import { EventLoopHealthIndicator } from './event-loop.health.js';
 import { HealthCheckFailedException } from './health-check-failed.exception.js';
 import { LifecycleHealthIndicator } from './lifecycle.health.js';
@@ -39,6 +40,7 @@ export class HealthService {
     private readonly breaker: BreakerHealthIndicator,
     private readonly pools: PoolsHealthIndicator,
     private readonly worker: WorkerHealthIndicator,
+    private readonly directory: DirectoryHealthIndicator,
     private readonly diagnostics: ResilienceDiagnostics,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {}
@@ -66,6 +68,8 @@ export class HealthService {
         () => this.pools.health(),
         () => this.eventLoop.check('degraded'),
         () => this.worker.check(),
+        // Deep only: a directory outage must never fail readiness (local sign-in still works).
+        ...(this.directory.configured && !this.lifecycle.draining ? [() => this.directory.check()] : []),
       ],
       { drainAware: true, resilience: true },
     );

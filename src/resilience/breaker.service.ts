@@ -18,7 +18,26 @@ export interface BreakerOptions {
   healthyResetMs?: number;
   /** How often the recovery probe (setRecoveryProbe) runs while open. Default: 1000 ms. */
   recoveryProbeMs?: number;
+  /** What counts as the guarded resource failing, and what callers get while it is open. Default: the database's. */
+  failures?: BreakerFailureModel;
 }
+
+/** How a breaker reads its resource's errors; one breaker implementation serves every dependency. */
+export interface BreakerFailureModel {
+  /** An infrastructure failure (counts towards tripping); anything else means the resource answered. */
+  isFailure(error: unknown): boolean;
+  /** The resource could not be reached at all (refused, reset): the first probe that answers is a recovery. */
+  isUnreachable(error: unknown): boolean;
+  /** What a call refused while open (or past the half-open probes) throws. */
+  rejection(retryAfterMs: number): Error;
+}
+
+/** The main database's: mapped database exceptions, and DB_CIRCUIT_OPEN while open. */
+export const DATABASE_FAILURES: BreakerFailureModel = {
+  isFailure: (error) => error instanceof DbInfrastructureException,
+  isUnreachable: (error) => error instanceof DbUnavailableException,
+  rejection: (retryAfterMs) => new DbCircuitOpenException(retryAfterMs),
+};
 
 /** Resolves when the guarded resource answers; any rejection counts as "still down". */
 export type RecoveryProbe = () => Promise<unknown>;
@@ -80,10 +99,6 @@ const BUCKETS = 10;
 
 type Action = () => Promise<unknown>;
 
-function isInfrastructureFailure(error: unknown): boolean {
-  return error instanceof DbInfrastructureException;
-}
-
 /**
  * Circuit breaker for the database. opossum supplies execution, error classification
  * (`errorFilter`) and the bucketed rolling window with latency percentiles; the state
@@ -114,6 +129,7 @@ export class BreakerService {
   private readonly rotation = new EventEmitter();
   private readonly rotationTimer: NodeJS.Timeout;
   private readonly listeners = new Set<{ listener: BreakerStateListener }>();
+  private readonly failures: BreakerFailureModel;
 
   private state: BreakerState = 'closed';
   /** Bumped on every transition so a probe verdict from an earlier episode is ignored. */
@@ -148,6 +164,8 @@ export class BreakerService {
     };
     this.healthyResetMs = options.healthyResetMs ?? options.windowMs;
     this.recoveryProbeMs = options.recoveryProbeMs ?? DEFAULT_RECOVERY_PROBE_MS;
+    this.failures = options.failures ?? DATABASE_FAILURES;
+    const failures = this.failures;
     this.closedSince = this.clock();
 
     const buckets = Math.min(BUCKETS, options.windowMs);
@@ -164,7 +182,7 @@ export class BreakerService {
       rollingPercentilesEnabled: true,
       // v10 emits `success` for filtered errors, so validation, not-found and constraint
       // errors lower the failure rate, as they should: the database answered.
-      errorFilter: (error: unknown) => !isInfrastructureFailure(error),
+      errorFilter: (error: unknown) => !failures.isFailure(error),
       // Trip decisions are ours (see class comment); keep opossum's unreachable.
       volumeThreshold: Number.MAX_SAFE_INTEGER,
       errorThresholdPercentage: 100,
@@ -184,11 +202,11 @@ export class BreakerService {
     this.advance(this.clock());
     let probeOf: number | null = null;
     if (this.state === 'open') {
-      throw new DbCircuitOpenException(this.msUntilHalfOpen(this.clock()));
+      throw this.failures.rejection(this.msUntilHalfOpen(this.clock()));
     }
     if (this.state === 'half_open') {
       if (this.probesAdmitted >= this.thresholds.halfOpenProbes) {
-        throw new DbCircuitOpenException(this.probeRetryAfterMs());
+        throw this.failures.rejection(this.probeRetryAfterMs());
       }
       this.probesAdmitted += 1;
       probeOf = this.generation;
@@ -199,7 +217,7 @@ export class BreakerService {
       // opossum resolves with the action's own value; it only loses the type parameter.
       result = (await this.circuit.fire(fn)) as T;
     } catch (error: unknown) {
-      this.settle(probeOf, isInfrastructureFailure(error), error);
+      this.settle(probeOf, this.failures.isFailure(error), error);
       throw error;
     }
     this.settle(probeOf, false);
@@ -295,7 +313,7 @@ export class BreakerService {
     this.probesAdmitted = 0;
     // Unreachable (refused, reset): the first probe that answers is a recovery. A timeout or an
     // exhausted pool says nothing about reachability; a probe must fail first.
-    this.probeSawFailure = cause instanceof DbUnavailableException;
+    this.probeSawFailure = this.failures.isUnreachable(cause);
     this.armHalfOpenTimer(openFor);
     this.startProbing();
     this.notify(from, now, this.msUntilHalfOpen(now));

@@ -76,3 +76,13 @@ export class OverloadedException extends AppException {
     super(ErrorCode.OVERLOADED, message, { retryable: true, retryAfterMs });
   }
 }
+
+/**
+ * The directory (LDAP/AD) could not be reached or did not answer in time, or its breaker is
+ * open. Local accounts still sign in, so this is never an outage of Rampart itself.
+ */
+export class AuthProviderUnavailableException extends AppException {
+  constructor(retryAfterMs: number, cause?: unknown) {
+    super(ErrorCode.AUTH_PROVIDER_UNAVAILABLE, 'The sign-in directory is unavailable; retry later', { retryable: true, retryAfterMs, cause });
+  }
+}
