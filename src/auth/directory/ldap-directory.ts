@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type ClientOptions, type Entry, Filter, InvalidCredentialsError, type SearchOptions } from 'ldapts';
 import type { DirectoryConfig } from '../../config/directory-config.js';
@@ -113,19 +114,43 @@ export class LdapDirectory {
       url: this.config.url,
       connectTimeout: this.config.connectTimeoutMs,
       timeout: this.config.timeoutMs,
-      ...(this.tls === undefined ? {} : { tlsOptions: this.tls }),
+      // ldapts speaks TLS from the first byte whenever tlsOptions is given: only for ldaps://.
+      ...(this.tls === undefined || this.config.startTls ? {} : { tlsOptions: { ...this.tls } }),
       strictDN: false,
     });
     this.open.add(client);
     try {
-      if (this.config.startTls) await client.startTLS(this.tls);
+      if (this.config.startTls) await this.startTls(client);
       return await conversation(client);
     } catch (error) {
       throw error instanceof DirectoryError ? error : asDirectoryError(error);
     } finally {
-      this.open.delete(client);
-      // ldapts handles the socket's errors itself; unbind resolves once the socket is gone.
-      await client.unbind().catch(() => undefined);
+      // Not awaited: the verdict is known, and on a stalled connection the unbind only ends by
+      // LDAP_TIMEOUT_MS. ldapts handles the socket's errors itself and destroys it either way.
+      void client
+        .unbind()
+        .catch(() => undefined)
+        .finally(() => this.open.delete(client));
+    }
+  }
+
+  /**
+   * ldapts' StartTLS handshake has no timer of its own (and writes the socket into the options
+   * it is given, hence a fresh object each time): bounded here by the connect timeout.
+   */
+  private async startTls(client: Client): Promise<void> {
+    const host = new URL(this.config.url).hostname;
+    const options: ConnectionOptions = { ...this.tls, host, ...(isIP(host) === 0 ? { servername: host } : {}) };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DirectoryError('StartTLS timed out', false)), this.config.connectTimeoutMs);
+    });
+    const upgrade = client.startTLS(options);
+    upgrade.catch(() => undefined);
+    try {
+      await Promise.race([upgrade, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -175,6 +175,8 @@ export interface Slapd {
   operations(): LoggedOperation[];
   mark(): number;
   since(mark: number): LoggedOperation[];
+  /** slapd's own output so far (for a failure message). */
+  log(): string;
   /** Runs ldapmodify (as the directory's root) with an LDIF change. */
   modify(change: string): void;
   stop(): Promise<void>;
@@ -255,6 +257,7 @@ export async function startSlapd(options: SlapdOptions, lifetimeMs = 10 * 60_000
     caFile: join(dir, 'ca.crt'),
     operations,
     mark: () => operations().length,
+    log: () => output,
     since: (mark) => operations().slice(mark),
     modify(change) {
       execFileSync('/usr/bin/ldapmodify', ['-x', '-H', ldapUrl, '-D', ROOT_DN, '-w', ROOT_PASSWORD], { input: change, stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
