@@ -11,8 +11,13 @@ import { join } from 'node:path';
 //   `chromium` through playwright-core; it reads CHROMIUM_PATH.
 // - The Prometheus checks (test/static/promtool.test.ts) run `promtool` from Debian's `prometheus`
 //   package (check config, check rules, rule unit tests); they read PROMTOOL_PATH.
+// - The directory sign-in tests (test/auth/directory-sign-in.test.ts) start Debian's `slapd` as
+//   their own unprivileged process on spare 127.0.0.1 ports (never the system instance) and
+//   change entries with `ldapmodify` from `ldap-utils`; they read SLAPD_PATH and LDAPMODIFY_PATH.
 const CHROMIUM_DEFAULT = '/usr/bin/chromium';
 const PROMTOOL_DEFAULT = '/usr/bin/promtool';
+const SLAPD_DEFAULT = '/usr/sbin/slapd';
+const LDAPMODIFY_DEFAULT = '/usr/bin/ldapmodify';
 /** One budget for every installation together, package-list refresh included. */
 const APT_BUDGET_MS = 5 * 60_000;
 const aptDeadline = Date.now() + APT_BUDGET_MS;
@@ -92,6 +97,21 @@ provide({
   pkg: 'prometheus',
   purpose: 'promtool checks',
   skipped: 'promtool check config / check rules / test rules did not run.',
+});
+
+provide({
+  variable: 'SLAPD_PATH',
+  fallback: SLAPD_DEFAULT,
+  pkg: 'slapd',
+  purpose: 'directory tests',
+  skipped: 'The LDAP sign-in tests against a real slapd did not run.',
+});
+provide({
+  variable: 'LDAPMODIFY_PATH',
+  fallback: LDAPMODIFY_DEFAULT,
+  pkg: 'ldap-utils',
+  purpose: 'directory tests',
+  skipped: 'The LDAP sign-in tests against a real slapd did not run.',
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'rampart-tests-'));

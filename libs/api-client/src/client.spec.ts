@@ -462,6 +462,17 @@ describe('ApiClient shared backoff', () => {
     expect(next.status).toBe('fulfilled');
   });
 
+  it('a login refused with AUTH_PROVIDER_UNAVAILABLE is retryable with the server\'s wait, and holds nothing else (local users still sign in)', async () => {
+    const server = fakeServer(script(() => retryable503('AUTH_PROVIDER_UNAVAILABLE', 5000), () => json(200, {})));
+    const api = client(server);
+    await expect(api.login('ada', 'pw')).rejects.toMatchObject({ code: 'AUTH_PROVIDER_UNAVAILABLE', status: 503, retryable: true, retryAfterMs: 5000 });
+    // Not sent again by itself: a sign-in is not idempotent, and the caller shows the wait.
+    expect(server.apiRequests()).toHaveLength(1);
+    const next = track(api.get('/api/b'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(next.status).toBe('fulfilled');
+  });
+
   it('lets a held call give up within its budget or on abort without sending anything', async () => {
     const server = fakeServer(script(() => retryable503('DB_CIRCUIT_OPEN', 3000), () => json(200, {})));
     const api = client(server);

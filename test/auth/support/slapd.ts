@@ -15,6 +15,7 @@ import { join } from 'node:path';
 
 export const SLAPD_PATH = process.env.SLAPD_PATH || '/usr/sbin/slapd';
 const SLAPADD_PATH = process.env.SLAPADD_PATH || '/usr/sbin/slapadd';
+const LDAPMODIFY_PATH = process.env.LDAPMODIFY_PATH || '/usr/bin/ldapmodify';
 const SCHEMA_DIR = '/etc/ldap/schema';
 const MODULE_DIR = '/usr/lib/ldap';
 
@@ -26,7 +27,7 @@ export function slapdMissing(): string | null {
     [join(SCHEMA_DIR, 'inetorgperson.schema'), 'slapd'],
     [join(MODULE_DIR, 'back_mdb.so'), 'slapd'],
     ['/usr/bin/openssl', 'openssl'],
-    ['/usr/bin/ldapmodify', 'ldap-utils'],
+    [LDAPMODIFY_PATH, 'ldap-utils'],
   ] as const) {
     if (!existsSync(path)) return `skipped: no ${path} (apt-get install -y --no-install-recommends ${pkg} ldap-utils)`;
   }
@@ -260,7 +261,7 @@ export async function startSlapd(options: SlapdOptions, lifetimeMs = 10 * 60_000
     log: () => output,
     since: (mark) => operations().slice(mark),
     modify(change) {
-      execFileSync('/usr/bin/ldapmodify', ['-x', '-H', ldapUrl, '-D', ROOT_DN, '-w', ROOT_PASSWORD], { input: change, stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
+      execFileSync(LDAPMODIFY_PATH, ['-x', '-H', ldapUrl, '-D', ROOT_DN, '-w', ROOT_PASSWORD], { input: change, stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
     },
     stop,
   };
