@@ -17,6 +17,8 @@ import { EventLoopLagMonitor } from '../core/event-loop-lag.monitor.js';
 import { HealthCheckFailedException } from './health-check-failed.exception.js';
 import { HealthDatabase, type HealthPoolStats, HealthProbeError } from './health-database.js';
 import { type HealthPayload, HealthService } from './health.service.js';
+import { DirectoryHealthIndicator } from './directory.health.js';
+import { DIRECTORY } from '../auth/directory/directory-sign-in.js';
 import { LifecycleHealthIndicator } from './lifecycle.health.js';
 import { PoolsHealthIndicator } from './pools.health.js';
 import { RedisHealthIndicator } from './redis.health.js';
@@ -103,6 +105,7 @@ async function build(env: Record<string, string> = {}) {
       { provide: ShutdownRegistry, useValue: registry },
       { provide: EventLoopLagMonitor, useValue: monitor },
       { provide: REDIS_CLIENT, useValue: null },
+      { provide: DIRECTORY, useValue: null },
       { provide: ROOT_LOGGER, useValue: pino({ level: 'silent' }) },
       { provide: RestartPolicySource, useClass: AllowedPolicy },
       {
@@ -111,6 +114,7 @@ async function build(env: Record<string, string> = {}) {
       },
       LifecycleHealthIndicator,
       DatabaseHealthIndicator,
+      DirectoryHealthIndicator,
       RedisHealthIndicator,
       EventLoopHealthIndicator,
       BreakerHealthIndicator,

@@ -43,4 +43,24 @@ describe('production configuration guard', () => {
     expect(stderr).toMatch(/SESSION_SECRET is a known placeholder/);
     expect(stderr + stdout).not.toContain('changeme');
   });
+
+  it('refuses a directory reached without TLS in production with exactly one line, never printing the bind password', async () => {
+    const { code, stderr, stdout } = await runMain({
+      NODE_ENV: 'production',
+      SESSION_SECRET: 'Zq8#pL2@vN5!xR7$kT4%mW9^bY3&cH6*',
+      DATABASE_URL: 'postgres://rampart:pw@127.0.0.1:1/rampart',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      AUTH_PROVIDERS: 'ldap,local',
+      LDAP_URL: 'ldap://dc1.example.com',
+      LDAP_BIND_DN: 'cn=rampart,dc=example,dc=com',
+      LDAP_BIND_PASSWORD: 'service-secret-value',
+      LDAP_USER_BASE: 'dc=example,dc=com',
+      LDAP_ROLE_RULES: 'viewer=*',
+    });
+    expect(code).toBe(78);
+    expect(stderr.trim().split('\n')).toEqual([
+      'rampart: configuration error: LDAP_URL must be ldaps:// or LDAP_STARTTLS=true in production: passwords would cross the network in clear',
+    ]);
+    expect(stderr + stdout).not.toContain('service-secret-value');
+  });
 });
