@@ -24,6 +24,7 @@ const USERS = {
   gina: 'gina-password-1', // viewer, later taken out of every group
   hank: 'hank-password-1', // viewer, later disabled in the directory
   ivan: 'ivan-password-1', // for timing
+  admin: 'directory-admin-password-1', // same name as the local bootstrap admin, in mes-admins
 } as const;
 type Uid = keyof typeof USERS;
 
@@ -75,7 +76,7 @@ suite('directory sign-in against a real slapd', () => {
       users: (Object.keys(USERS) as Uid[]).map((uid) => ({ uid, password: USERS[uid], disabled: uid === 'erin' })),
       groups: [
         { cn: 'platform-team', members: [userDn('alice')] },
-        { cn: 'mes-admins', members: [groupDn('platform-team')] },
+        { cn: 'mes-admins', members: [groupDn('platform-team'), userDn('admin')] },
         { cn: 'mes-operators', members: [userDn('bob'), userDn('erin'), userDn('frank')] },
         { cn: 'mes-viewers', members: [userDn('carol'), userDn('frank'), userDn('gina'), userDn('hank'), userDn('ivan')] },
       ],
@@ -129,6 +130,14 @@ suite('directory sign-in against a real slapd', () => {
     expect((await app.db.query('SELECT 1 FROM users WHERE username IN ($1, $2)', ['dave', 'erin'])).length).toBe(0);
   });
 
+  it(title('directory refusals spend the same per-name failure budget as local ones, whatever the spelling; a success gives its attempt back'), async () => {
+    const remaining = (response: Response) => Number(/"login-account";r=(\d+)/.exec(response.headers.get('ratelimit') ?? '')?.[1]);
+    const first = remaining(await login(app, 'carol', 'wrong-1'));
+    expect(remaining(await login(app, ' CAROL', 'wrong-2'))).toBe(first - 1);
+    expect(remaining(await login(app, 'carol', USERS.carol))).toBe(first - 2);
+    expect(remaining(await login(app, 'carol', 'wrong-3'))).toBe(first - 2);
+  });
+
   it(title('refuses an empty password without a single operation on the directory (it would be an unauthenticated bind that succeeds)'), async () => {
     // The JSON API refuses it at validation; the HTML form lets it through to the sign-in.
     const json = await login(app, 'bob', '');
@@ -158,6 +167,19 @@ suite('directory sign-in against a real slapd', () => {
     const nul = await login(app, 'ali\u0000ce', USERS.alice);
     expect(nul.status).toBe(400);
     expect(await codeOf(nul)).toBe('VALIDATION_FAILED');
+  });
+
+  it(title('a directory entry never takes over a local user of the same name: the local password decides, the row stays local'), async () => {
+    const mark = slapd.mark();
+    const response = await login(app, 'admin', USERS.admin);
+    expect(response.status).toBe(401);
+    expect((await login(app, TEST_ADMIN.username, TEST_ADMIN.password)).status).toBe(200);
+    const [row] = await app.db.query<{ source: string; password_hash: string }>('SELECT source, password_hash FROM users WHERE username = $1', ['admin']);
+    expect(row!.source).toBe('local');
+    expect(row!.password_hash).toMatch(/^\$argon2id\$/);
+    // The local user's sign-in never asks the directory at all.
+    await sleep(300);
+    expect(slapd.since(mark)).toEqual([]);
   });
 
   it(title('a failed directory sign-in does the same directory work as an unknown username, and takes about as long'), async () => {
@@ -263,6 +285,7 @@ suite('directory sign-in against a real slapd', () => {
         expect(await codeOf(response)).toBe('AUTH_PROVIDER_UNAVAILABLE');
         open = app.logs.entries().some((entry) => entry.breaker === 'directory' && entry.to === 'open');
       }
+      expect(open).toBe(true);
       admin = await loginWith(app.url, TEST_ADMIN.username, TEST_ADMIN.password);
       expect((await admin.get('/api/auth/me')).status).toBe(200);
       const deep = await fetch(`${app.url}/health/deep`);
