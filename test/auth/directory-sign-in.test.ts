@@ -200,7 +200,7 @@ suite('directory sign-in against a real slapd', () => {
     expect(unknown).toBe(wrong);
 
     const times: { wrong: number[]; unknown: number[] } = { wrong: [], unknown: [] };
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 9; i++) {
       for (const [kind, name] of [
         ['wrong', 'ivan'],
         ['unknown', `ghost-${i}`],
@@ -212,11 +212,11 @@ suite('directory sign-in against a real slapd', () => {
         expect(response.status).toBe(401);
       }
     }
-    // Loose on purpose (two shared cores): equal work is asserted above; this only catches a
-    // path that skips argon2 or the directory altogether.
+    // Loose on purpose (two cores shared with other suites): equal work is asserted above; this
+    // only catches a path that skips argon2 or the directory altogether (several times faster).
     const ratio = median(times.wrong) / median(times.unknown);
-    expect(ratio).toBeGreaterThan(0.5);
-    expect(ratio).toBeLessThan(2);
+    expect(ratio).toBeGreaterThan(1 / 3);
+    expect(ratio).toBeLessThan(3);
   });
 
   it(title('a user taken out of a group gets the new role at the next sign-in, and their live sessions end'), async () => {

@@ -88,4 +88,25 @@ describe(LdapDirectory.name, () => {
     const timedOut = await new LdapDirectory(CONFIG, fake([], { fail: new Error('BindRequest: Operation timed out') })).authenticate('alice', 'right').catch((e: unknown) => e);
     expect(timedOut).toMatchObject({ name: 'DirectoryError', unreachable: false });
   });
+
+  it('gives up a StartTLS handshake that never completes after the connect timeout (ldapts has no timer for it)', async () => {
+    const calls: Call[] = [];
+    let upgradeOptions: Record<string, unknown> | undefined;
+    const config = { ...CONFIG, url: 'ldap://dc1.example.com', startTls: true, connectTimeoutMs: 100 };
+    const directory = new LdapDirectory(config, (options) => {
+      // Implicit TLS must not be requested for a StartTLS connection.
+      expect(options.tlsOptions).toBeUndefined();
+      const client = fake(calls)({ ...options, url: CONFIG.url }) as unknown as Record<string, unknown>;
+      client.startTLS = (tlsOptions: Record<string, unknown>) => {
+        upgradeOptions = tlsOptions;
+        return new Promise(() => undefined);
+      };
+      return client as unknown as Client;
+    });
+    const started = Date.now();
+    await expect(directory.authenticate('alice', 'right')).rejects.toMatchObject({ name: 'DirectoryError', message: 'StartTLS timed out' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(upgradeOptions).toMatchObject({ host: 'dc1.example.com', servername: 'dc1.example.com', minVersion: 'TLSv1.2' });
+    expect(calls.filter((call) => call[0] === 'bind')).toEqual([]);
+  });
 });
