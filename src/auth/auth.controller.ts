@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { ApiErrorResponses } from '../core/openapi.js';
+import { ApiErrorResponse, ApiErrorResponses } from '../core/openapi.js';
 import { RateLimit } from '../security/rate-limit/rate-limit.decorator.js';
 import { type AuthenticatedUser, CurrentUser, Public } from './auth.decorators.js';
 import { CsrfTokenDto, CurrentUserDto, LoginBody } from './auth.dto.js';
@@ -19,6 +19,11 @@ export class AuthController {
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: CurrentUserDto, description: 'Sets a new session cookie; fetch a new CSRF token afterwards' })
+  @ApiErrorResponse(
+    503,
+    'AUTH_PROVIDER_UNAVAILABLE (the directory cannot be reached or timed out; local accounts still sign in), OVERLOADED, ' +
+      'DB_POOL_EXHAUSTED, DB_CIRCUIT_OPEN, DB_UNAVAILABLE, SHUTTING_DOWN or SESSION_STORE_UNAVAILABLE (Retry-After)',
+  )
   async login(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: LoginBody): Promise<CurrentUserDto> {
     return { user: await this.auth.login(req, res, body.username, body.password) };
   }

@@ -108,6 +108,13 @@ suite('directory sign-in against a real slapd', () => {
     expect(row!.last_login_at).not.toBeNull();
   });
 
+  it(title('documents AUTH_PROVIDER_UNAVAILABLE on the login route of the OpenAPI document'), async () => {
+    const doc = (await (await fetch(`${app.url}/api/docs-json`)).json()) as {
+      paths: Record<string, { post?: { responses: Record<string, { description: string }> } }>;
+    };
+    expect(doc.paths['/api/auth/login']!.post!.responses['503']!.description).toContain('AUTH_PROVIDER_UNAVAILABLE');
+  });
+
   it(title('normalises the username: case and surrounding space sign in as the same user, one row'), async () => {
     const first = (await (await login(app, 'bob', USERS.bob)).json()) as { user: { id: number } };
     const second = await login(app, '  BOB ', USERS.bob);
