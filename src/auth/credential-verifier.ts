@@ -99,6 +99,8 @@ export class CredentialVerifier implements OnApplicationBootstrap {
       }
       return null;
     }
+    // Disabled in Rampart (user management): refused like a wrong password, the row left as it is.
+    if (row?.disabled === true) return null;
     const [user] = (await this.db.run((m) =>
       m.query(
         `/* auth.directory_upsert */ INSERT INTO users (username, password_hash, role, source, directory_dn, last_login_at, updated_at)

@@ -260,6 +260,16 @@ suite('directory sign-in against a real slapd', () => {
     expect(audit.map((row) => row.reason)).toEqual(['no LDAP_ROLE_RULES rule matches their groups', 'not returned by the directory']);
   });
 
+  it(title('a directory user disabled in Rampart is refused although the directory accepts them'), async () => {
+    await loginWith(app.url, 'carol', USERS.carol);
+    await app.db.query("UPDATE users SET disabled = true WHERE username = 'carol'");
+    const before = await app.db.query<{ last_login_at: Date }>("SELECT last_login_at FROM users WHERE username = 'carol'");
+    const refused = await login(app, 'carol', USERS.carol);
+    expect(refused.status).toBe(401);
+    expect(await app.db.query<{ last_login_at: Date }>("SELECT last_login_at FROM users WHERE username = 'carol'")).toEqual(before);
+    await app.db.query("UPDATE users SET disabled = false WHERE username = 'carol'");
+  });
+
   it(title('a directory that stalls is given up after the connect timeout with 503 AUTH_PROVIDER_UNAVAILABLE; the local admin signs in meanwhile'), async () => {
     proxy.stall();
     try {
@@ -293,6 +303,18 @@ suite('directory sign-in against a real slapd', () => {
         open = app.logs.entries().some((entry) => entry.breaker === 'directory' && entry.to === 'open');
       }
       expect(open).toBe(true);
+      // The HTML form says so in words, with the same Retry-After.
+      const page = await fetch(`${app.url}/login`);
+      const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+      const form = await fetch(`${app.url}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: sessionCookieOf(page)!, origin: app.url, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: 'carol', password: USERS.carol, _csrf: token }).toString(),
+      });
+      expect(form.status).toBe(503);
+      expect(Number(form.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await form.text()).toContain('directory cannot be reached');
       admin = await loginWith(app.url, TEST_ADMIN.username, TEST_ADMIN.password);
       expect((await admin.get('/api/auth/me')).status).toBe(200);
       const deep = await fetch(`${app.url}/health/deep`);

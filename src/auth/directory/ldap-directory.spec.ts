@@ -109,4 +109,22 @@ describe(LdapDirectory.name, () => {
     expect(upgradeOptions).toMatchObject({ host: 'dc1.example.com', servername: 'dc1.example.com', minVersion: 'TLSv1.2' });
     expect(calls.filter((call) => call[0] === 'bind')).toEqual([]);
   });
+
+  it('memberOf mode reads the groups from the user entry, with no group search', async () => {
+    const calls: Call[] = [];
+    const config = { ...CONFIG, groupSearch: 'memberOf' as const };
+    const directory = new LdapDirectory(config, (options) => {
+      const client = fake(calls)(options) as unknown as Record<string, unknown>;
+      const search = client.search as (base: string, o: SearchOptions) => Promise<{ searchEntries: Record<string, unknown>[] }>;
+      client.search = async (base: string, o: SearchOptions) => {
+        const result = await search(base, o);
+        return { ...result, searchEntries: result.searchEntries.map((e) => ({ ...e, memberOf: ['CN=Ops, OU=Groups,DC=x', 'cn=view,dc=x'] })) };
+      };
+      return client as unknown as Client;
+    });
+    expect(await directory.authenticate('alice', 'right')).toEqual({ kind: 'accepted', dn: 'uid=alice,ou=people,dc=x', groups: ['cn=ops,ou=groups,dc=x', 'cn=view,dc=x'] });
+    const searches = calls.filter((call) => call[0] === 'search') as ['search', string, SearchOptions][];
+    expect(searches).toHaveLength(1);
+    expect(searches[0]![2].attributes).toEqual(['memberOf']);
+  });
 });
