@@ -4,6 +4,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefault
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { PoolManager } from '../database/pool-manager.js';
 import { BreakerService, MAIN_DB_BREAKER, type BreakerState } from '../resilience/breaker.service.js';
+import { DIRECTORY, type DirectorySignIn } from '../auth/directory/directory-sign-in.js';
 import { AdmissionController } from '../resilience/admission/admission-controller.js';
 import { LANES } from '../resilience/admission/lanes.js';
 import { RateLimitMetrics } from '../security/rate-limit/rate-limit.metrics.js';
@@ -28,6 +29,7 @@ export class MetricsService {
     rateLimits: RateLimitMetrics,
     @Inject(RUNTIME) runtime: Runtime,
     admission: AdmissionController,
+    @Inject(DIRECTORY) directory: DirectorySignIn | null,
   ) {
     collectDefaultMetrics({ register: this.registry });
     if (cluster.isWorker) {
@@ -139,6 +141,18 @@ export class MetricsService {
       registers: [this.registry],
     });
     breaker.onStateChange((change) => transitions.inc({ to: change.to }));
+    if (directory !== null) {
+      // A metric of its own rather than a label on rampart_breaker_state, whose alert means the database.
+      new Gauge({
+        name: 'rampart_directory_breaker_state',
+        help: 'Sign-in directory (LDAP/AD) circuit breaker: 0 closed, 1 half_open, 2 open; worst worker in cluster mode',
+        registers: [this.registry],
+        aggregator: 'max',
+        collect() {
+          this.set(BREAKER_STATE_VALUE[directory.snapshot().state]);
+        },
+      });
+    }
     // The limiter counts in-process (it must not depend on Prometheus); this publishes its tally.
     new Counter({
       name: 'rampart_rate_limit_rejections_total',

@@ -322,6 +322,8 @@ suite('directory sign-in against a real slapd', () => {
       expect(payload.details.directory).toMatchObject({ status: 'degraded', reachable: false, breaker: 'open' });
       expect(JSON.stringify(payload)).not.toContain('127.0.0.1');
       expect((await fetch(`${app.url}/health/ready`)).status).toBe(200);
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toMatch(/^rampart_directory_breaker_state 2$/m);
     } finally {
       proxy.pass();
     }
