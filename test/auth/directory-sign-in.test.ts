@@ -288,6 +288,11 @@ suite('directory sign-in against a real slapd', () => {
     } finally {
       proxy.pass();
     }
+    // Nothing is left open at the directory: the abandoned connection was closed, like every
+    // finished sign-in's (slapd's own count; the proxy keeps its half of a link until both ends go).
+    const deadline = Date.now() + 5000;
+    while (slapd.openConnections() > 0 && Date.now() < deadline) await sleep(50);
+    expect(slapd.openConnections()).toBe(0);
   });
 
   it(title('a directory that refuses connections: 503 AUTH_PROVIDER_UNAVAILABLE, the breaker opens, /health/deep says so while readiness stays 200, and sign-in recovers'), async () => {

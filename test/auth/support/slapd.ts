@@ -176,6 +176,8 @@ export interface Slapd {
   operations(): LoggedOperation[];
   mark(): number;
   since(mark: number): LoggedOperation[];
+  /** Connections slapd accepted and has not yet seen closed. */
+  openConnections(): number;
   /** slapd's own output so far (for a failure message). */
   log(): string;
   /** Runs ldapmodify (as the directory's root) with an LDIF change. */
@@ -259,6 +261,7 @@ export async function startSlapd(options: SlapdOptions, lifetimeMs = 10 * 60_000
     operations,
     mark: () => operations().length,
     log: () => output,
+    openConnections: () => (output.match(/ ACCEPT from /g)?.length ?? 0) - (output.match(/ fd=\d+ closed/g)?.length ?? 0),
     since: (mark) => operations().slice(mark),
     modify(change) {
       execFileSync(LDAPMODIFY_PATH, ['-x', '-H', ldapUrl, '-D', ROOT_DN, '-w', ROOT_PASSWORD], { input: change, stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
