@@ -36,12 +36,6 @@ const MAX_GROUPS = 500;
 /** AD's LDAP_MATCHING_RULE_IN_CHAIN: membership through any depth of nesting, resolved by the DC. */
 export const AD_IN_CHAIN = '1.2.840.113556.1.4.1941';
 
-/** The operations one login performs against the directory, for tests that compare the work done. */
-export interface DirectoryWork {
-  binds: number;
-  searches: number;
-}
-
 export type ClientFactory = (options: ClientOptions) => Client;
 
 /**
@@ -56,8 +50,6 @@ export type ClientFactory = (options: ClientOptions) => Client;
 export class LdapDirectory {
   private readonly tls: ConnectionOptions | undefined;
   private readonly open = new Set<Client>();
-  /** Work of the last authenticate() call; read by tests only. */
-  lastWork: DirectoryWork = { binds: 0, searches: 0 };
   private closed = false;
 
   constructor(
@@ -71,33 +63,30 @@ export class LdapDirectory {
 
   /** `username` is already normalised; the password is never logged, stored or put in an error. */
   async authenticate(username: string, password: string): Promise<DirectoryVerdict> {
-    const work: DirectoryWork = { binds: 0, searches: 0 };
-    this.lastWork = work;
     return this.withClient(async (client) => {
-      await this.serviceBind(client, work);
+      await this.serviceBind(client);
       const filter = this.config.userFilter.replaceAll('{username}', Filter.escape(username));
       const attributes = this.config.groupSearch === 'memberOf' ? ['memberOf'] : ['1.1'];
-      const { searchEntries } = await this.search(client, work, this.config.userBase, { filter, attributes, sizeLimit: 2 });
+      const { searchEntries } = await this.search(client, this.config.userBase, { filter, attributes, sizeLimit: 2 });
       // Two entries for one name is a directory problem, never a reason to pick one.
       const entry = searchEntries.length === 1 ? searchEntries[0]! : null;
       // Not found: the same bind, against a DN that cannot exist with a password nobody has.
       const dn = entry?.dn ?? `cn=${randomBytes(12).toString('hex')},${this.config.userBase}`;
-      const passwordOk = await this.bindAs(client, work, dn, entry === null ? randomBytes(24).toString('base64url') : password);
+      const passwordOk = await this.bindAs(client, dn, entry === null ? randomBytes(24).toString('base64url') : password);
       if (entry === null) return { kind: 'not-found' };
       if (!passwordOk) return { kind: 'refused', dn: entry.dn };
       // Groups only after the password is proven: a refusal costs what an unknown name costs.
       // The user's own bind may not be allowed to read groups; the service account is.
-      await this.serviceBind(client, work);
-      return { kind: 'accepted', dn: entry.dn, groups: await this.groupsOf(client, work, entry.dn, entry) };
+      await this.serviceBind(client);
+      return { kind: 'accepted', dn: entry.dn, groups: await this.groupsOf(client, entry.dn, entry) };
     });
   }
 
   /** Connect and bind as the service account (or read the root DSE without one): the health check. */
   async ping(): Promise<void> {
     await this.withClient(async (client) => {
-      const work: DirectoryWork = { binds: 0, searches: 0 };
-      if (this.config.bindDn !== null) await this.serviceBind(client, work);
-      else await this.search(client, work, '', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+      if (this.config.bindDn !== null) await this.serviceBind(client);
+      else await this.search(client, '', { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
     });
   }
 
@@ -154,17 +143,15 @@ export class LdapDirectory {
     }
   }
 
-  private async serviceBind(client: Client, work: DirectoryWork): Promise<void> {
+  private async serviceBind(client: Client): Promise<void> {
     if (this.config.bindDn === null || this.config.bindPassword === null) return;
-    work.binds += 1;
     await client.bind(this.config.bindDn, this.config.bindPassword);
   }
 
   /** True when the directory accepted the password; false on invalid credentials; throws otherwise. */
-  private async bindAs(client: Client, work: DirectoryWork, dn: string, password: string): Promise<boolean> {
+  private async bindAs(client: Client, dn: string, password: string): Promise<boolean> {
     // An empty password is an unauthenticated bind that "succeeds" (RFC 4513 5.1.2): never sent.
     if (password === '') return false;
-    work.binds += 1;
     try {
       await client.bind(dn, password);
       return true;
@@ -174,14 +161,13 @@ export class LdapDirectory {
     }
   }
 
-  private async search(client: Client, work: DirectoryWork, base: string, options: SearchOptions): Promise<{ searchEntries: Entry[] }> {
-    work.searches += 1;
+  private async search(client: Client, base: string, options: SearchOptions): Promise<{ searchEntries: Entry[] }> {
     const timeLimit = Math.max(1, Math.ceil(this.config.timeoutMs / 1000));
     return client.search(base, { scope: 'sub', derefAliases: 'never', timeLimit, ...options });
   }
 
   /** Normalised DNs of the groups `dn` belongs to, nested ones included where the mode can see them. */
-  private async groupsOf(client: Client, work: DirectoryWork, dn: string, entry: Entry | null): Promise<string[]> {
+  private async groupsOf(client: Client, dn: string, entry: Entry | null): Promise<string[]> {
     const base = this.config.groupBase;
     switch (this.config.groupSearch) {
       case 'memberOf': {
@@ -191,7 +177,7 @@ export class LdapDirectory {
       }
       case 'ad-nested': {
         const filter = `(member:${AD_IN_CHAIN}:=${Filter.escape(dn)})`;
-        const { searchEntries } = await this.search(client, work, base, { filter, attributes: ['1.1'], sizeLimit: MAX_GROUPS });
+        const { searchEntries } = await this.search(client, base, { filter, attributes: ['1.1'], sizeLimit: MAX_GROUPS });
         return searchEntries.map((group) => normaliseDn(group.dn));
       }
       case 'member': {
@@ -199,7 +185,7 @@ export class LdapDirectory {
         let frontier = [dn];
         for (let depth = 0; depth <= MAX_GROUP_DEPTH && frontier.length > 0 && seen.size < MAX_GROUPS; depth++) {
           const filter = `(|${frontier.map((member) => `(member=${Filter.escape(member)})(uniqueMember=${Filter.escape(member)})`).join('')})`;
-          const { searchEntries } = await this.search(client, work, base, { filter, attributes: ['1.1'], sizeLimit: MAX_GROUPS });
+          const { searchEntries } = await this.search(client, base, { filter, attributes: ['1.1'], sizeLimit: MAX_GROUPS });
           frontier = [];
           for (const group of searchEntries) {
             const name = normaliseDn(group.dn);
