@@ -67,7 +67,8 @@ export class CredentialVerifier implements OnApplicationBootstrap {
 
   async verify(username: string, password: string): Promise<VerifiedUser | null> {
     const name = normaliseUsername(username);
-    // Exact spelling first: rows written before names were normalised keep signing in.
+    // Case-insensitive, so a local row written with capitals still signs in; a row already in the
+    // normalised spelling wins over one that differs only in case.
     const [row] = (await this.db.run((m) =>
       m.query(
         `/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled, source FROM users
