@@ -9,6 +9,8 @@ import { PasswordHasher } from './password-hasher.js';
 export interface VerifiedUser {
   user: AuthenticatedUser;
   credential: string;
+  /** Signed in with a one-time password: the session is held to the password change. */
+  mustChangePassword: boolean;
 }
 
 interface UserRow {
@@ -17,6 +19,7 @@ interface UserRow {
   role: Role;
   password_hash: string;
   disabled: boolean;
+  must_change_password: boolean;
 }
 
 /**
@@ -39,13 +42,18 @@ export class CredentialVerifier implements OnApplicationBootstrap {
 
   async verify(username: string, password: string): Promise<VerifiedUser | null> {
     const [row] = (await this.db.run((m) =>
-      m.query('/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1', [username]),
+      m.query('/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled, must_change_password FROM users WHERE username = $1', [username]),
     )) as UserRow[];
     const matches = await this.hasher.verify(row?.password_hash ?? null, password);
     if (row === undefined || !matches || row.disabled) return null;
     const credential = credentialStamp(row.password_hash);
     // The row was just read: the session's first requests need not read it again.
     this.accounts.remember(row.id, { role: row.role, disabled: row.disabled, credential });
-    return { user: { id: row.id, username: row.username, role: row.role }, credential };
+    return { user: { id: row.id, username: row.username, role: row.role }, credential, mustChangePassword: row.must_change_password };
+  }
+
+  /** For the user list ("last login"); a login never fails because this could not be written. */
+  async recordLogin(userId: number): Promise<void> {
+    await this.db.run((m) => m.query('/* auth.last_login */ UPDATE users SET last_login_at = now() WHERE id = $1', [userId]));
   }
 }
