@@ -187,6 +187,18 @@ describe('user management API', () => {
     expect((await admin.post(`/admin/api/users/${adminId}/disable`, { reason: 'still the last' })).status).toBe(403);
   });
 
+  it('documents the new endpoints in the OpenAPI document', async () => {
+    const doc = (await (await admin.get('/api/docs-json')).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const documented = (path: string, method: string, status: string) => doc.paths[path]?.[method]?.responses[status] !== undefined;
+    expect(documented('/admin/api/users', 'get', '200')).toBe(true);
+    expect(documented('/admin/api/users', 'post', '201')).toBe(true);
+    expect(documented('/admin/api/users/{id}/role', 'put', '200')).toBe(true);
+    for (const action of ['disable', 'enable', 'reset-password', 'sign-out']) expect(documented(`/admin/api/users/{id}/${action}`, 'post', '200'), action).toBe(true);
+    expect(documented('/api/auth/password', 'post', '200')).toBe(true);
+    expect(doc.paths['/admin/users']).toBeUndefined();
+    expect(doc.paths['/password']).toBeUndefined();
+  });
+
   it('directory users: role and password are refused (FORBIDDEN), disable and sign-out work', async () => {
     const [row] = await app.db.query<{ id: number }>(
       `INSERT INTO users (username, password_hash, role, source, directory_dn) VALUES ($1, '!directory', 'viewer', 'ldap', 'uid=x,dc=example,dc=com') RETURNING id`,
