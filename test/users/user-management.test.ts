@@ -359,3 +359,25 @@ describe('password change and the one-time password gate', () => {
     expect(anonymous.headers.get('location')).toBe('/login');
   });
 });
+
+describe('the bootstrap admin with a generated password', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ ...SESSION_TEST_ENV, ADMIN_BOOTSTRAP_PASSWORD: undefined });
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('treats the password printed in the log as a one-time password', async () => {
+    const line = app.logs.lines.find((l) => l.includes('bootstrap admin created'));
+    expect(line).toBeDefined();
+    const password = (JSON.parse(line!) as { initialAdminPassword: string }).initialAdminPassword;
+    const session = await loginWith(app.url, 'admin', password);
+    expect(await (await session.get('/api/auth/me')).json()).toMatchObject({ mustChangePassword: true });
+    expect((await session.get('/admin/api/system-status')).status).toBe(403);
+    const changed = await session.post('/api/auth/password', { currentPassword: password, newPassword: 'the-admins-own-password' });
+    expect(changed.status).toBe(200);
+    expect((await fetch(`${app.url}/admin/api/system-status`, { headers: { cookie: sessionCookieOf(changed)! } })).status).toBe(200);
+  });
+});
