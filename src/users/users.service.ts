@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Actor } from '../admin/admin.service.js';
 import { AuditLogService } from '../admin/audit-log.service.js';
 import { PasswordHasher } from '../auth/password-hasher.js';
 import { AppException } from '../core/errors/index.js';
@@ -11,11 +12,6 @@ import type { RevocationCause } from '../security/session/account-status.js';
 import { SessionRevocation } from '../security/session/session-revocation.js';
 import { generateOneTimePassword, OneTimePasswordSeal } from './one-time-password.js';
 import { insertLocalUser, listUsers, resetPassword, setDisabled, setRole, type UserChange, type UserSummary } from './user-accounts.js';
-
-export interface Actor {
-  id: number;
-  username: string;
-}
 
 export interface Command {
   actor: Actor;
