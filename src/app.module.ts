@@ -17,6 +17,7 @@ import { CspModule } from './security/csp/csp.module.js';
 import { IpModule } from './security/ip/ip.module.js';
 import { RateLimitModule } from './security/rate-limit/rate-limit.module.js';
 import { RUNTIME, type Runtime } from './runtime.js';
+import { UsersModule } from './users/users.module.js';
 
 @Module({})
 export class RuntimeModule {}
@@ -50,6 +51,7 @@ export class AppModule {
         HealthModule,
         RealtimeModule,
         AdminModule,
+        UsersModule,
         MetricsModule,
         ApiDocsModule.register(runtime.config.app.apiDocs),
         TestHooksModule.register(runtime.config.app.testHooks),

@@ -18,6 +18,6 @@ import { WorkerControl } from './worker-control.js';
     AuditLogService,
     { provide: WorkerControl, inject: [RUNTIME], useFactory: (runtime: Runtime) => new ChannelWorkerControl(runtime.channel) },
   ],
-  exports: [WorkerControl],
+  exports: [WorkerControl, AdminService, AuditLogService],
 })
 export class AdminModule {}

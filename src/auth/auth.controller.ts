@@ -3,7 +3,7 @@ import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiErrorResponse, ApiErrorResponses } from '../core/openapi.js';
 import { RateLimit } from '../security/rate-limit/rate-limit.decorator.js';
-import { type AuthenticatedUser, CurrentUser, Public } from './auth.decorators.js';
+import { AllowedBeforePasswordChange, type AuthenticatedUser, CurrentUser, Public } from './auth.decorators.js';
 import { CsrfTokenDto, CurrentUserDto, LoginBody } from './auth.dto.js';
 import { AuthService } from './auth.service.js';
 
@@ -25,9 +25,11 @@ export class AuthController {
       'DB_POOL_EXHAUSTED, DB_CIRCUIT_OPEN, DB_UNAVAILABLE, SHUTTING_DOWN or SESSION_STORE_UNAVAILABLE (Retry-After)',
   )
   async login(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: LoginBody): Promise<CurrentUserDto> {
-    return { user: await this.auth.login(req, res, body.username, body.password) };
+    const { mustChangePassword, ...user } = await this.auth.login(req, res, body.username, body.password);
+    return mustChangePassword ? { user, mustChangePassword } : { user };
   }
 
+  @AllowedBeforePasswordChange()
   @Post('logout')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'The session is deleted and the cookie cleared' })
@@ -35,15 +37,17 @@ export class AuthController {
     return this.auth.logout(req, res);
   }
 
+  @AllowedBeforePasswordChange()
   @Get('me')
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: CurrentUserDto })
-  me(@CurrentUser() user: AuthenticatedUser): CurrentUserDto {
-    return { user };
+  me(@CurrentUser() user: AuthenticatedUser, @Req() req: Request): CurrentUserDto {
+    return req.session?.mustChangePassword === true ? { user, mustChangePassword: true } : { user };
   }
 
   /** Per-IP `anonymous` budget: each call without a live session may start one. */
   @Public()
+  @AllowedBeforePasswordChange()
   @RateLimit('anonymous')
   @Get('csrf')
   @Header('Cache-Control', 'no-store')

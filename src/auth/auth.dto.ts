@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, MaxLength } from 'class-validator';
 import { ROLES, type Role } from '../database/entities/index.js';
 
@@ -38,6 +38,10 @@ export class UserDto {
 
 export class CurrentUserDto {
   @ApiProperty({ type: UserDto }) user!: UserDto;
+  @ApiPropertyOptional({
+    description: 'Present (true) when the session signed in with a one-time password: only POST /api/auth/password, /me, logout and the CSRF token work until it is changed',
+  })
+  mustChangePassword?: boolean;
 }
 
 export class CsrfTokenDto {

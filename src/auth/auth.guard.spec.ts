@@ -5,14 +5,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ForbiddenException, UnauthenticatedException } from '../core/errors/index.js';
 import type { Role } from '../database/entities/index.js';
 import { fakeRequest } from '../../test/support/express-fakes.js';
-import { type AuthenticatedUser, Public, RequireRole } from './auth.decorators.js';
-import { AuthGuard } from './auth.guard.js';
+import { AllowedBeforePasswordChange, type AuthenticatedUser, Public, RequireRole } from './auth.decorators.js';
+import { AuthGuard, PasswordChangeRequiredException } from './auth.guard.js';
 
 @Controller('api/things')
 class ThingsController {
   @Get() list() {}
   @Post() @RequireRole('operator') write() {}
   @Public() @Get('open') open() {}
+  @AllowedBeforePasswordChange() @Post('password') password() {}
 }
 
 @Controller('admin')
@@ -38,8 +39,8 @@ describe(AuthGuard.name, () => {
     guard = module.get(AuthGuard);
   });
 
-  function check(controller: object, handler: string, routePath: string, who?: AuthenticatedUser, requestPath = routePath): boolean {
-    const req = fakeRequest({ url: requestPath });
+  function check(controller: object, handler: string, routePath: string, who?: AuthenticatedUser, requestPath = routePath, mustChangePassword = false): boolean {
+    const req = fakeRequest({ url: requestPath, session: mustChangePassword ? { mustChangePassword: true, user: who } : { user: who } });
     Object.assign(req, { route: { path: routePath }, user: who });
     const target = (controller as { prototype: Record<string, () => void> }).prototype[handler]!;
     return guard.canActivate(new ExecutionContextHost([req, {}, () => {}], controller as never, target));
@@ -66,6 +67,16 @@ describe(AuthGuard.name, () => {
 
   it('decides on the route template, not on how the path was spelled', () => {
     expect(() => check(ThingsController, 'list', '/api/things', undefined, '/API/Things/')).toThrow(UnauthenticatedException);
+  });
+
+  it('holds a one-time-password session to the routes allowed before the password change (FORBIDDEN with a detail)', () => {
+    expect(() => check(ThingsController, 'list', '/api/things', user('admin'), '/api/things', true)).toThrow(PasswordChangeRequiredException);
+    expect(() => check(AdminController, 'page', '/admin', user('admin'), '/admin', true)).toThrow(PasswordChangeRequiredException);
+    expect(check(ThingsController, 'password', '/api/things/password', user('viewer'), '/api/things/password', true)).toBe(true);
+    expect(check(ThingsController, 'open', '/api/things/open', undefined, '/api/things/open', true)).toBe(true);
+    const refusal = new PasswordChangeRequiredException();
+    expect(refusal.code).toBe('FORBIDDEN');
+    expect(refusal.details).toEqual([{ path: 'session', message: 'password change required' }]);
   });
 
   it('leaves routes outside /api and /admin alone', () => {

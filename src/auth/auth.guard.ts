@@ -1,11 +1,20 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { ForbiddenException, UnauthenticatedException } from '../core/errors/index.js';
+import { AppException, ErrorCode, ForbiddenException, UnauthenticatedException } from '../core/errors/index.js';
 import type { Role } from '../database/entities/index.js';
-import { IS_PUBLIC, REQUIRED_ROLE } from './auth.decorators.js';
+import { ALLOWED_BEFORE_PASSWORD_CHANGE, IS_PUBLIC, REQUIRED_ROLE } from './auth.decorators.js';
 import { roleAllows } from './roles.js';
 import './request-user.js';
+
+/** A FORBIDDEN whose message and detail say what to do; the code stays the contract's. */
+export class PasswordChangeRequiredException extends AppException {
+  constructor() {
+    super(ErrorCode.FORBIDDEN, 'You signed in with a one-time password: change it (POST /api/auth/password) before anything else', {
+      details: [{ path: 'session', message: 'password change required' }],
+    });
+  }
+}
 
 const startsWithSegment = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
 
@@ -32,6 +41,9 @@ export class AuthGuard implements CanActivate {
     const user = req.user;
     // req.user (and userId on the request's logger) comes from the session middleware.
     if (user === undefined) throw new UnauthenticatedException();
+    if (req.session?.mustChangePassword === true && !this.reflector.getAllAndOverride<boolean>(ALLOWED_BEFORE_PASSWORD_CHANGE, targets)) {
+      throw new PasswordChangeRequiredException();
+    }
     const declared = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets);
     const required: Role = admin ? 'admin' : (declared ?? 'viewer');
     // admin is the highest role, so under /admin a lower declared role cannot weaken it.

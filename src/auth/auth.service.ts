@@ -24,7 +24,7 @@ export class AuthService {
    * username whose failure budget is spent is refused (429) before its password is checked,
    * whether or not the account exists.
    */
-  async login(req: Request, res: Response, username: string, password: string): Promise<AuthenticatedUser> {
+  async login(req: Request, res: Response, username: string, password: string): Promise<AuthenticatedUser & { mustChangePassword: boolean }> {
     const attempt = await this.failures.admit(username, res);
     let verified: Awaited<ReturnType<CredentialVerifier['verify']>>;
     try {
@@ -37,10 +37,11 @@ export class AuthService {
       req.log?.info({ event: 'login-failed' }, 'login refused');
       throw new UnauthenticatedException(LOGIN_FAILED_MESSAGE);
     }
-    const { user, credential } = verified;
-    await this.sessions.establish(req, res, user, credential);
-    req.log?.info({ event: 'login', userId: user.id }, 'logged in');
-    return user;
+    const { user, credential, mustChangePassword } = verified;
+    await this.sessions.establish(req, res, user, credential, { mustChangePassword });
+    await this.credentials.recordLogin(user.id).catch((error: unknown) => req.log?.warn({ err: error }, 'last login time not recorded'));
+    req.log?.info({ event: 'login', userId: user.id, mustChangePassword }, 'logged in');
+    return { ...user, mustChangePassword };
   }
 
   logout(req: Request, res: Response): Promise<void> {

@@ -18,6 +18,8 @@ import { PasswordHasher } from './password-hasher.js';
 export interface VerifiedUser {
   user: AuthenticatedUser;
   credential: string;
+  /** Signed in with a one-time password: the session is held to the password change. */
+  mustChangePassword: boolean;
 }
 
 interface UserRow {
@@ -27,6 +29,7 @@ interface UserRow {
   password_hash: string;
   disabled: boolean;
   source: AuthProviderName;
+  must_change_password: boolean;
 }
 
 /** What directory users have instead of a password hash: never valid argon2, so never a local match. */
@@ -71,7 +74,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     // normalised spelling wins over one that differs only in case.
     const [row] = (await this.db.run((m) =>
       m.query(
-        `/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled, source FROM users
+        `/* auth.user_by_name */ SELECT id, username, role, password_hash, disabled, source, must_change_password FROM users
          WHERE lower(username) = $1 ORDER BY (username = $1) DESC, id LIMIT 1`,
         [name],
       ),
@@ -108,7 +111,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
          VALUES ($1, $2, $3, 'ldap', $4, now(), now())
          ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, directory_dn = EXCLUDED.directory_dn, last_login_at = now(), updated_at = now()
          WHERE users.source = 'ldap'
-         RETURNING id, username, role, password_hash, disabled, source`,
+         RETURNING id, username, role, password_hash, disabled, source, must_change_password`,
         [row?.username ?? name, DIRECTORY_PASSWORD_HASH, outcome.role, outcome.dn],
       ),
     )) as UserRow[];
@@ -125,7 +128,12 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     const credential = credentialStamp(row.password_hash);
     // The row was just read: the session's first requests need not read it again.
     this.accounts.remember(row.id, { role: row.role, disabled: row.disabled, credential });
-    return { user: { id: row.id, username: row.username, role: row.role }, credential };
+    return { user: { id: row.id, username: row.username, role: row.role }, credential, mustChangePassword: row.must_change_password };
+  }
+
+  /** For the user list ("last login"); a login never fails because this could not be written. */
+  async recordLogin(userId: number): Promise<void> {
+    await this.db.run((m) => m.query('/* auth.last_login */ UPDATE users SET last_login_at = now() WHERE id = $1', [userId]));
   }
 
   /**

@@ -21,7 +21,9 @@ export class LoginPageService {
   async submit(req: Request, res: ExpressResponse, username: string, password: string): Promise<Response> {
     try {
       const user = await this.auth.login(req, res, username, password);
-      return new Response(null, { status: 303, headers: { Location: user.role === 'admin' ? '/admin' : '/' } });
+      // A one-time password leads to the password change first; nothing else would work anyway.
+      const location = user.mustChangePassword ? '/password' : user.role === 'admin' ? '/admin' : '/';
+      return new Response(null, { status: 303, headers: { Location: location } });
     } catch (error) {
       if (error instanceof RateLimitedException) {
         // The username's failed-login budget (the per-IP one refuses before this handler). The
@@ -58,7 +60,7 @@ export class LoginPageService {
 }
 
 /** The nonce the CSP middleware puts in `res.locals.cspNonce`, if that middleware ran. */
-function cspNonceOf(res: ExpressResponse): string | null {
+export function cspNonceOf(res: ExpressResponse): string | null {
   const nonce: unknown = (res.locals as Record<string, unknown> | undefined)?.cspNonce;
   return typeof nonce === 'string' && nonce !== '' ? nonce : null;
 }

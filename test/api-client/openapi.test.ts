@@ -71,6 +71,7 @@ describe('api-client types against the OpenAPI document', () => {
     const api = createApiClient({ baseUrl: 'http://client.test', fetch: recording });
     await api.login('u', 'p');
     await api.me();
+    await api.changePassword('p', 'a-new-long-password');
     await api.reports.wipSummary();
     await api.reports.equipmentStatus();
     await api.lots.list({ status: 'hold' });

@@ -182,6 +182,22 @@ describe('ApiClient CSRF handling', () => {
     expect(JSON.parse(server.apiRequests()[0]?.body ?? '')).toEqual({ username: 'ada', password: 'pw' });
   });
 
+  it('changePassword posts both passwords and fetches a fresh token afterwards (the session id changed)', async () => {
+    const server = fakeServer((request) =>
+      request.path === '/api/auth/password' ? json(200, { user: { id: 1, username: 'ada', role: 'operator' } }) : json(200, {}),
+    );
+    const api = client(server);
+
+    await expect(api.changePassword('old-password', 'a-new-long-password')).resolves.toEqual({ user: { id: 1, username: 'ada', role: 'operator' } });
+    await api.post('/api/after-change', {});
+
+    expect(server.apiRequests().map((r) => [r.path, r.headers.get('X-CSRF-Token')])).toEqual([
+      ['/api/auth/password', 'tok-1'],
+      ['/api/after-change', 'tok-2'],
+    ]);
+    expect(JSON.parse(server.apiRequests()[0]?.body ?? '')).toEqual({ currentPassword: 'old-password', newPassword: 'a-new-long-password' });
+  });
+
   it('does not cache a failed token fetch', async () => {
     const server = fakeServer(
       () => json(200, {}),

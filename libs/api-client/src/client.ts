@@ -209,6 +209,21 @@ export class ApiClient {
     }
   }
 
+  /**
+   * Changes the signed-in user's own password (current one required). The server ends the
+   * user's other sessions and moves this one to a new id, so the CSRF token is fetched anew.
+   * Refusals: VALIDATION_FAILED with `details` (wrong current password, policy), FORBIDDEN for
+   * directory users.
+   */
+  async changePassword(currentPassword: string, newPassword: string, init?: RequestOptions): Promise<SessionResponse> {
+    try {
+      return await this.post<SessionResponse>('/api/auth/password', { currentPassword, newPassword }, init);
+    } finally {
+      // Also after a failure: a 503 may have come after the session id was already changed.
+      this.csrfToken = null;
+    }
+  }
+
   me(init?: RequestOptions): Promise<SessionResponse> {
     return this.get<SessionResponse>('/api/auth/me', init);
   }

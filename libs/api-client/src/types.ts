@@ -13,9 +13,14 @@ export interface User {
   role: Role;
 }
 
-/** `POST /api/auth/login` and `GET /api/auth/me`. */
+/** `POST /api/auth/login`, `GET /api/auth/me` and `POST /api/auth/password`. */
 export interface SessionResponse {
   user: User;
+  /**
+   * Present (true) when the session signed in with a one-time password: until `changePassword`
+   * succeeds, every other call but `me`, `logout` and the CSRF token is 403 FORBIDDEN.
+   */
+  mustChangePassword?: boolean;
 }
 
 /** `GET /api/auth/csrf`. */

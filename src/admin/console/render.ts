@@ -35,6 +35,7 @@ export function renderConsole(model: ConsoleModel): string {
 </style>
 </head>
 <body>
+<nav><a href="/admin/users">Users</a></nav>
 <h1>Rampart operator console</h1>
 <p>Signed in as <span id="user">${escapeHtml(model.username)}</span>. Refreshes every 5 s; last refresh <span id="refreshed">now</span>.</p>
 <p id="flash" role="status">${model.flash ? escapeHtml(model.flash) : ''}</p>

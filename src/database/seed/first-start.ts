@@ -41,16 +41,18 @@ export async function firstStart(dataSource: DataSource, options: FirstStartOpti
   const generated = options.adminPassword === null;
   const password = options.adminPassword ?? randomBytes(15).toString('base64url');
   const hash = await new PasswordHasher().hash(password);
+  // A generated password has been in the log: it is a one-time password, changed at first sign-in.
   await dataSource.query(
-    `INSERT INTO users (username, password_hash, role) VALUES ($1, $2, 'admin')
-     ON CONFLICT (username) DO UPDATE SET role = 'admin', disabled = false, password_hash = EXCLUDED.password_hash`,
-    [options.adminUsername, hash],
+    `INSERT INTO users (username, password_hash, role, must_change_password) VALUES ($1, $2, 'admin', $3)
+     ON CONFLICT (username) DO UPDATE SET role = 'admin', disabled = false, password_hash = EXCLUDED.password_hash,
+       must_change_password = EXCLUDED.must_change_password, updated_at = now()`,
+    [options.adminUsername, hash, generated],
   );
   if (generated) {
     // Shown exactly once, at creation; it is not stored anywhere but as a hash.
     logger.warn(
       { url: options.url, username: options.adminUsername, initialAdminPassword: password },
-      `bootstrap admin created: sign in at ${options.url}/login as ${options.adminUsername} with the initialAdminPassword of this line, then change it`,
+      `bootstrap admin created: sign in at ${options.url}/login as ${options.adminUsername} with the initialAdminPassword of this line; it is a one-time password, changed at first sign-in`,
     );
   } else {
     logger.info({ url: options.url, username: options.adminUsername }, 'bootstrap admin created from ADMIN_BOOTSTRAP_PASSWORD');

@@ -109,6 +109,7 @@ function serialise(data: SessionData): string {
     user: data.user,
     csrfToken: data.csrfToken ?? undefined,
     credential: data.credential,
+    mustChangePassword: data.mustChangePassword,
   });
 }
 
@@ -116,12 +117,13 @@ function parse(raw: string): SessionData | null {
   try {
     const data = JSON.parse(raw) as unknown;
     if (data === null || typeof data !== 'object') return null;
-    const { createdAt, user, csrfToken, credential } = data as Record<string, unknown>;
+    const { createdAt, user, csrfToken, credential, mustChangePassword } = data as Record<string, unknown>;
     if (typeof createdAt !== 'number') return null;
     const session: SessionData = { createdAt };
     if (user !== undefined) session.user = user as SessionData['user'];
     if (typeof csrfToken === 'string') session.csrfToken = csrfToken;
     if (typeof credential === 'string') session.credential = credential;
+    if (mustChangePassword === true) session.mustChangePassword = true;
     return session;
   } catch {
     return null;

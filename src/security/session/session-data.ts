@@ -15,6 +15,11 @@ export interface SessionData {
    * Absent on sessions of earlier releases, which are then not checked for it.
    */
   credential?: string;
+  /**
+   * Set at a login with a one-time password: until the password is changed the session may
+   * only change it, read itself, fetch a CSRF token and log out (see AuthGuard).
+   */
+  mustChangePassword?: true;
   /** The synchroniser token (csrf-sync reads and writes `req.session.csrfToken`). */
   csrfToken?: string | null;
 }

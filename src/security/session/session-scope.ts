@@ -1,5 +1,6 @@
 /**
- * The paths that carry a session: the JSON API, the admin console and the login page.
+ * The paths that carry a session: the JSON API, the admin console, the login page and the
+ * password change page.
  * Everything else (health, metrics, CSP reports, static assets, the API docs) neither reads
  * nor creates one. Express matches routes case-insensitively and ignores a trailing slash,
  * so this does too: `/API/lots/` must not slip past sessions and CSRF.
@@ -13,6 +14,8 @@ export function inSessionScope(path: string): boolean {
     p === '/admin' ||
     p.startsWith('/admin/') ||
     p === '/login' ||
-    p === '/login/'
+    p === '/login/' ||
+    p === '/password' ||
+    p === '/password/'
   );
 }

@@ -1,0 +1,125 @@
+import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response as ExpressResponse } from 'express';
+import { AdminService } from '../admin/admin.service.js';
+import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
+import { AuthService } from '../auth/auth.service.js';
+import { AppException } from '../core/errors/index.js';
+import { MAX_PAGE_LIMIT } from '../core/page-limit.query.js';
+import { PositiveIntPipe } from '../core/positive-int.pipe.js';
+import { correlationIdOf } from '../observability/correlation.js';
+import { CreateUserFormBody, SetRoleFormBody, UserReasonFormBody, UsersQuery } from './users.dto.js';
+import { renderUsersPage, type UsersPageModel } from './users-console.view.js';
+import { UsersService } from './users.service.js';
+
+type Outcome = Pick<UsersPageModel, 'message' | 'oneTimePassword'> & { status: number };
+
+/**
+ * The console's user management pages. Each action is a form post answered with the page itself
+ * (not a redirect): a one-time password must be shown exactly once, and a URL would keep it.
+ */
+@ApiExcludeController()
+@RequireRole('admin')
+@Controller('admin/users')
+export class UsersConsoleController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly admin: AdminService,
+    private readonly auth: AuthService,
+  ) {}
+
+  @Get()
+  show(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Query() query: UsersQuery): Promise<Response> {
+    return this.page(req, res, user, { status: 200, message: null, oneTimePassword: null }, query.after ?? null);
+  }
+
+  @Post()
+  create(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Body() body: CreateUserFormBody) {
+    return this.act(req, res, user, async (command) => {
+      const created = await this.users.create({ ...command, username: body.username, role: body.role }, null);
+      return {
+        text: `Created ${created.user.username} (${created.user.role}).`,
+        oneTimePassword: created.oneTimePassword === null ? null : { username: created.user.username, password: created.oneTimePassword },
+      };
+    }, body.reason);
+  }
+
+  @Post(':id/role')
+  setRole(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Param('id', PositiveIntPipe) id: number, @Body() body: SetRoleFormBody) {
+    return this.act(req, res, user, async (command) => {
+      const changed = await this.users.setRole({ ...command, userId: id, role: body.role });
+      return { text: `${changed.user.username} is now ${changed.user.role}; ${changed.revokedSessions} session(s) ended.` };
+    }, body.reason);
+  }
+
+  @Post(':id/disable')
+  disable(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Param('id', PositiveIntPipe) id: number, @Body() body: UserReasonFormBody) {
+    return this.act(req, res, user, async (command) => {
+      const changed = await this.users.setDisabled({ ...command, userId: id, disabled: true });
+      return { text: `${changed.user.username} is disabled; ${changed.revokedSessions} session(s) ended.` };
+    }, body.reason);
+  }
+
+  @Post(':id/enable')
+  enable(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Param('id', PositiveIntPipe) id: number, @Body() body: UserReasonFormBody) {
+    return this.act(req, res, user, async (command) => {
+      const changed = await this.users.setDisabled({ ...command, userId: id, disabled: false });
+      return { text: `${changed.user.username} is enabled.` };
+    }, body.reason);
+  }
+
+  @Post(':id/reset-password')
+  resetPassword(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Param('id', PositiveIntPipe) id: number, @Body() body: UserReasonFormBody) {
+    return this.act(req, res, user, async (command) => {
+      const reset = await this.users.resetPassword({ ...command, userId: id });
+      return {
+        text: `New one-time password for ${reset.user.username}; ${reset.revokedSessions} session(s) ended.`,
+        oneTimePassword: { username: reset.user.username, password: reset.oneTimePassword },
+      };
+    }, body.reason);
+  }
+
+  @Post(':id/sign-out')
+  signOut(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Param('id', PositiveIntPipe) id: number, @Body() body: UserReasonFormBody) {
+    return this.act(req, res, user, async (command) => {
+      const result = await this.admin.signOut({ ...command, userId: id });
+      return { text: `Signed out everywhere; ${result.revokedSessions} session(s) ended.` };
+    }, body.reason);
+  }
+
+  private async act(
+    req: Request,
+    res: ExpressResponse,
+    user: AuthenticatedUser,
+    work: (command: { actor: { id: number; username: string }; reason: string; correlationId: string }) => Promise<{ text: string; oneTimePassword?: UsersPageModel['oneTimePassword'] }>,
+    reason: string,
+  ): Promise<Response> {
+    let outcome: Outcome;
+    try {
+      const done = await work({ actor: { id: user.id, username: user.username }, reason, correlationId: correlationIdOf(req) });
+      outcome = { status: 200, message: { kind: 'ok', text: done.text }, oneTimePassword: done.oneTimePassword ?? null };
+    } catch (error) {
+      // Refusals are shown on the page; failures of the service itself go through the one filter.
+      if (!(error instanceof AppException) || error.status >= 500) throw error;
+      const details = error.details?.map((d) => `${d.path} ${d.message}`).join('; ');
+      outcome = { status: error.status, message: { kind: 'error', text: `${error.code}: ${error.message}${details ? ` (${details})` : ''}` }, oneTimePassword: null };
+    }
+    return this.page(req, res, user, outcome, null);
+  }
+
+  private async page(req: Request, res: ExpressResponse, user: AuthenticatedUser, outcome: Outcome, after: number | null): Promise<Response> {
+    const users = await this.users.list(MAX_PAGE_LIMIT + 1, after);
+    const more = users.length > MAX_PAGE_LIMIT;
+    const shown = more ? users.slice(0, MAX_PAGE_LIMIT) : users;
+    const html = renderUsersPage({
+      nonce: String((res.locals as { cspNonce?: string }).cspNonce ?? ''),
+      csrfToken: await this.auth.csrfToken(req, res),
+      username: user.username,
+      users: shown,
+      message: outcome.message,
+      oneTimePassword: outcome.oneTimePassword,
+      nextAfter: more ? shown.at(-1)!.id : null,
+    });
+    return new Response(html, { status: outcome.status, headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } });
+  }
+}
