@@ -67,6 +67,13 @@ export class RestartFormBody extends RestartBody {
   _csrf?: string;
 }
 
+/** The console's sign-out form: only its CSRF field (checked by the CSRF middleware). */
+export class LogoutFormBody {
+  @IsOptional()
+  @IsString()
+  _csrf?: string;
+}
+
 export class AuditQuery extends PageLimitQuery {
   @ApiPropertyOptional({ description: 'Entry id: return entries older than it' })
   @IsOptional()
