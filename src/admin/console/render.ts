@@ -59,7 +59,14 @@ export function renderConsole(model: ConsoleModel): string {
   .level-error td, .level-fatal td { background: #fbe7e9; } .level-warn td { background: #fff8e1; }
   #flash:empty, #error:empty, #audit-error:empty { display: none; } #error, #audit-error { color: #842029; }
   form label { display: block; margin: .4rem 0; } textarea { width: 30rem; max-width: 100%; box-sizing: border-box; }
-  @media (max-width: 600px) { body { padding: 0 .5rem 1rem; } td, th { padding: .2rem .3rem; } }
+  @media (max-width: 600px) {
+    body { padding: 0 .5rem 1rem; } td, th { padding: .2rem .3rem; }
+    header h1 { flex-basis: 100%; }
+    /* Log lines as stacked cards on a phone: a six-column table would hide the correlation id. */
+    .lines thead { display: none; } .lines, .lines tbody { display: block; }
+    .lines tr { display: block; border: 1px solid #cfd6e0; margin-bottom: .3rem; }
+    .lines td { display: inline-block; border: 0; } .lines td:nth-child(4), .lines td.cid { display: block; }
+  }
 </style>
 </head>
 <body>
