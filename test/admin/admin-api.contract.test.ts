@@ -1,61 +1,38 @@
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
+import { responseValidator, type ResponseValidator } from '../support/openapi-validator.js';
 import { loginWith, SESSION_TEST_ENV, type BrowserSession } from '../support/session.js';
-
-interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
-  components: { schemas: Record<string, unknown> };
-}
 
 /**
  * Real admin API answers from a running server, validated against the server's own
- * `/api/docs-json` with Ajv (OpenAPI 3.0 `nullable` on): what a contract checker proxying real
+ * `/api/docs-json` with Ajv: what a contract checker proxying real
  * traffic through the document would flag (e.g. `rollout: null` documented as a plain object).
  */
 describe('admin API answers validate against /api/docs-json', () => {
   let app: TestApp;
   let admin: BrowserSession;
-  let doc: OpenApiDocument;
-  let ajv: Ajv;
+  let contract: ResponseValidator;
 
   beforeAll(async () => {
     app = await startTestApp({ ...SESSION_TEST_ENV });
     admin = await loginWith(app.url, TEST_ADMIN.username, TEST_ADMIN.password);
-    const response = await fetch(`${app.url}/api/docs-json`);
-    expect(response.status).toBe(200);
-    doc = (await response.json()) as OpenApiDocument;
-    // strict off: OpenAPI keywords (example, description beside $ref) are not JSON Schema.
-    // Ajv reads OpenAPI 3.0's `nullable` by itself.
-    ajv = new Ajv({ strict: false, allErrors: true });
-    addFormats.default(ajv);
-    ajv.addSchema({ $id: 'openapi', components: doc.components });
+    contract = await responseValidator(app.url);
   }, 60_000);
 
   afterAll(async () => {
     await app?.stop();
   }, 30_000);
 
-  function validatorFor(path: string, method: string, status: number): ValidateFunction {
-    const content = doc.paths[path]?.[method]?.responses[String(status)]?.content?.['application/json'];
-    if (!content) throw new Error(`${method.toUpperCase()} ${path} ${status} has no documented JSON body`);
-    // Component references resolve inside the document registered above.
-    const schema = JSON.parse(JSON.stringify(content.schema).replaceAll('"#/components/', '"openapi#/components/')) as object;
-    return ajv.compile(schema);
-  }
-
   async function check(path: string, method: 'get' | 'put', init: { query?: string; body?: unknown } = {}): Promise<unknown> {
     const response =
       method === 'get' ? await admin.get(`${path}${init.query ?? ''}`) : await admin.request('PUT', path, { body: JSON.stringify(init.body) });
     expect(response.status, `${method} ${path}`).toBe(200);
     const body: unknown = await response.json();
-    const validate = validatorFor(path, method, 200);
-    expect(validate(body) ? [] : validate.errors, `${method.toUpperCase()} ${path}`).toEqual([]);
+    expect(contract.problems(path, method, 200, body), `${method.toUpperCase()} ${path}`).toEqual([]);
     return body;
   }
 
-  it('GET /admin/api/worker/status, single mode (no rollout: null), matches its schema', async () => {
+  it('GET /admin/api/worker/status, single mode (rollout: null), matches its schema', async () => {
     const body = (await check('/admin/api/worker/status', 'get')) as { mode: string; rollout: unknown };
     expect(body.mode).toBe('single');
     expect(body.rollout).toBeNull();
@@ -73,7 +50,7 @@ describe('admin API answers validate against /api/docs-json', () => {
   });
 
   it('the validator is not blind: a rollout that is a string fails the worker status schema', () => {
-    const validate = validatorFor('/admin/api/worker/status', 'get', 200);
+    const validate = contract.validatorFor('/admin/api/worker/status', 'get', 200);
     expect(validate({ mode: 'single', workers: [], emptySlots: [], history: [], policy: {}, cooldownRemainingS: 0, nextAction: '', rollout: 'x' })).toBe(false);
   });
 });
