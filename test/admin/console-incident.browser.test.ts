@@ -20,8 +20,8 @@ const NO_CHROMIUM = CHROMIUM_PATH === '' || !existsSync(CHROMIUM_PATH);
 const SKIP_REASON = 'skipped: no Chromium (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)';
 const SCREENSHOTS = join(import.meta.dirname, 'screenshots');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-/** The console refreshes every 5 s; one refresh plus the health probe's own bound. */
-const ONE_REFRESH_MS = 8000;
+/** The console refreshes every 5 s; one refresh plus the health probe's own bound and slack for a busy machine. */
+const ONE_REFRESH_MS = 7000;
 const DB_CODES = /^DB_(QUERY_TIMEOUT|POOL_EXHAUSTED|CIRCUIT_OPEN|UNAVAILABLE)$/;
 const DB_CODE_IN_TEXT = /DB_(QUERY_TIMEOUT|POOL_EXHAUSTED|CIRCUIT_OPEN|UNAVAILABLE)/;
 
@@ -136,24 +136,28 @@ describe.skipIf(NO_CHROMIUM)(`console incident view in headless Chromium${NO_CHR
 
     // The outage: every byte to PostgreSQL is held; users keep asking.
     proxy.stall();
+    const stalledAt = Date.now();
     const failures: { code: string; correlationId: string }[] = [];
-    const deadline = Date.now() + 20_000;
-    while (failures.length < 4 && Date.now() < deadline) {
-      const answers = await Promise.all(Array.from({ length: 4 }, () => user.get('/api/lots?limit=5')));
-      for (const answer of answers) {
-        if (answer.status < 500) continue;
-        const body = (await answer.json()) as { error: { code: string; correlationId: string } };
-        if (DB_CODES.test(body.error.code)) failures.push(body.error);
+    const usersAsking = (async () => {
+      const deadline = Date.now() + 20_000;
+      while (failures.length < 4 && Date.now() < deadline) {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => user.get('/api/lots?limit=5')));
+        for (const answer of answers) {
+          if (answer.status < 500) continue;
+          const body = (await answer.json()) as { error: { code: string; correlationId: string } };
+          if (DB_CODES.test(body.error.code)) failures.push(body.error);
+        }
       }
-    }
+    })();
+    // Within one refresh of the stall (5 s period + the health probe's 0.5 s bound + rendering).
+    await page.waitForFunction(() => document.querySelector('#status-strip li[data-name="database"]')?.getAttribute('data-tone') === 'bad', undefined, {
+      timeout: ONE_REFRESH_MS,
+    });
+    const redAfterMs = Date.now() - stalledAt;
+    console.log(`database row red ${redAfterMs} ms after the stall`);
+    await usersAsking;
     expect(failures.length, 'user requests failing with database codes').toBeGreaterThanOrEqual(4);
     const codes = [...new Set(failures.map((f) => f.code))];
-    const stalledAt = Date.now();
-
-    await page.waitForFunction(() => document.querySelector('#status-strip li[data-name="database"]')?.getAttribute('data-tone') === 'bad', undefined, {
-      timeout: ONE_REFRESH_MS + 2000,
-    });
-    expect(Date.now() - stalledAt).toBeLessThan(ONE_REFRESH_MS + 2000);
     const degraded = await strip(page);
     expect(degraded.find((row) => row.name === 'readiness')?.tone).toBe('bad');
     expect((await fetch(`${app.url}/health/deep`)).status).toBe(503);

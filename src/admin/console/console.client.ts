@@ -148,7 +148,10 @@ function render(state: ConsoleState): void {
   const rollout = state.workers.rollout;
   byId('rollout').textContent = rolloutText(rollout);
   byId('rollout').className = rollout && rollout.status !== 'running' && rollout.status !== 'completed' ? 'badge state-blocked' : 'badge';
-  byId('audit').replaceChildren(...state.audit.map((a) => row([a.at, a.actor, a.action, a.reason, a.outcome])));
+  // An empty table says it is empty; a failed read is reported in #audit-error instead.
+  byId('audit').replaceChildren(
+    ...(state.audit.length === 0 && !state.auditError ? [row(['no audit entries yet', null, null, null, null])] : state.audit.map((a) => row([a.at, a.actor, a.action, a.reason, a.outcome]))),
+  );
   byId('audit-error').textContent = state.auditError ? `Audit log could not be read: ${state.auditError}` : '';
   byId('refreshed').textContent = new Date().toLocaleTimeString();
 }

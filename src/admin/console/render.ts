@@ -56,7 +56,7 @@ export function renderConsole(model: ConsoleModel): string {
   .axis { display: flex; justify-content: space-between; }
   .legend { list-style: none; margin: .2rem 0 0; padding: 0; font-size: .85em; display: flex; flex-wrap: wrap; gap: 0 .8rem; }
   .lines td { font-size: .85em; } .lines .cid { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
-  .level-error td, .level-fatal td { background: #fbe7e9; } .level-warn td { background: #fff8e1; }
+  .level-error, .level-error td, .level-fatal, .level-fatal td { background: #fbe7e9; } .level-warn, .level-warn td { background: #fff8e1; }
   #flash:empty, #error:empty, #audit-error:empty { display: none; } #error, #audit-error { color: #842029; }
   form label { display: block; margin: .4rem 0; } textarea { width: 30rem; max-width: 100%; box-sizing: border-box; }
   @media (max-width: 600px) {
