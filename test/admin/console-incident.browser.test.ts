@@ -192,6 +192,11 @@ describe.skipIf(NO_CHROMIUM)(`console incident view in headless Chromium${NO_CHR
     shots.push(...(await shoot(page, 'recovered')));
     console.log(`console screenshots:\n${shots.join('\n')}`);
 
+    // Sign out: a CSRF-checked form post, then the login page; the console is closed after it.
+    await Promise.all([page.waitForURL(`${app.url}/login`), page.click('#logout-form button')]);
+    const after = await page.goto(`${app.url}/admin`);
+    expect(after?.status()).toBe(401);
+
     expect(pageErrors).toEqual([]);
     expect(cspProblems).toEqual([]);
     await context.close();
