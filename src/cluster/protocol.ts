@@ -276,7 +276,7 @@ export function parseTelemetryDelta(raw: Record<string, unknown>): TelemetryDelt
   for (const b of Array.isArray(raw['buckets']) ? raw['buckets'].slice(-TELEMETRY_BUCKETS) : []) {
     if (!isRecord(b) || !isFiniteNumber(b['t'])) continue;
     const errors: Record<string, number> = {};
-    if (isRecord(b['errors'])) for (const [code, n] of Object.entries(b['errors']).slice(0, 50)) if (/^[A-Z_]{1,60}$/.test(code)) errors[code] = num(n);
+    if (isRecord(b['errors'])) for (const [code, n] of Object.entries(b['errors']).slice(0, 50)) if (/^[A-Z0-9_]{1,60}$/.test(code)) errors[code] = num(n);
     const latency = Array.isArray(b['latency']) ? b['latency'].slice(0, LATENCY_BOUNDS_MS.length + 1).map(num) : [];
     while (latency.length < LATENCY_BOUNDS_MS.length + 1) latency.push(0);
     buckets.push({

@@ -27,6 +27,7 @@ import {
   type LogLine,
   type TelemetryView,
   type WorkerExitView,
+  type WorkerTelemetry,
 } from './protocol.js';
 import { TelemetryStore } from './telemetry-store.js';
 import { RestartPolicy } from './restart-policy.js';
@@ -487,7 +488,7 @@ export class Supervisor {
   /** Every live worker's history and recent lines, those of recently exited ones, and the primary's. */
   telemetry(): TelemetryView {
     const seen = new Set<Tracked>();
-    const workers = [];
+    const workers: WorkerTelemetry[] = [];
     for (const t of [...this.live, ...this.exitedHistory.slice().reverse()]) {
       if (seen.has(t)) continue;
       seen.add(t);
