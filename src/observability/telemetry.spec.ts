@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TELEMETRY_BUCKETS } from '../cluster/protocol.js';
 import { isWarnOrWorse, TelemetryRecorder } from './telemetry.js';
+import { createRootLogger } from './logger.js';
 
 describe('TelemetryRecorder', () => {
   it('counts requests, errors by code and shed answers in 10 s buckets', () => {
@@ -41,5 +42,19 @@ describe('TelemetryRecorder', () => {
     expect(isWarnOrWorse('{"level":"warn","msg":"x"}')).toBe(true);
     expect(isWarnOrWorse('{"level":"fatal","msg":"x"}')).toBe(true);
     expect(isWarnOrWorse('{"level":"info","msg":"level warn"}')).toBe(false);
+  });
+});
+
+describe('recent lines through the root logger', () => {
+  it('are the redacted lines: credentials in messages and secret fields never reach the console', () => {
+    const recorder = new TelemetryRecorder();
+    const sink = { write: () => true };
+    const logger = createRootLogger({ level: 'info', destination: sink, onWarnLine: (line) => recorder.recordLogLine(line) });
+    logger.info('quiet line');
+    logger.warn({ password: 'hunter2', errorCode: 'DB_UNAVAILABLE' }, 'cannot reach postgres://app:s3cret@db:5432/rampart');
+    const [line, ...rest] = recorder.full().logs;
+    expect(rest).toEqual([]);
+    expect(line).toMatchObject({ level: 'warn', errorCode: 'DB_UNAVAILABLE', msg: 'cannot reach postgres://app:[REDACTED]@db:5432/rampart' });
+    expect(JSON.stringify(line)).not.toContain('s3cret');
   });
 });
