@@ -81,4 +81,25 @@ describe('console incident view, cluster (WORKERS=2)', () => {
     const system = (await (await admin.get('/admin/api/system-status')).json()) as unknown;
     expect(contract.problems('/admin/api/system-status', 'get', 200, system)).toEqual([]);
   }, 90_000);
+
+  it('a crashed worker: its row says how it ended, and the primary\'s line about it is in the recent list', async () => {
+    const before = (await (await admin.get('/admin/api/worker/status')).json()) as WorkerStatus;
+    const victim = before.workers.find((w) => w.state === 'ready' && w.pid !== null)!;
+    process.kill(victim.pid!, 'SIGKILL');
+    await expect
+      .poll(
+        async () => {
+          const status = (await (await admin.get('/admin/api/worker/status', { headers: { connection: 'close' } })).json()) as WorkerStatus;
+          return status.workers.some((w) => w.lastExit?.signal === 'SIGKILL' && (w.lastExit as { unexpected?: boolean }).unexpected === true);
+        },
+        { timeout: 15_000, interval: 300 },
+      )
+      .toBe(true);
+    await expect
+      .poll(async () => {
+        const html = await (await admin.get('/admin/incident', { headers: { connection: 'close' } })).text();
+        return /worker exited unexpectedly<\/td><td class="cid"><\/td><td>primary<\/td>/.test(html);
+      }, { timeout: 10_000, interval: 500 })
+      .toBe(true);
+  }, 60_000);
 });
