@@ -24,7 +24,7 @@ export class IncidentService {
         if (error instanceof HealthCheckFailedException) return error.payload;
         throw error;
       }),
-      this.runtime.channel.requestTelemetry().then(
+      this.runtime.channel.requestTelemetry(minutes).then(
         (view): { view: TelemetryView; error: null } => ({ view, error: null }),
         (error: unknown) => ({ view: null, error: error instanceof Error ? error.message : String(error) }),
       ),

@@ -76,6 +76,7 @@ describe('protocol parsing', () => {
     expect(telemetry.buckets[0]!.latency).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     expect(telemetry.logs.length).toBeLessThanOrEqual(RECENT_LOG_LINES);
     expect(telemetry.logs[0]!.msg).toHaveLength(500);
-    expect(parseWorkerMessage({ type: 'request', id: 'x:1', op: 'telemetry' })).toEqual({ type: 'request', id: 'x:1', op: 'telemetry' });
+    expect(parseWorkerMessage({ type: 'request', id: 'x:1', op: 'telemetry', payload: { minutes: 15 } })).toEqual({ type: 'request', id: 'x:1', op: 'telemetry', payload: { minutes: 15 } });
+    expect(parseWorkerMessage({ type: 'request', id: 'x:2', op: 'telemetry' })).toMatchObject({ payload: { minutes: 60 } });
   });
 });

@@ -82,6 +82,11 @@ export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000
 /** Workers whose history the primary keeps: the live ones plus this many that have exited. */
 export const TELEMETRY_EXITED_KEPT = 8;
 
+/** Only the buckets of the window the console shows cross IPC (an hour of every worker is large). */
+export interface TelemetryRequest {
+  minutes: number;
+}
+
 export interface TelemetryBucket {
   /** Bucket start, epoch ms (a multiple of TELEMETRY_BUCKET_MS). */
   t: number;
@@ -170,7 +175,7 @@ export interface WorkerRequestMessage {
   /** Correlation id, unique within the sending worker. */
   id: string;
   op: RequestOp;
-  payload?: RollingRestartRequest | SetLogLevelRequest;
+  payload?: RollingRestartRequest | SetLogLevelRequest | TelemetryRequest;
 }
 
 export type WorkerToPrimary = ReadyMessage | HeartbeatMessage | StoppingMessage | WorkerRequestMessage;
@@ -259,6 +264,10 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
       if (op === 'rollingRestart') {
         if (!isRecord(payload)) return null;
         return { type: 'request', id, op, payload: parseRollingRestartRequest(payload) };
+      }
+      if (op === 'telemetry') {
+        const minutes = isRecord(payload) && isFiniteNumber(payload['minutes']) ? Math.min(Math.max(1, payload['minutes']), 60) : 60;
+        return { type: 'request', id, op, payload: { minutes } };
       }
       return { type: 'request', id, op };
     }

@@ -5,6 +5,7 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   parseWorkerMessage,
   STOP_TEARDOWN_MARGIN_MS,
+  TELEMETRY_BUCKET_MS,
   TELEMETRY_EXITED_KEPT,
   WORKER_ENV,
   type EmptySlotReason,
@@ -25,6 +26,7 @@ import {
   type WorkerState,
   type WorkerStatus,
   type LogLine,
+  type TelemetryRequest,
   type TelemetryView,
   type WorkerExitView,
   type WorkerTelemetry,
@@ -486,13 +488,15 @@ export class Supervisor {
   }
 
   /** Every live worker's history and recent lines, those of recently exited ones, and the primary's. */
-  telemetry(): TelemetryView {
+  telemetry(minutes = 60): TelemetryView {
+    const since = this.now() - minutes * 60_000 - TELEMETRY_BUCKET_MS;
     const seen = new Set<Tracked>();
     const workers: WorkerTelemetry[] = [];
     for (const t of [...this.live, ...this.exitedHistory.slice().reverse()]) {
       if (seen.has(t)) continue;
       seen.add(t);
-      workers.push({ id: t.id, slot: t.slot.index, pid: t.pid, alive: !t.exited, ...t.telemetry.view() });
+      const { buckets, logs } = t.telemetry.view();
+      workers.push({ id: t.id, slot: t.slot.index, pid: t.pid, alive: !t.exited, buckets: buckets.filter((b) => b.t >= since), logs });
     }
     return { mode: 'cluster', workers, primaryLogs: this.options.recentLogs?.() ?? [] };
   }
@@ -995,7 +999,7 @@ export class Supervisor {
     }
     let result: unknown;
     try {
-      if (request.op === 'telemetry') result = this.telemetry();
+      if (request.op === 'telemetry') result = this.telemetry((request.payload as TelemetryRequest | undefined)?.minutes ?? 60);
       else if (request.op === 'setLogLevel') result = this.setLogLevel(request.payload as SetLogLevelRequest);
       else if (request.op === 'status') result = this.status();
       else result = this.beginRollingRestart((request.payload as RollingRestartRequest | undefined) ?? { reason: '' }).result;

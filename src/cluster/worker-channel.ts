@@ -3,6 +3,7 @@ import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   parsePrimaryMessage,
+  TELEMETRY_BUCKET_MS,
   WORKER_ENV,
   type LogLevelMessage,
   type LogLevelOverride,
@@ -12,6 +13,7 @@ import {
   type RolloutResult,
   type SupervisorStatus,
   type TelemetryDelta,
+  type TelemetryRequest,
   type TelemetryView,
 } from './protocol.js';
 import { RestartPolicy } from './restart-policy.js';
@@ -87,8 +89,8 @@ export interface WorkerChannel {
   onLogLevel(callback: (change: LogLevelMessage) => void): () => void;
   /** Feeds heartbeats (cluster) or the telemetry answer (single) with this process's history. */
   setTelemetrySource(source: TelemetrySource): void;
-  /** Every worker's history, aggregated by the primary; in single mode this process's own. */
-  requestTelemetry(): Promise<TelemetryView>;
+  /** Every worker's history of the last `minutes`, gathered by the primary; in single mode this process's own. */
+  requestTelemetry(minutes: number): Promise<TelemetryView>;
   /** Stops timers and listeners; pending requests reject. */
   close(): void;
 }
@@ -263,10 +265,12 @@ class DefaultWorkerChannel implements WorkerChannel {
     this.telemetrySource = source;
   }
 
-  requestTelemetry(): Promise<TelemetryView> {
-    if (this.port) return this.request('telemetry') as Promise<TelemetryView>;
+  requestTelemetry(minutes: number): Promise<TelemetryView> {
+    if (this.port) return this.request('telemetry', { minutes }) as Promise<TelemetryView>;
     const own = this.telemetrySource?.full() ?? { buckets: [], logs: [] };
-    return Promise.resolve({ mode: 'single', workers: [{ id: 0, slot: 0, pid: process.pid, alive: true, ...own }], primaryLogs: [] });
+    const since = this.now() - minutes * 60_000 - TELEMETRY_BUCKET_MS;
+    const buckets = own.buckets.filter((b) => b.t >= since);
+    return Promise.resolve({ mode: 'single', workers: [{ id: 0, slot: 0, pid: process.pid, alive: true, buckets, logs: own.logs }], primaryLogs: [] });
   }
 
   onLogLevel(callback: (change: LogLevelMessage) => void): () => void {
@@ -381,7 +385,7 @@ class DefaultWorkerChannel implements WorkerChannel {
     else pending.reject(new SupervisorRequestError(message.error.code, message.error.message));
   }
 
-  private request(op: RequestOp, payload?: RollingRestartRequest | SetLogLevelRequest): Promise<unknown> {
+  private request(op: RequestOp, payload?: RollingRestartRequest | SetLogLevelRequest | TelemetryRequest): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       this.sequence += 1;
       const id = `${process.pid}:${this.sequence}`;
