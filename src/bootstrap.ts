@@ -23,6 +23,8 @@ import { metricsMiddleware } from './observability/metrics.middleware.js';
 import { correlationMiddleware } from './observability/correlation.js';
 import { middlewareChain } from './core/middleware-chain.js';
 import { createRootLogger } from './observability/logger.js';
+import { TelemetryRecorder } from './observability/telemetry.js';
+import { BreakerService, MAIN_DB_BREAKER } from './resilience/breaker.service.js';
 import { requestLogger } from './observability/request-logger.js';
 import { NestLogger } from './observability/nest-logger.js';
 import { LogLevelControl } from './observability/log-level.js';
@@ -67,7 +69,8 @@ export interface RunningApp {
  */
 export async function startApp(options: StartOptions): Promise<RunningApp> {
   const { config, warnings } = loadConfig(options.env, VERSION);
-  const logger = createRootLogger({ level: config.app.logLevel, destination: options.logDestination });
+  const telemetry = new TelemetryRecorder();
+  const logger = createRootLogger({ level: config.app.logLevel, destination: options.logDestination, onWarnLine: (line) => telemetry.recordLogLine(line) });
   for (const warning of warnings) logger.warn(warning);
   const registry = new ShutdownRegistry(config.resilience.shutdown, logger);
   registry.register({ name: 'flush-logs', phase: 'logs', close: () => new Promise<void>((resolve) => logger.flush(() => resolve())) });
@@ -102,10 +105,11 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
       single: { churnWindowS: config.cluster.churnWindowS, churnMax: config.cluster.churnMax, cooldownS: config.cluster.cooldownS },
     });
     registry.register({ name: 'worker-channel', phase: 'logs', close: () => channel.close() });
+    channel.setTelemetrySource(telemetry);
     const logLevel = new LogLevelControl(logger, config.app.logLevel);
     channel.onLogLevel((change) => logLevel.apply(change));
     registry.register({ name: 'log-level', phase: 'logs', close: () => logLevel.close() });
-    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel, logLevel };
+    const runtime: Runtime = { config, logger, registry, databaseUrl, embedded: !config.database.url, channel, logLevel, telemetry };
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), {
       bodyParser: false,
       logger: new NestLogger(logger),
@@ -152,6 +156,8 @@ export async function startApp(options: StartOptions): Promise<RunningApp> {
   }
 }
 
+const TELEMETRY_SAMPLE_MS = 2000;
+
 const CONSOLE_ASSET_DIRS = ['src/admin/console', 'libs/api-client/src'];
 
 function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
@@ -164,6 +170,16 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   const pool = app.get(PoolManager);
   // Requests waiting for a connection mean more admitted work would only queue in the pool.
   admission.watchPool(() => pool.stats().waiting);
+  const breaker = app.get<BreakerService>(MAIN_DB_BREAKER);
+  const sampleTelemetry = () => {
+    const stats = pool.stats();
+    runtime.telemetry.sample({ poolSaturation: stats.saturation, poolWaiting: stats.waiting, breakerState: breaker.snapshot().state });
+  };
+  sampleTelemetry();
+  // Gauges for the console's charts; a few samples per 10 s bucket catch most spikes.
+  const sampler = setInterval(sampleTelemetry, TELEMETRY_SAMPLE_MS);
+  sampler.unref();
+  registry.register({ name: 'telemetry-sampler', phase: 'jobs', close: () => clearInterval(sampler) });
   // Order matters: admission first, so a refusal costs nothing else (it sets its own
   // correlation id); then the correlation id exists before anything can fail, and the request
   // logger sees body-parser failures too. Each group is one layer (see middlewareChain).
@@ -175,7 +191,7 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
       securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })),
       sessionCacheHeaders,
       requestLogger(logger),
-      metricsMiddleware(app.get(MetricsService)),
+      metricsMiddleware(app.get(MetricsService), runtime.telemetry),
       // Before routing, static files included: DNS rebinding must not reach any path.
       allowedHostsMiddleware(config.security.allowedHosts, app.get(TrustedProxies).trust),
       (req, res, next) => {

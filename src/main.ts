@@ -153,10 +153,13 @@ async function main(): Promise<void> {
   if (config.cluster.workers > 1 && cluster.isPrimary) {
     const { runPrimary } = await import('./cluster/primary.js');
     const { createRootLogger } = await import('./observability/logger.js');
-    const logger = createRootLogger({ level: config.app.logLevel, base: { pid: process.pid, role: 'primary' } });
+    const { TelemetryRecorder } = await import('./observability/telemetry.js');
+    // The primary's own warn/error lines (crashes, blocked restarts) reach the console too.
+    const primaryLines = new TelemetryRecorder();
+    const logger = createRootLogger({ level: config.app.logLevel, base: { pid: process.pid, role: 'primary' }, onWarnLine: (line) => primaryLines.recordLogLine(line) });
     let outcome: 'running' | 'stopped';
     try {
-      outcome = await runPrimary(config, process.env, logger, releaseSignals);
+      outcome = await runPrimary(config, process.env, logger, releaseSignals, () => primaryLines.full().logs);
     } catch (error) {
       logger.fatal({ err: error }, 'cluster primary failed to start');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));

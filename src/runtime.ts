@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { WorkerChannel } from './cluster/worker-channel.js';
 import type { RampartConfig } from './config/rampart-config.js';
 import type { LogLevelControl } from './observability/log-level.js';
+import type { TelemetryRecorder } from './observability/telemetry.js';
 import type { ShutdownRegistry } from './resilience/shutdown-registry.service.js';
 
 /** What exists before Nest does: validated config, the root logger, the registry, the database URL. */
@@ -15,6 +16,8 @@ export interface Runtime {
   channel: WorkerChannel;
   /** This process's runtime log level (PUT /admin/api/log-level). */
   logLevel: LogLevelControl;
+  /** This process's console history (buckets, recent warn/error lines). */
+  telemetry: TelemetryRecorder;
 }
 
 export const RUNTIME = Symbol('RUNTIME');

@@ -1,11 +1,14 @@
-import { Body, Controller, Get, Header, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.decorators.js';
 import { AuthService } from '../auth/auth.service.js';
 import { AppException } from '../core/errors/index.js';
 import { correlationIdOf } from '../observability/correlation.js';
-import { RestartFormBody } from './admin.dto.js';
+import { LogoutFormBody, RestartFormBody } from './admin.dto.js';
+import { renderIncident } from './console/incident-view.js';
+import { consoleWindow, IncidentService } from './incident.service.js';
+import { RUNTIME, type Runtime } from '../runtime.js';
 import { AdminService } from './admin.service.js';
 import { AuditLogService } from './audit-log.service.js';
 import { renderConsole } from './console/render.js';
@@ -25,26 +28,59 @@ export class AdminConsoleController {
     private readonly admin: AdminService,
     private readonly audit: AuditLogService,
     private readonly auth: AuthService,
+    private readonly incident: IncidentService,
+    @Inject(RUNTIME) private readonly runtime: Runtime,
   ) {}
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
-  async console(@Req() req: Request, @Res({ passthrough: true }) res: Response, @CurrentUser() user: AuthenticatedUser, @Query('flash') flash?: string): Promise<string> {
-    const [system, workers, audit] = await Promise.all([
+  async console(
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+    @CurrentUser() user: AuthenticatedUser,
+    @Query('flash') flash?: string,
+    @Query('minutes') minutes?: string,
+  ): Promise<string> {
+    const window = consoleWindow(minutes);
+    const [system, workers, audit, incident] = await Promise.all([
       this.admin.systemStatus(),
       this.admin.workerStatus(),
-      // The console must open while the database is degraded: that is when it is needed.
-      this.audit.list(20, null).catch(() => []),
+      // The console must open while the database is degraded (that is when it is needed), and
+      // say that the audit log could not be read rather than show an empty one.
+      this.audit.list(20, null).then(
+        (entries) => ({ entries, error: null }),
+        (error: unknown) => ({ entries: [], error: describeFailure(error) }),
+      ),
+      this.incident.model(window),
     ]);
     return renderConsole({
+      incidentHtml: renderIncident(incident),
+      minutes: window,
+      grafanaUrl: this.runtime.config.app.grafanaUrl,
       nonce: String((res.locals as { cspNonce?: string }).cspNonce ?? ''),
       // Stored before the page goes out: a token no stored session backs would fail every post.
       csrfToken: await this.auth.csrfToken(req, res),
       username: user.username,
-      state: { system, workers, audit },
+      state: { system, workers, audit: audit.entries, auditError: audit.error },
       flash: flash !== undefined ? (FLASH[flash] ?? null) : null,
     });
+  }
+
+  /** The incident part alone (status strip, charts, recent lines): what the page refreshes with. */
+  @Get('incident')
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  async incidentFragment(@Query('minutes') minutes?: string): Promise<string> {
+    return renderIncident(await this.incident.model(consoleWindow(minutes)));
+  }
+
+  /** The console's sign-out button: a form post (CSRF-checked like every post), then the login page. */
+  @Post('logout')
+  @HttpCode(303)
+  async logout(@Body() _body: LogoutFormBody, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    await this.auth.logout(req, res);
+    res.setHeader('Location', '/login');
   }
 
   /** The form's no-JavaScript path: same service, answered with a redirect back to the console. */
@@ -64,4 +100,9 @@ export class AdminConsoleController {
     }
     res.setHeader('Location', `/admin?flash=${flash}`);
   }
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof AppException) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
 }

@@ -67,6 +67,13 @@ export class RestartFormBody extends RestartBody {
   _csrf?: string;
 }
 
+/** The console's sign-out form: only its CSRF field (checked by the CSRF middleware). */
+export class LogoutFormBody {
+  @IsOptional()
+  @IsString()
+  _csrf?: string;
+}
+
 export class AuditQuery extends PageLimitQuery {
   @ApiPropertyOptional({ description: 'Entry id: return entries older than it' })
   @IsOptional()
@@ -93,6 +100,13 @@ export class PolicyDto {
   @ApiProperty() nextAction!: string;
 }
 
+export class WorkerExitDto {
+  @ApiProperty({ type: Number, nullable: true, description: 'Exit code, or null when a signal ended it' }) code!: number | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Signal that ended it, or null' }) signal!: string | null;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ description: 'A crash or watchdog kill, not a planned replacement or a stop' }) unexpected!: boolean;
+}
+
 export class WorkerDto {
   @ApiProperty() slot!: number;
   @ApiProperty() id!: number;
@@ -104,9 +118,12 @@ export class WorkerDto {
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) lastHeartbeatAt!: string | null;
   @ApiProperty({ type: Number, nullable: true }) eventLoopLagMs!: number | null;
   @ApiProperty({ enum: ['ok', 'lagging', 'unresponsive', 'n/a'] }) watchdog!: string;
-  @ApiProperty({ required: false, description: 'Cluster mode: resident set size at the last heartbeat, bytes' }) rssBytes?: number;
+  @ApiProperty({ required: false, description: 'Resident set size (cluster mode: at the last heartbeat), bytes' }) rssBytes?: number;
   @ApiProperty({ required: false, description: 'Cluster mode: requests received since the worker started' }) requests?: number;
   @ApiProperty({ required: false, description: 'WORKER_MAX_REQUESTS: this worker\'s jittered request limit' }) requestLimit?: number;
+  @ApiProperty({ required: false, description: 'V8 heap in use (cluster mode: at the last heartbeat), bytes' }) heapUsedBytes?: number;
+  @ApiProperty({ type: WorkerExitDto, required: false, description: "How the slot's previous worker ended (an empty slot's row: how this one ended)" })
+  lastExit?: WorkerExitDto;
 }
 
 export class RestartRecordDto {

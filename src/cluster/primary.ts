@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { RampartConfig } from '../config/rampart-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../database/embedded-postgres.js';
+import type { LogLine } from './protocol.js';
 import { Supervisor } from './supervisor.js';
 
 const POLICY_VALUE = { allowed: 0, cooling_down: 1, blocked: 2 } as const;
@@ -19,6 +20,8 @@ export async function runPrimary(
   logger: Logger,
   /** Removes main's startup signal holders; returns a signal that arrived meanwhile. */
   releaseSignals: () => NodeJS.Signals | null,
+  /** The primary's recent warn/error lines, for the console. */
+  recentLogs: () => LogLine[] = () => [],
 ): Promise<'running' | 'stopped'> {
   const workerEnv: Record<string, string> = {};
   let embedded: EmbeddedDatabase | null = null;
@@ -59,6 +62,7 @@ export async function runPrimary(
       error: (obj, msg) => logger.error({ component: 'supervisor', ...obj }, msg),
     },
     onRestart: (kind) => restarts.inc({ reason: kind }),
+    recentLogs,
     onLogLevel: (level) => {
       logger.level = level ?? config.app.logLevel;
     },

@@ -44,6 +44,10 @@ export interface HeartbeatMessage {
   rssBytes?: number;
   /** HTTP requests this worker has received since it started (worker recycling, status). */
   requests?: number;
+  /** V8 heap in use at the beat, bytes (status). */
+  heapUsedBytes?: number;
+  /** The newest telemetry buckets and the log lines since the last beat (console history). */
+  telemetry?: TelemetryDelta;
 }
 
 /**
@@ -60,7 +64,84 @@ export interface StoppingMessage {
  * `metrics`: every worker's Prometheus registry aggregated by the primary, as exposition text.
  * `setLogLevel`: a temporary log level for every process (the primary broadcasts `logLevel`).
  */
-export type RequestOp = 'status' | 'rollingRestart' | 'metrics' | 'setLogLevel';
+export type RequestOp = 'status' | 'rollingRestart' | 'metrics' | 'setLogLevel' | 'telemetry';
+
+// ---------------------------------------------------------------------------------------------
+// Console history: every worker keeps 10 s buckets and its recent warn/error lines, sends the
+// newest ones with each heartbeat, and the primary keeps them per worker (bounded), so the
+// console has the last hour across workers without Prometheus.
+// ---------------------------------------------------------------------------------------------
+
+export const TELEMETRY_BUCKET_MS = 10_000;
+/** One hour of 10 s buckets per worker. */
+export const TELEMETRY_BUCKETS = 360;
+/** Recent warn/error/fatal lines kept per worker (and by the primary for itself). */
+export const RECENT_LOG_LINES = 200;
+/** Upper bounds (ms) of the latency histogram in every bucket; one more count for "above". */
+export const LATENCY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000] as const;
+/** Workers whose history the primary keeps: the live ones plus this many that have exited. */
+export const TELEMETRY_EXITED_KEPT = 8;
+
+/** Only the buckets of the window the console shows cross IPC (an hour of every worker is large). */
+export interface TelemetryRequest {
+  minutes: number;
+}
+
+export interface TelemetryBucket {
+  /** Bucket start, epoch ms (a multiple of TELEMETRY_BUCKET_MS). */
+  t: number;
+  requests: number;
+  /** Non-2xx answers by contract error code. */
+  errors: Record<string, number>;
+  /** Counts per LATENCY_BOUNDS_MS bucket plus one overflow count. */
+  latency: number[];
+  /** Highest main-pool saturation (in use / max) sampled in the bucket. */
+  poolSaturation: number;
+  /** Most requests waiting for a pool connection sampled in the bucket. */
+  poolWaiting: number;
+  /** Worst breaker state seen: 0 closed, 1 half-open, 2 open. */
+  breaker: number;
+  /** Requests refused by admission control (OVERLOADED). */
+  shed: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+export type LogLineLevel = 'warn' | 'error' | 'fatal';
+
+/** A warn-or-worse log line, already through the logger's redaction. */
+export interface LogLine {
+  /** Per-process sequence number: the heartbeat sends lines newer than the last one sent. */
+  seq: number;
+  at: string;
+  level: LogLineLevel;
+  msg: string;
+  correlationId: string | null;
+  errorCode: string | null;
+  route: string | null;
+  status: number | null;
+}
+
+export interface TelemetryDelta {
+  buckets: TelemetryBucket[];
+  logs: LogLine[];
+}
+
+export interface WorkerTelemetry {
+  id: number;
+  slot: number;
+  pid: number | null;
+  alive: boolean;
+  buckets: TelemetryBucket[];
+  logs: LogLine[];
+}
+
+/** What the `telemetry` request answers: every worker's history, and the primary's own lines. */
+export interface TelemetryView {
+  mode: 'cluster' | 'single';
+  workers: WorkerTelemetry[];
+  primaryLogs: LogLine[];
+}
 
 /** pino's levels an operator may switch to at runtime (`silent` is not: an incident needs logs). */
 export const RUNTIME_LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -94,7 +175,7 @@ export interface WorkerRequestMessage {
   /** Correlation id, unique within the sending worker. */
   id: string;
   op: RequestOp;
-  payload?: RollingRestartRequest | SetLogLevelRequest;
+  payload?: RollingRestartRequest | SetLogLevelRequest | TelemetryRequest;
 }
 
 export type WorkerToPrimary = ReadyMessage | HeartbeatMessage | StoppingMessage | WorkerRequestMessage;
@@ -167,12 +248,14 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
       const beat: HeartbeatMessage = { type: 'heartbeat', lagMs: raw['lagMs'], at: isFiniteNumber(raw['at']) ? raw['at'] : 0 };
       if (isFiniteNumber(raw['rssBytes']) && raw['rssBytes'] >= 0) beat.rssBytes = raw['rssBytes'];
       if (isFiniteNumber(raw['requests']) && raw['requests'] >= 0) beat.requests = raw['requests'];
+      if (isFiniteNumber(raw['heapUsedBytes']) && raw['heapUsedBytes'] >= 0) beat.heapUsedBytes = raw['heapUsedBytes'];
+      if (isRecord(raw['telemetry'])) beat.telemetry = parseTelemetryDelta(raw['telemetry']);
       return beat;
     case 'request': {
       const id = raw['id'];
       const op = raw['op'];
       if (typeof id !== 'string' || id.length === 0 || id.length > 200) return null;
-      if (op !== 'status' && op !== 'rollingRestart' && op !== 'metrics' && op !== 'setLogLevel') return null;
+      if (op !== 'status' && op !== 'rollingRestart' && op !== 'metrics' && op !== 'setLogLevel' && op !== 'telemetry') return null;
       const payload = raw['payload'];
       if (op === 'setLogLevel') {
         const request = isRecord(payload) ? parseSetLogLevelRequest(payload) : null;
@@ -182,11 +265,58 @@ export function parseWorkerMessage(raw: unknown): WorkerToPrimary | null {
         if (!isRecord(payload)) return null;
         return { type: 'request', id, op, payload: parseRollingRestartRequest(payload) };
       }
+      if (op === 'telemetry') {
+        const minutes = isRecord(payload) && isFiniteNumber(payload['minutes']) ? Math.min(Math.max(1, payload['minutes']), 60) : 60;
+        return { type: 'request', id, op, payload: { minutes } };
+      }
       return { type: 'request', id, op };
     }
     default:
       return null;
   }
+}
+
+const num = (value: unknown): number => (isFiniteNumber(value) && value >= 0 ? value : 0);
+const textOrNull = (value: unknown, max: number): string | null => (typeof value === 'string' ? value.slice(0, max) : null);
+
+/** Bounded and typed: a worker's history is shown to operators, never trusted as code. */
+export function parseTelemetryDelta(raw: Record<string, unknown>): TelemetryDelta {
+  const buckets: TelemetryBucket[] = [];
+  for (const b of Array.isArray(raw['buckets']) ? raw['buckets'].slice(-TELEMETRY_BUCKETS) : []) {
+    if (!isRecord(b) || !isFiniteNumber(b['t'])) continue;
+    const errors: Record<string, number> = {};
+    if (isRecord(b['errors'])) for (const [code, n] of Object.entries(b['errors']).slice(0, 50)) if (/^[A-Z0-9_]{1,60}$/.test(code)) errors[code] = num(n);
+    const latency = Array.isArray(b['latency']) ? b['latency'].slice(0, LATENCY_BOUNDS_MS.length + 1).map(num) : [];
+    while (latency.length < LATENCY_BOUNDS_MS.length + 1) latency.push(0);
+    buckets.push({
+      t: b['t'],
+      requests: num(b['requests']),
+      errors,
+      latency,
+      poolSaturation: num(b['poolSaturation']),
+      poolWaiting: num(b['poolWaiting']),
+      breaker: Math.min(2, num(b['breaker'])),
+      shed: num(b['shed']),
+      rssBytes: num(b['rssBytes']),
+      heapUsedBytes: num(b['heapUsedBytes']),
+    });
+  }
+  const logs: LogLine[] = [];
+  for (const l of Array.isArray(raw['logs']) ? raw['logs'].slice(-RECENT_LOG_LINES) : []) {
+    if (!isRecord(l) || !isFiniteNumber(l['seq'])) continue;
+    const level = l['level'] === 'fatal' || l['level'] === 'error' ? l['level'] : 'warn';
+    logs.push({
+      seq: l['seq'],
+      at: textOrNull(l['at'], 40) ?? '',
+      level,
+      msg: textOrNull(l['msg'], 500) ?? '',
+      correlationId: textOrNull(l['correlationId'], 100),
+      errorCode: textOrNull(l['errorCode'], 60),
+      route: textOrNull(l['route'], 200),
+      status: isFiniteNumber(l['status']) ? l['status'] : null,
+    });
+  }
+  return { buckets, logs };
 }
 
 function parseSetLogLevelRequest(raw: Record<string, unknown>): SetLogLevelRequest | null {
@@ -333,6 +463,18 @@ export interface WorkerStatus {
   requests?: number;
   /** Cluster mode with WORKER_MAX_REQUESTS: this worker's jittered request limit. */
   requestLimit?: number;
+  /** Cluster mode, from the last heartbeat: V8 heap in use, bytes. */
+  heapUsedBytes?: number;
+  /** How the slot's previous worker ended; absent while the slot has had only this one. */
+  lastExit?: WorkerExitView;
+}
+
+export interface WorkerExitView {
+  code: number | null;
+  signal: string | null;
+  at: string;
+  /** A crash or watchdog kill, not a planned replacement or a stop. */
+  unexpected: boolean;
 }
 
 /** Why a slot has no worker right now. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PrimaryToWorker } from './protocol.js';
+import type { PrimaryToWorker, TelemetryView } from './protocol.js';
 import { Supervisor, type ClusterPrimary, type SupervisorOptions, type WorkerHandle } from './supervisor.js';
 
 /**
@@ -659,6 +659,40 @@ describe('Supervisor', () => {
       // Answered at once with `running`: the asking worker is itself replaced by the rollout.
       expect(restartReply).toMatchObject({ ok: true, result: { status: 'running', restartId: 'adm-1' } });
       await advance(200);
+    });
+
+    it('telemetry: keeps each worker\'s buckets (the resent last one replaced) and lines, also after the worker crashed, and the primary\'s own lines', async () => {
+      const primaryLine = { seq: 1, at: '2025-01-01T12:00:00.000Z', level: 'error' as const, msg: 'worker exited unexpectedly', correlationId: null, errorCode: null, route: null, status: null };
+      const { fake, supervisor } = await started({ recentLogs: () => [primaryLine] });
+      const [a, b] = fake.workers;
+      const base = Math.floor(Date.now() / 10_000) * 10_000 - 10_000;
+      const bucket = (offset: number, requests: number) => ({ t: base + offset, requests, errors: { DB_QUERY_TIMEOUT: 1 }, latency: [1], poolSaturation: 0.5, poolWaiting: 2, breaker: 2, shed: 0, rssBytes: 1e8, heapUsedBytes: 5e7 });
+      const line = (seq: number) => ({ seq, at: '2025-01-01T12:00:01.000Z', level: 'error', msg: 'GET /api/lots 504', correlationId: `c-${seq}`, errorCode: 'DB_QUERY_TIMEOUT', route: '/api/lots', status: 504 });
+      // An hour-old bucket is kept by the primary but is outside a 15-minute request.
+      a!.emit('message', { type: 'heartbeat', lagMs: 1, at: 0, heapUsedBytes: 5e7, telemetry: { buckets: [bucket(-3_600_000, 9), bucket(0, 1), bucket(10_000, 2)], logs: [line(1)] } });
+      // The next beat resends the bucket being filled (now with more requests) and one new line.
+      a!.emit('message', { type: 'heartbeat', lagMs: 1, at: 0, telemetry: { buckets: [bucket(10_000, 5)], logs: [line(1), line(2)] } });
+      b!.emit('message', { type: 'heartbeat', lagMs: 1, at: 0, telemetry: { buckets: [bucket(10_000, 7)], logs: [] } });
+      a!.exit(1, null);
+      b!.emit('message', { type: 'request', id: '8:1', op: 'telemetry', payload: { minutes: 15 } });
+      const reply = b!.sent.find((m) => m.type === 'response' && m.id === '8:1') as { ok: true; result: TelemetryView } | undefined;
+      expect(reply?.ok).toBe(true);
+      const view = reply!.result;
+      const ofA = view.workers.find((w) => w.pid === a!.pid)!;
+      expect(ofA.alive).toBe(false);
+      expect(ofA.buckets.map((x) => [x.t - base, x.requests])).toEqual([
+        [0, 1],
+        [10_000, 5],
+      ]);
+      expect(ofA.logs.map((l) => l.correlationId)).toEqual(['c-1', 'c-2']);
+      expect(view.workers.find((w) => w.pid === b!.pid)?.buckets.map((x) => x.requests)).toEqual([7]);
+      expect(view.primaryLogs).toEqual([primaryLine]);
+      // The crashed slot's row says how it ended.
+      const row = supervisor.status().workers.find((w) => w.pid === a!.pid);
+      expect(row?.lastExit).toMatchObject({ code: 1, signal: null, unexpected: true });
+      await advance(300);
+      // Its replacement's row keeps showing how the predecessor ended.
+      expect(supervisor.status().workers.find((w) => w.slot === row!.slot && w.state === 'ready')?.lastExit).toMatchObject({ code: 1, unexpected: true });
     });
 
     it('setLogLevel: tells every worker, then each new one on ready, and every one again when the time is up', async () => {

@@ -5,6 +5,8 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   parseWorkerMessage,
   STOP_TEARDOWN_MARGIN_MS,
+  TELEMETRY_BUCKET_MS,
+  TELEMETRY_EXITED_KEPT,
   WORKER_ENV,
   type EmptySlotReason,
   type EmptySlotView,
@@ -23,7 +25,13 @@ import {
   type WorkerRequestMessage,
   type WorkerState,
   type WorkerStatus,
+  type LogLine,
+  type TelemetryRequest,
+  type TelemetryView,
+  type WorkerExitView,
+  type WorkerTelemetry,
 } from './protocol.js';
+import { TelemetryStore } from './telemetry-store.js';
 import { RestartPolicy } from './restart-policy.js';
 import { StopSignalGate } from './stop-signals.js';
 
@@ -139,6 +147,8 @@ export interface SupervisorOptions {
    * folder stays free of the metrics library; without it the request is refused.
    */
   collectMetrics?: () => Promise<string>;
+  /** The primary's own recent warn/error lines (a crash is logged here), for the console. */
+  recentLogs?: () => LogLine[];
   /** Told about every restart as it is recorded (metrics count them by kind). */
   onRestart?: (kind: RestartKind) => void;
   /** Told when a runtime log level starts (level) or ends (null), for the primary's own logger. */
@@ -196,8 +206,11 @@ interface Tracked {
   /** Consecutive heartbeats with RSS over maxRssBytes: one spike (a big report) is not a leak. */
   rssOverBeats: number;
   requests: number | null;
+  heapUsedBytes: number | null;
   /** This worker's jittered WORKER_MAX_REQUESTS, or null when off. */
   requestLimit: number | null;
+  /** Its history for the console, kept after it exits (bounded, see TelemetryStore). */
+  readonly telemetry: TelemetryStore;
   readyWaiters: Array<(outcome: ReadyOutcome) => void>;
   exitWaiters: Array<() => void>;
 }
@@ -209,6 +222,8 @@ interface Slot {
   /** The last worker to occupy the slot, shown as `stopped` while the slot is empty. */
   last: Tracked | null;
   restarts: number;
+  /** How the slot's last worker to go ended (shown on its successor's row). */
+  lastExit: WorkerExitView | null;
   /** A replace/fill operation owns the slot; nobody else may fork into it. */
   busy: boolean;
   recoveryTimer: NodeJS.Timeout | null;
@@ -274,6 +289,8 @@ export class Supervisor {
   private readonly crashes: CrashCounter;
   private readonly slots: Slot[];
   private readonly live = new Set<Tracked>();
+  /** Workers that exited, newest last, kept for their history and last log lines. */
+  private readonly exitedHistory: Tracked[] = [];
   private readonly heartbeatIntervalMs: number;
   private readonly stuckKillMs: number;
   private readonly watchdogIntervalMs: number;
@@ -329,6 +346,7 @@ export class Supervisor {
       replacement: null,
       last: null,
       restarts: 0,
+      lastExit: null,
       busy: false,
       recoveryTimer: null,
       pending: null,
@@ -467,6 +485,20 @@ export class Supervisor {
       policy,
       crashesInWindow: this.crashes.countInWindow(now),
     };
+  }
+
+  /** Every live worker's history and recent lines, those of recently exited ones, and the primary's. */
+  telemetry(minutes = 60): TelemetryView {
+    const since = this.now() - minutes * 60_000 - TELEMETRY_BUCKET_MS;
+    const seen = new Set<Tracked>();
+    const workers: WorkerTelemetry[] = [];
+    for (const t of [...this.live, ...this.exitedHistory.slice().reverse()]) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      const { buckets, logs } = t.telemetry.view();
+      workers.push({ id: t.id, slot: t.slot.index, pid: t.pid, alive: !t.exited, buckets: buckets.filter((b) => b.t >= since), logs });
+    }
+    return { mode: 'cluster', workers, primaryLogs: this.options.recentLogs?.() ?? [] };
   }
 
   /**
@@ -888,6 +920,8 @@ export class Supervisor {
       rssBytes: null,
       rssOverBeats: 0,
       requests: null,
+      heapUsedBytes: null,
+      telemetry: new TelemetryStore(),
       requestLimit: (this.options.maxRequests ?? 0) > 0 ? jitteredLimit(this.options.maxRequests ?? 0, this.options.recycleJitter ?? DEFAULT_RECYCLE_JITTER, this.random) : null,
       readyWaiters: [],
       exitWaiters: [],
@@ -924,6 +958,8 @@ export class Supervisor {
           t.rssOverBeats = maxRss > 0 && message.rssBytes > maxRss ? t.rssOverBeats + 1 : 0;
         }
         if (message.requests !== undefined) t.requests = message.requests;
+        if (message.heapUsedBytes !== undefined) t.heapUsedBytes = message.heapUsedBytes;
+        if (message.telemetry) t.telemetry.absorb(message.telemetry);
         if (t.state !== 'ready') return;
         t.lagBeatsOver = message.lagMs > this.options.lagThresholdMs ? t.lagBeatsOver + 1 : 0;
         if (t.notice !== null && (wasUnresponsive || t.lagBeatsOver === 0) && this.verdict(t, now) === 'ok') {
@@ -963,7 +999,8 @@ export class Supervisor {
     }
     let result: unknown;
     try {
-      if (request.op === 'setLogLevel') result = this.setLogLevel(request.payload as SetLogLevelRequest);
+      if (request.op === 'telemetry') result = this.telemetry((request.payload as TelemetryRequest | undefined)?.minutes ?? 60);
+      else if (request.op === 'setLogLevel') result = this.setLogLevel(request.payload as SetLogLevelRequest);
       else if (request.op === 'status') result = this.status();
       else result = this.beginRollingRestart((request.payload as RollingRestartRequest | undefined) ?? { reason: '' }).result;
     } catch (error) {
@@ -982,6 +1019,9 @@ export class Supervisor {
     this.live.delete(t);
     const now = this.now();
     const unexpected = !t.expectedExit && !this.shuttingDown;
+    t.slot.lastExit = { code, signal, at: new Date(now).toISOString(), unexpected };
+    this.exitedHistory.push(t);
+    if (this.exitedHistory.length > TELEMETRY_EXITED_KEPT) this.exitedHistory.shift();
     const details = { slot: t.slot.index, workerId: t.id, pid: t.pid, code, signal, uptimeS: Math.round((now - t.startedAt) / 1000) };
     if (unexpected) {
       this.crashes.record(now);
@@ -1094,6 +1134,9 @@ export class Supervisor {
       if (t.rssBytes !== null) row.rssBytes = t.rssBytes;
       if (t.requests !== null) row.requests = t.requests;
       if (t.requestLimit !== null) row.requestLimit = t.requestLimit;
+      if (t.heapUsedBytes !== null) row.heapUsedBytes = t.heapUsedBytes;
+      // A live worker's row shows how its predecessor ended; an empty slot's row, how it ended itself.
+      if (t.slot.lastExit !== null) row.lastExit = { ...t.slot.lastExit };
       return row;
     };
     const rows = [...this.live].map(view);

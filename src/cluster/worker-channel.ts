@@ -3,6 +3,7 @@ import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   parsePrimaryMessage,
+  TELEMETRY_BUCKET_MS,
   WORKER_ENV,
   type LogLevelMessage,
   type LogLevelOverride,
@@ -11,6 +12,9 @@ import {
   type RollingRestartRequest,
   type RolloutResult,
   type SupervisorStatus,
+  type TelemetryDelta,
+  type TelemetryRequest,
+  type TelemetryView,
 } from './protocol.js';
 import { RestartPolicy } from './restart-policy.js';
 
@@ -35,6 +39,14 @@ export interface ShutdownRequest {
    * `shutting_down`, for this long before closing the listener. See protocol.ts ShutdownMessage.
    */
   drainDelayMs?: number;
+}
+
+/** Where this process's console history comes from (see src/observability/telemetry.ts). */
+export interface TelemetrySource {
+  /** The newest buckets and the log lines not yet handed out; sent with each heartbeat. */
+  delta(): TelemetryDelta;
+  /** Everything kept (single mode answers the console from this). */
+  full(): TelemetryDelta;
 }
 
 export interface WorkerChannel {
@@ -75,6 +87,10 @@ export interface WorkerChannel {
   requestSetLogLevel(request: SetLogLevelRequest): Promise<LogLevelOverride>;
   /** Called with every runtime log level change for this process (level null = back to LOG_LEVEL). */
   onLogLevel(callback: (change: LogLevelMessage) => void): () => void;
+  /** Feeds heartbeats (cluster) or the telemetry answer (single) with this process's history. */
+  setTelemetrySource(source: TelemetrySource): void;
+  /** Every worker's history of the last `minutes`, gathered by the primary; in single mode this process's own. */
+  requestTelemetry(minutes: number): Promise<TelemetryView>;
   /** Stops timers and listeners; pending requests reject. */
   close(): void;
 }
@@ -167,6 +183,7 @@ class DefaultWorkerChannel implements WorkerChannel {
   private readyAt: number | null = null;
   private isDraining = false;
   private requests = 0;
+  private telemetrySource: TelemetrySource | null = null;
 
   constructor(port: IpcPort | null, options: WorkerChannelOptions) {
     this.port = port;
@@ -244,6 +261,18 @@ class DefaultWorkerChannel implements WorkerChannel {
     return Promise.resolve({ level: request.level, revertsAt, reason: request.reason, setBy: request.requestedBy });
   }
 
+  setTelemetrySource(source: TelemetrySource): void {
+    this.telemetrySource = source;
+  }
+
+  requestTelemetry(minutes: number): Promise<TelemetryView> {
+    if (this.port) return this.request('telemetry', { minutes }) as Promise<TelemetryView>;
+    const own = this.telemetrySource?.full() ?? { buckets: [], logs: [] };
+    const since = this.now() - minutes * 60_000 - TELEMETRY_BUCKET_MS;
+    const buckets = own.buckets.filter((b) => b.t >= since);
+    return Promise.resolve({ mode: 'single', workers: [{ id: 0, slot: 0, pid: process.pid, alive: true, buckets, logs: own.logs }], primaryLogs: [] });
+  }
+
   onLogLevel(callback: (change: LogLevelMessage) => void): () => void {
     this.logLevelCallbacks.push(callback);
     return () => {
@@ -309,7 +338,9 @@ class DefaultWorkerChannel implements WorkerChannel {
     const lagMs = Math.round(Math.max(drift, Number.isFinite(p99) ? p99 : 0) * 10) / 10;
     this.lastLagMs = lagMs;
     this.lastBeatAt = at;
-    this.send({ type: 'heartbeat', lagMs, at, rssBytes: process.memoryUsage.rss(), requests: this.requests });
+    const beat: Record<string, unknown> = { type: 'heartbeat', lagMs, at, rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed, requests: this.requests };
+    if (this.port && this.telemetrySource) beat.telemetry = this.telemetrySource.delta();
+    this.send(beat);
     this.scheduleBeat();
   }
 
@@ -354,7 +385,7 @@ class DefaultWorkerChannel implements WorkerChannel {
     else pending.reject(new SupervisorRequestError(message.error.code, message.error.message));
   }
 
-  private request(op: RequestOp, payload?: RollingRestartRequest | SetLogLevelRequest): Promise<unknown> {
+  private request(op: RequestOp, payload?: RollingRestartRequest | SetLogLevelRequest | TelemetryRequest): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       this.sequence += 1;
       const id = `${process.pid}:${this.sequence}`;
@@ -403,6 +434,8 @@ class DefaultWorkerChannel implements WorkerChannel {
           lastHeartbeatAt: this.lastBeatAt === null ? null : new Date(this.lastBeatAt).toISOString(),
           eventLoopLagMs: this.lastLagMs,
           watchdog: 'n/a',
+          rssBytes: process.memoryUsage.rss(),
+          heapUsedBytes: process.memoryUsage().heapUsed,
         },
       ],
       emptySlots: [],

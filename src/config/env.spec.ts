@@ -32,6 +32,13 @@ describe(loadConfig.name, () => {
     expect(warnings.join('\n')).toMatch(/single-instance mode/);
   });
 
+  it('GRAFANA_URL: an http(s) address for the console\'s link, empty or unset for none', () => {
+    expect(loadConfig({ GRAFANA_URL: 'https://grafana.example.com/d/rampart' }).config.app.grafanaUrl).toBe('https://grafana.example.com/d/rampart');
+    expect(loadConfig({ GRAFANA_URL: '' }).config.app.grafanaUrl).toBeNull();
+    expect(loadConfig({}).config.app.grafanaUrl).toBeNull();
+    expect(problemsOf({ GRAFANA_URL: 'javascript:alert(1)' }).join('\n')).toMatch(/GRAFANA_URL/);
+  });
+
   it('announces report-only modes, and recycling settings that WORKERS=1 cannot honour, once each', () => {
     const quiet = loadConfig({}).warnings.join('\n');
     expect(quiet).not.toMatch(/report-only|WORKER_MAX/);

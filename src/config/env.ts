@@ -131,6 +131,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       testHooks: v.ENABLE_TEST_HOOKS === true,
       version,
       apiDocs: apiDocsAccess(str('API_DOCS'), isProduction),
+      grafanaUrl: str('GRAFANA_URL'),
     },
     database: {
       url: str('DATABASE_URL'),

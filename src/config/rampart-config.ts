@@ -19,6 +19,8 @@ export interface AppConfig {
   version: string;
   /** API_DOCS: off, served to anyone (development, test), or to admin sessions only (production). */
   apiDocs: ApiDocsAccess;
+  /** GRAFANA_URL: the operator console links to it; null = no link. */
+  grafanaUrl: string | null;
 }
 
 export interface DatabaseConfig {

@@ -19,6 +19,8 @@ export const appSchema = Joi.object({
   ENABLE_TEST_HOOKS: Joi.boolean().default(false),
   // No default here: off in production, on elsewhere (env.ts), like SHUTDOWN_DRAIN_DELAY_MS.
   API_DOCS: Joi.string().valid('on', 'off'),
+  // The operator console links here (dashboards); unset = no link.
+  GRAFANA_URL: Joi.string().uri({ scheme: ['http', 'https'] }).empty(''),
 });
 
 export const databaseSchema = Joi.object({

@@ -48,7 +48,7 @@ export const ApiErrorResponse = (status: number, description: string) => ApiResp
 
 /** The OpenAPI document of every documented route; served by src/api-docs (or not, per API_DOCS). */
 export function createOpenApiDocument(app: INestApplication, version: string): OpenAPIObject {
-  return SwaggerModule.createDocument(
+  return nullableReferences(SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Rampart dashboard API')
@@ -57,5 +57,28 @@ export function createOpenApiDocument(app: INestApplication, version: string): O
       .addCookieAuth('sid')
       .build(),
     { extraModels: [ErrorEnvelopeDto] },
-  );
+  ));
+}
+
+type SchemaNode = Record<string, unknown>;
+
+/**
+ * Nest writes a nullable reference (`@ApiProperty({ type: Dto, nullable: true })`) as
+ * `{ nullable, type: object, allOf: [$ref] }`, which every strict validator reads as "an
+ * object": the `allOf` rejects null whatever `nullable` says (OpenAPI 3.0.3 clarified it only
+ * widens a `type` in the same schema). Rewritten as "the reference, or null" so a contract
+ * checker accepts the `null` the API really sends (e.g. `rollout` in single mode).
+ */
+export function nullableReferences(document: OpenAPIObject): OpenAPIObject {
+  for (const schema of Object.values(document.components?.schemas ?? {}) as SchemaNode[]) {
+    const properties = (schema['properties'] ?? {}) as Record<string, SchemaNode>;
+    for (const [name, property] of Object.entries(properties)) {
+      const allOf = property['allOf'] as SchemaNode[] | undefined;
+      if (property['nullable'] !== true || allOf?.length !== 1 || typeof allOf[0]?.['$ref'] !== 'string') continue;
+      const { allOf: _ref, ...rest } = property;
+      // `type` stays beside `nullable` (3.0.3: nullable only widens a type in the same schema).
+      properties[name] = { ...rest, type: 'object', nullable: true, anyOf: [allOf[0], { type: 'object', nullable: true, enum: [null] }] };
+    }
+  }
+  return document;
 }

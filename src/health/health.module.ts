@@ -67,6 +67,7 @@ import { WorkerHealthIndicator } from './worker.health.js';
     ResilienceDiagnostics,
     HealthService,
   ],
-  exports: [HealthDatabase],
+  // HealthService: the operator console's status strip is /health/deep's own answer.
+  exports: [HealthDatabase, HealthService],
 })
 export class HealthModule {}

@@ -1,12 +1,15 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { redactDeep, redactError, redactString } from './redact.js';
 import { requestContext } from './request-context.js';
+import { isWarnOrWorse } from './telemetry.js';
 
 export interface RootLoggerOptions {
   level: string;
   /** Tests pass their own stream; production writes to stdout asynchronously. */
   destination?: DestinationStream;
   base?: Record<string, unknown>;
+  /** Each serialized warn/error/fatal line, after redaction (the console's recent-errors list). */
+  onWarnLine?: (line: string) => void;
 }
 
 /**
@@ -42,6 +45,10 @@ export function createRootLogger(options: RootLoggerOptions): Logger {
         log: (object) => redactDeep(object) as Record<string, unknown>,
       },
       hooks: {
+        streamWrite(line) {
+          if (options.onWarnLine && isWarnOrWorse(line)) options.onWarnLine(line);
+          return line;
+        },
         // Messages and printf-style arguments are strings the formatters never see.
         logMethod(args, method) {
           const cleaned = args.map((arg) => (typeof arg === 'string' ? redactString(arg) : arg));

@@ -1,12 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { MetricsService } from './metrics.service.js';
+import type { TelemetryRecorder } from './telemetry.js';
 import { errorCodeOf, routeTemplateOf } from './route-template.js';
 
 /**
  * Times every request. The label is the matched route template (never the raw path, which
  * would give every lot id its own series); unmatched requests share one label.
  */
-export function metricsMiddleware(metrics: MetricsService) {
+export function metricsMiddleware(metrics: MetricsService, telemetry?: TelemetryRecorder) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
@@ -15,6 +16,7 @@ export function metricsMiddleware(metrics: MetricsService) {
       metrics.observeRequest(req.method, route, res.statusCode, seconds);
       const code = errorCodeOf(res);
       if (code !== null) metrics.countError(code, route);
+      telemetry?.observeRequest(res.statusCode, seconds * 1000, code);
     });
     next();
   };

@@ -69,6 +69,7 @@ export interface OpenApiSchema {
   required?: string[];
   items?: OpenApiSchema;
   allOf?: OpenApiSchema[];
+  anyOf?: OpenApiSchema[];
   additionalProperties?: boolean | OpenApiSchema;
 }
 
@@ -78,10 +79,12 @@ export interface OpenApiDocument {
   components: { schemas: Record<string, OpenApiSchema> };
 }
 
-/** A `$ref` (possibly wrapped in `allOf`, as nullable references are written in 3.0) resolved; null when the schema is inline. */
+/** A `$ref` (possibly wrapped in `allOf`, or `anyOf` with null for nullable ones) resolved; null when the schema is inline. */
 export function refOf(schema: OpenApiSchema): string | null {
   if (schema.$ref !== undefined) return schema.$ref;
   if (schema.allOf?.length === 1 && schema.allOf[0]!.$ref !== undefined) return schema.allOf[0]!.$ref;
+  // A nullable reference as src/core/openapi.ts writes it: the reference, or null.
+  if (schema.anyOf?.length === 2 && schema.anyOf[0]!.$ref !== undefined && schema.anyOf[1]!.enum?.length === 1 && schema.anyOf[1]!.enum[0] === null) return schema.anyOf[0]!.$ref;
   return null;
 }
 

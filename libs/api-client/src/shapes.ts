@@ -32,6 +32,7 @@ export interface ShapeTypes {
   LotDetail: T.LotDetail;
   WorkerStatus: T.WorkerStatus;
   WorkerInfo: T.WorkerInfo;
+  WorkerExit: T.WorkerExit;
   EmptySlot: T.EmptySlot;
   RestartRecord: T.RestartRecord;
   RestartPolicy: T.RestartPolicy;
@@ -135,6 +136,14 @@ export const SHAPES = {
     rssBytes: 'number?',
     requests: 'number?',
     requestLimit: 'number?',
+    heapUsedBytes: 'number?',
+    lastExit: 'WorkerExit?',
+  },
+  WorkerExit: {
+    code: 'number|null',
+    signal: 'string|null',
+    at: 'string',
+    unexpected: 'boolean',
   },
   EmptySlot: {
     slot: 'number',

@@ -151,6 +151,18 @@ export interface WorkerInfo {
   requests?: number;
   /** WORKER_MAX_REQUESTS: this worker's jittered request limit. */
   requestLimit?: number;
+  /** V8 heap in use (cluster mode: at the last heartbeat), bytes. */
+  heapUsedBytes?: number;
+  /** How the slot's previous worker ended (on an empty slot's row: how this one ended). */
+  lastExit?: WorkerExit;
+}
+
+export interface WorkerExit {
+  code: number | null;
+  signal: string | null;
+  at: string;
+  /** A crash or watchdog kill, not a planned replacement or a stop. */
+  unexpected: boolean;
 }
 
 export interface RestartRecord {

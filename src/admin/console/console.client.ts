@@ -12,6 +12,21 @@ interface WorkerView {
   lastHeartbeatAt: string | null;
   eventLoopLagMs: number | null;
   watchdog: string;
+  rssBytes?: number;
+  heapUsedBytes?: number;
+  lastExit?: { code: number | null; signal: string | null; at: string; unexpected: boolean };
+}
+interface RolloutView {
+  restartId: string;
+  reason: string;
+  status: string;
+  code: string | null;
+  message: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  total: number;
+  replaced: number;
+  skipped: number;
 }
 interface PolicyView {
   state: string;
@@ -47,8 +62,10 @@ interface ConsoleState {
     redis?: { status?: string };
     logLevel?: { level?: string; configured?: string; override?: { level: string; revertsAt: string; reason: string; setBy: string } | null };
   };
-  workers: { workers: WorkerView[]; emptySlots?: EmptySlotView[]; history: HistoryView[]; policy: PolicyView };
+  workers: { workers: WorkerView[]; emptySlots?: EmptySlotView[]; history: HistoryView[]; policy: PolicyView; rollout?: RolloutView | null };
   audit: AuditView[];
+  /** Why the audit log could not be read; shown, so an empty table never hides a failure. */
+  auditError?: string | null;
 }
 
 const api = createApiClient({ maxAttempts: 2 });
@@ -66,6 +83,28 @@ function row(cells: (string | number | null | undefined)[], className?: string):
     tr.append(td);
   }
   return tr;
+}
+
+const mb = (bytes: number | undefined) => (bytes === undefined ? null : Math.round(bytes / 104857.6) / 10);
+
+function uptime(since: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 1000));
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 360) / 10} h`;
+}
+
+function exitText(w: WorkerView): string | null {
+  const e = w.lastExit;
+  if (!e) return null;
+  const how = e.signal ? `signal ${e.signal}` : `code ${e.code ?? '?'}`;
+  return `${how}${e.unexpected ? ' (crash)' : ''} at ${e.at}`;
+}
+
+function rolloutText(r: RolloutView | null | undefined): string {
+  if (!r) return 'none since start';
+  const progress = `${r.replaced}/${r.total} replaced${r.skipped ? `, ${r.skipped} skipped` : ''}`;
+  const end = r.status === 'running' ? 'running' : `${r.status} at ${r.finishedAt ?? '?'}`;
+  const why = r.code || r.message ? ` (${[r.code, r.message].filter(Boolean).join(': ')})` : '';
+  return `${r.restartId.slice(0, 8)} "${r.reason}": ${progress}, ${end}${why}`;
 }
 
 function logLevelText(view: ConsoleState['system']['logLevel']): string {
@@ -97,16 +136,38 @@ function render(state: ConsoleState): void {
   byId('workers').replaceChildren(
     ...state.workers.workers.map((w) => {
       const hole = w.state === 'stopped' ? empty.get(w.slot) : undefined;
+      const tail = [w.state === 'stopped' ? null : uptime(w.startedAt), mb(w.rssBytes), mb(w.heapUsedBytes), exitText(w)];
       return hole
-        ? row([w.slot, w.id, w.pid, `empty: ${hole.reason}, refill in ${hole.refillInS} s`, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog], 'state-empty')
-        : row([w.slot, w.id, w.pid, w.state, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog]);
+        ? row([w.slot, w.id, w.pid, `empty: ${hole.reason}, refill in ${hole.refillInS} s`, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog, ...tail], 'state-empty')
+        : row([w.slot, w.id, w.pid, w.state, w.startedAt, w.restarts, w.lastHeartbeatAt, w.eventLoopLagMs, w.watchdog, ...tail], w.state === 'stopped' ? 'state-empty' : undefined);
     }),
   );
   byId('history').replaceChildren(
     ...[...state.workers.history].reverse().map((h) => row([h.at, h.planned ? `${h.kind} (planned)` : h.kind, h.reason, h.slot, h.override ? 'yes' : 'no'])),
   );
-  byId('audit').replaceChildren(...state.audit.map((a) => row([a.at, a.actor, a.action, a.reason, a.outcome])));
+  const rollout = state.workers.rollout;
+  byId('rollout').textContent = rolloutText(rollout);
+  byId('rollout').className = rollout && rollout.status !== 'running' && rollout.status !== 'completed' ? 'badge state-blocked' : 'badge';
+  // An empty table says it is empty; a failed read is reported in #audit-error instead.
+  byId('audit').replaceChildren(
+    ...(state.audit.length === 0 && !state.auditError ? [row(['no audit entries yet', null, null, null, null])] : state.audit.map((a) => row([a.at, a.actor, a.action, a.reason, a.outcome]))),
+  );
+  byId('audit-error').textContent = state.auditError ? `Audit log could not be read: ${state.auditError}` : '';
   byId('refreshed').textContent = new Date().toLocaleTimeString();
+}
+
+/**
+ * The server renders the incident view (strip, charts, recent lines); a refresh fetches it
+ * again and swaps it in. Parsed with DOMParser, whose documents never run scripts, and the
+ * fragment contains none.
+ */
+async function refreshIncident(): Promise<void> {
+  const target = byId('incident');
+  const minutes = target.dataset['minutes'] ?? '15';
+  const response = await fetch(`/admin/incident?minutes=${encodeURIComponent(minutes)}`, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+  if (!response.ok) throw new Error(`incident view: HTTP ${response.status}`);
+  const parsed = new DOMParser().parseFromString(await response.text(), 'text/html');
+  target.replaceChildren(...[...parsed.body.childNodes].map((node) => document.importNode(node, true)));
 }
 
 /**
@@ -125,9 +186,14 @@ async function refresh(): Promise<void> {
     const [system, workers, audit] = await Promise.all([
       api.get<ConsoleState['system']>('/admin/api/system-status'),
       api.get<ConsoleState['workers']>('/admin/api/worker/status'),
-      api.get<AuditView[]>('/admin/api/audit?limit=20'),
+      // Its failure (the database is down) is shown in its own place, not hidden as "no entries".
+      api.get<AuditView[]>('/admin/api/audit?limit=20').then(
+        (entries) => ({ entries, error: null }),
+        (error: unknown) => ({ entries: [] as AuditView[], error: error instanceof ApiError ? `${error.code}: ${error.message} (${error.correlationId ?? 'no id'})` : String(error) }),
+      ),
+      refreshIncident(),
     ]);
-    render({ system, workers, audit });
+    render({ system, workers, audit: audit.entries, auditError: audit.error });
     if (errorFrom === 'refresh') showError('', null);
   } catch (error) {
     showError(error instanceof ApiError ? `${error.code}: ${error.message} (${error.correlationId ?? 'no id'})` : String(error), 'refresh');
