@@ -55,8 +55,10 @@ describe('api-client against an open breaker', () => {
 
   /** Trips the breaker with real pool timeouts; `release()` ends the lock so the database is healthy again. */
   async function tripBreaker(): Promise<{ release(): Promise<void> }> {
-    // Closed long enough that this trip opens for OPEN_MS, not a doubled period.
-    await until(() => breaker.snapshot().consecutiveTrips === 0);
+    // Closed long enough that this trip opens for OPEN_MS, not a doubled period; and the window
+    // empty, so the successes of the sign-in (lookup, last-login update) cannot outvote the four
+    // failures below.
+    await until(() => breaker.snapshot().consecutiveTrips === 0 && breaker.snapshot().volume === 0);
     const locker = await lockTables(app.db.url, ['lots', 'equipment', 'stations']);
     // Holds the only connection, waiting on the lock.
     const blocked = fetch(`${app.url}/api/lots/1`, { headers: raw.headers() });
