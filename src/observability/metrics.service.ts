@@ -16,6 +16,9 @@ const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open
  * in cluster mode the supervisor aggregates every worker's registry into one scrape, so each
  * metric declares how it combines (`aggregator`).
  */
+/** The route label of requests refused before routing (no template is known for them). */
+export const REFUSED_ROUTE = '(admission)';
+
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
@@ -264,6 +267,15 @@ export class MetricsService {
         for (const b of admission.snapshot().bulkheads) this.inc({ bulkhead: b.name }, b.refused);
       },
     });
+  }
+
+  /**
+   * A request admission control refused before routing: counted in the RED metrics under the
+   * route label `(admission)`, so error-rate and latency panels include shed load.
+   */
+  countRefusal(method: string, seconds: number): void {
+    this.httpDuration.observe({ method, route: REFUSED_ROUTE, status_code: '503' }, seconds);
+    this.httpErrors.inc({ code: 'OVERLOADED', route: REFUSED_ROUTE });
   }
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {

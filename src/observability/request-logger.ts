@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { redactString } from './redact.js';
@@ -69,5 +70,39 @@ export function requestLogger(logger: Logger) {
     res.once('finish', finish);
     res.once('close', finish);
     next();
+  };
+}
+
+/** A request admission control refused before Express saw it (structurally its `Refusal`). */
+export interface RefusedRequest {
+  req: IncomingMessage;
+  lane: string;
+  reason: string;
+  correlationId: string;
+  /** Time spent in the admission queue before the refusal; 0 when refused on arrival. */
+  ms: number;
+}
+
+/**
+ * The access-log line of a request admission control refused: it never reached Express, so
+ * `requestLogger` did not see it. No route template (finding it is routing work the refusal
+ * avoids); `errorCode` OVERLOADED with the lane and the reason. Warn, not error: shedding is
+ * the designed answer to overload, and its start and end have their own lines.
+ */
+export function refusalLogger(logger: Logger) {
+  return ({ req, lane, reason, correlationId, ms }: RefusedRequest): void => {
+    const method = req.method ?? 'GET';
+    logger.warn(
+      {
+        req: { method, url: redactString(pathOnly(req.url ?? '/')) },
+        res: { statusCode: 503 },
+        route: null,
+        errorCode: 'OVERLOADED',
+        admission: { lane, reason },
+        responseTimeMs: Math.round(ms * 10) / 10,
+        correlationId,
+      },
+      `${method} refused 503`,
+    );
   };
 }

@@ -8,7 +8,23 @@ import { AdaptiveLimit } from './adaptive-limit.js';
 import { Bulkhead, type BulkheadOptions, type BulkheadSnapshot } from './bulkhead.js';
 import { laneOf, type Lane } from './lanes.js';
 
-export type ShedReason = 'queue_full' | 'queue_timeout' | 'displaced' | 'priority_budget' | 'event_loop_lag' | 'shedding';
+export type ShedReason = 'queue_full' | 'queue_timeout' | 'displaced' | 'priority_budget' | 'event_loop_lag' | 'shedding' | 'bulkhead';
+
+/** What the access log and the RED metrics need of a refusal (they are wired in bootstrap). */
+export interface Refusal {
+  req: IncomingMessage;
+  lane: Lane;
+  reason: ShedReason;
+  correlationId: string;
+  /** From the admission decision (arrival, or entering the queue) to the answer. */
+  ms: number;
+}
+
+/** A bulkhead whose work a request line predicts (`POST /api/auth/login` hashes a password). */
+interface EarlyBulkhead {
+  bulkhead: Bulkhead;
+  routes: ReadonlySet<string>;
+}
 
 export interface AdmissionSnapshot {
   enabled: boolean;
@@ -58,6 +74,11 @@ export function processCpuShare(now: () => number = () => performance.now()): ()
 
 type Next = (error?: unknown) => void;
 
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 interface Waiter {
   req: IncomingMessage;
   res: ServerResponse;
@@ -93,6 +114,8 @@ export class AdmissionController {
   private inFlight = 0;
   private priorityInFlight = 0;
   private peakInFlight = 0;
+  /** Smoothed mean service time of admitted requests (ms); 0 until measured. */
+  private serviceMs = 0;
   private rttSumMs = 0;
   private rttCount = 0;
   private windowStartedAt: number;
@@ -111,6 +134,8 @@ export class AdmissionController {
   private windowShed = 0;
   private readonly bulkheadList: Bulkhead[] = [];
   private readonly queueListeners: ((seconds: number, lane: Lane, admitted: boolean) => void)[] = [];
+  private readonly refusalListeners: ((refusal: Refusal) => void)[] = [];
+  private readonly early: EarlyBulkhead[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -139,10 +164,29 @@ export class AdmissionController {
     this.sources.poolWaiting = waiting;
   }
 
-  bulkhead(name: string, options: BulkheadOptions): Bulkhead {
+  /**
+   * `routes` (`METHOD /path`, exact) are the requests that will run this bulkhead's work: while
+   * it is full (every slot busy and its queue full) they are refused here, before their
+   * session, CSRF and database work, instead of after it when the work would start.
+   */
+  bulkhead(name: string, options: BulkheadOptions, routes: readonly string[] = []): Bulkhead {
     const bulkhead = new Bulkhead(name, options);
     this.bulkheadList.push(bulkhead);
+    if (routes.length > 0) this.early.push({ bulkhead, routes: new Set(routes) });
     return bulkhead;
+  }
+
+  /** Called once per refused request, after its answer is written; must be cheap. */
+  onRefused(listener: (refusal: Refusal) => void): void {
+    this.refusalListeners.push(listener);
+  }
+
+  /**
+   * The server's request listener with admission in front: a refusal is answered before
+   * Express builds its request and response, routes, or runs any middleware.
+   */
+  gate(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => this.middleware(req, res, () => handler(req, res));
   }
 
   onQueueTime(listener: (seconds: number, lane: Lane, admitted: boolean) => void): void {
@@ -190,6 +234,15 @@ export class AdmissionController {
       this.count(this.admittedCounts, lane);
       return next();
     }
+    if (lane === 'signin' && this.config.enabled && this.early.length > 0) {
+      const route = `${req.method ?? ''} ${pathOf(req.url ?? '/')}`;
+      for (const { bulkhead, routes } of this.early) {
+        if (routes.has(route) && bulkhead.full()) {
+          bulkhead.countRefusal();
+          return this.refuse(req, res, lane, 'bulkhead');
+        }
+      }
+    }
     if (lane === 'stream') {
       // A stream stays open for minutes: it never counts against the limit (SSE_MAX_SUBSCRIBERS
       // caps streams), but no new one opens while the worker sheds.
@@ -223,16 +276,26 @@ export class AdmissionController {
 
   private enqueue(waiter: Waiter): void {
     const { queueSize, queueTargetMs, queueIntervalMs } = this.config;
-    if (this.queueLength() >= queueSize) {
-      const victim = waiter.lane !== 'anonymous' ? this.anonymous.pop() : undefined;
-      if (victim === undefined) return this.refuse(waiter.req, waiter.res, waiter.lane, this.lagging ? 'event_loop_lag' : 'queue_full');
-      this.refuseWaiter(victim, 'displaced');
-    }
     const now = waiter.enqueuedAt;
-    this.queueNonEmptySince ??= now;
     // CoDel's two modes: a queue that has not emptied for an interval is standing, and from
     // then on a request may wait only the short target; so may every request while the loop lags.
-    waiter.deadline = now + (this.lagging || now - this.queueNonEmptySince >= queueIntervalMs ? queueTargetMs : queueIntervalMs);
+    const standing = this.queueNonEmptySince !== null && now - this.queueNonEmptySince >= queueIntervalMs;
+    const maxWait = this.lagging || standing ? queueTargetMs : queueIntervalMs;
+    const ahead = waiter.lane === 'anonymous' ? this.queueLength() : this.preferred.length;
+    // A request that would wait past its time is refused now rather than at its deadline: the
+    // queue is as long as what the limit serves within the wait (from the measured service
+    // time), so under sustained overload refusals are immediate and cost no timer.
+    const tooLate = this.serviceMs > 0 && ((ahead + 1) * this.serviceMs) / this.limiter.limit > maxWait;
+    if (tooLate || this.queueLength() >= queueSize) {
+      const victim = waiter.lane !== 'anonymous' ? this.anonymous.pop() : undefined;
+      if (victim === undefined || tooLate) {
+        if (victim !== undefined) this.anonymous.push(victim);
+        return this.refuse(waiter.req, waiter.res, waiter.lane, this.lagging ? 'event_loop_lag' : 'queue_full');
+      }
+      this.refuseWaiter(victim, 'displaced');
+    }
+    this.queueNonEmptySince ??= now;
+    waiter.deadline = now + maxWait;
     (waiter.lane === 'anonymous' ? this.anonymous : this.preferred).push(waiter);
     this.scheduleSweep(waiter.deadline);
   }
@@ -280,10 +343,10 @@ export class AdmissionController {
 
   private refuseWaiter(waiter: Waiter, reason: ShedReason): void {
     for (const listener of this.queueListeners) listener((this.now() - waiter.enqueuedAt) / 1000, waiter.lane, false);
-    this.refuse(waiter.req, waiter.res, waiter.lane, reason);
+    this.refuse(waiter.req, waiter.res, waiter.lane, reason, waiter.enqueuedAt);
   }
 
-  private refuse(req: IncomingMessage, res: ServerResponse, lane: Lane, reason: ShedReason): void {
+  private refuse(req: IncomingMessage, res: ServerResponse, lane: Lane, reason: ShedReason, since: number | null = null): void {
     this.count(this.shedCounts, `${lane}|${reason}`);
     if (lane !== 'priority' && lane !== 'probe') this.windowShed += 1;
     this.lastShedAt = this.now();
@@ -308,6 +371,10 @@ export class AdmissionController {
       'X-Content-Type-Options': 'nosniff',
     });
     res.end(payload);
+    if (this.refusalListeners.length > 0) {
+      const refusal: Refusal = { req, lane, reason, correlationId, ms: since === null ? 0 : this.now() - since };
+      for (const listener of this.refusalListeners) listener(refusal);
+    }
   }
 
   private tick(): void {
@@ -317,6 +384,10 @@ export class AdmissionController {
     this.lagging = this.config.enabled && lagMs > this.config.shedLagMs && cpuShare >= BUSY_CPU_SHARE;
     const enough = this.rttCount >= MIN_SAMPLES || now - this.windowStartedAt >= 10 * WINDOW_MS;
     // Lag moves the limit at once, both ways: cut while it lasts, back to the floor when it ends.
+    if (this.rttCount > 0) {
+      const mean = this.rttSumMs / this.rttCount;
+      this.serviceMs = this.serviceMs === 0 ? mean : this.serviceMs * 0.7 + mean * 0.3;
+    }
     if (this.config.enabled && (enough || this.lagging || this.limiter.limit < this.config.minLimit)) {
       this.limiter.update({
         meanRttMs: this.rttCount === 0 ? null : this.rttSumMs / this.rttCount,
