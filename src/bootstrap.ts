@@ -162,8 +162,10 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   installClientIp(express, app.get(TrustedProxies).trust);
   const admission = app.get(AdmissionController);
   const pool = app.get(PoolManager);
-  // Requests waiting for a connection mean more admitted work would only queue in the pool.
-  admission.watchPool(() => pool.stats().waiting);
+  // Long waits for a connection mean more admitted work would only queue in the pool; the
+  // pool's own size is as far as that alone lowers the limit.
+  admission.watchPool(pool.stats().max);
+  pool.observe({ connectionWait: (seconds) => admission.poolWaited(seconds * 1000), query: () => undefined });
   // Admission control is the server's request listener, in front of Express: a refusal is
   // answered before Express wraps the request, routes it or runs any middleware (under 4x
   // overload that work, done for every refused request, was what made refusals slow). It

@@ -110,7 +110,7 @@ export const admissionSchema = Joi.object({
   ADMISSION_INITIAL_LIMIT: positive(64),
   // High enough that a closed-loop user population per worker (50 in the SLA load test) never
   // queues: shedding is for open-loop excess, not for users who wait for their own answers.
-  ADMISSION_MIN_LIMIT: positive(64),
+  ADMISSION_MIN_LIMIT: positive(8),
   ADMISSION_MAX_LIMIT: positive(512),
   ADMISSION_QUEUE_SIZE: Joi.number().integer().min(0).max(10_000).default(64),
   ADMISSION_QUEUE_TARGET_MS: positive(5),

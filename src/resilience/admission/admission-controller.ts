@@ -45,14 +45,32 @@ export interface AdmissionSnapshot {
 export interface AdmissionSources {
   /** Windowed event-loop lag in ms (the health probe's own reading). */
   lagMs: () => number;
-  /** Requests waiting for a main-pool connection; wired once the pool exists. */
-  poolWaiting?: () => number;
+
   /**
    * Share of one core this process used since the last call. Lag while the process itself is
    * nearly idle comes from elsewhere (a starved VM, a noisy neighbour): refusing our own work
    * would not give the loop any time back. Absent: every lag counts.
    */
   cpuShare?: () => number;
+  /**
+   * Share of wall time the event loop was busy since the last call (event-loop utilisation).
+   * Absent: always saturated, latency alone drives the limit.
+   */
+  loopBusy?: () => number;
+}
+
+/** Loop busy at least this share of a window: the worker is saturated (see `LimitWindow.saturated`). */
+const SATURATED_LOOP = 0.85;
+
+/** A `loopBusy` source from `performance.eventLoopUtilization`. */
+export function eventLoopBusy(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, last);
+    last = now;
+    return delta.utilization;
+  };
 }
 
 /** Lag counts as ours only while the process used at least this share of a core. */
@@ -116,6 +134,8 @@ export class AdmissionController {
   private peakInFlight = 0;
   /** Smoothed mean service time of admitted requests (ms); 0 until measured. */
   private serviceMs = 0;
+  /** Longest wait for a database connection since the limit last moved. */
+  private poolWaitMaxMs = 0;
   private rttSumMs = 0;
   private rttCount = 0;
   private windowStartedAt: number;
@@ -160,8 +180,17 @@ export class AdmissionController {
     this.timer = undefined;
   }
 
-  watchPool(waiting: () => number): void {
-    this.sources.poolWaiting = waiting;
+  /**
+   * The request pool's size (see `AdaptiveLimit.poolConnections`); then report every wait for
+   * a connection through `poolWaited`.
+   */
+  watchPool(connections: number): void {
+    this.limiter.poolConnections = connections;
+  }
+
+  /** A request waited this long for a database connection (the pool reports each checkout). */
+  poolWaited(ms: number): void {
+    if (ms > this.poolWaitMaxMs) this.poolWaitMaxMs = ms;
   }
 
   /**
@@ -393,10 +422,14 @@ export class AdmissionController {
         meanRttMs: this.rttCount === 0 ? null : this.rttSumMs / this.rttCount,
         peakInFlight: this.peakInFlight,
         lagging: this.lagging,
-        poolWaiting: (this.sources.poolWaiting?.() ?? 0) > 0,
+        // A connection wait longer than a burst may wait at the door: refusing at once would
+        // have been better than queueing in the pool (and, past DB_POOL_TIMEOUT_MS, failing).
+        poolWaiting: this.poolWaitMaxMs >= this.config.queueIntervalMs,
+        saturated: (this.sources.loopBusy?.() ?? 1) >= SATURATED_LOOP,
       });
       this.rttSumMs = 0;
       this.rttCount = 0;
+      this.poolWaitMaxMs = 0;
       this.peakInFlight = this.inFlight;
       this.windowStartedAt = now;
       // A raised limit lets waiters in without waiting for the next completion.
