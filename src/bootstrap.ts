@@ -164,7 +164,7 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   const pool = app.get(PoolManager);
   // Long waits for a connection mean more admitted work would only queue in the pool; the
   // pool's own size is as far as that alone lowers the limit.
-  admission.watchPool(pool.stats().max);
+  admission.watchPool(pool.stats().max, config.database.poolTimeoutMs);
   pool.observe({ connectionWait: (seconds) => admission.poolWaited(seconds * 1000), query: () => undefined });
   // Admission control is the server's request listener, in front of Express: a refusal is
   // answered before Express wraps the request, routes it or runs any middleware (under 4x

@@ -107,9 +107,11 @@ export const healthSchema = Joi.object({
 
 export const admissionSchema = Joi.object({
   ADMISSION_CONTROL: Joi.boolean().default(true),
+  // Starts high: a closed-loop user population (users waiting for their own answers) never
+  // queues, and the limit only comes down on a saturated loop or long pool waits.
   ADMISSION_INITIAL_LIMIT: positive(64),
-  // High enough that a closed-loop user population per worker (50 in the SLA load test) never
-  // queues: shedding is for open-loop excess, not for users who wait for their own answers.
+  // The floor a saturated worker's limit may reach: few enough requests at once that their
+  // latency stays near the unloaded one (measured with npm run load:overload).
   ADMISSION_MIN_LIMIT: positive(8),
   ADMISSION_MAX_LIMIT: positive(512),
   ADMISSION_QUEUE_SIZE: Joi.number().integer().min(0).max(10_000).default(64),

@@ -136,6 +136,10 @@ export class AdmissionController {
   private serviceMs = 0;
   /** Longest wait for a database connection since the limit last moved. */
   private poolWaitMaxMs = 0;
+  private poolWaitLongMs = Infinity;
+  /** CPU share of the ticks since the limit last moved (their mean is the window's). */
+  private windowCpuSum = 0;
+  private windowTicks = 0;
   private rttSumMs = 0;
   private rttCount = 0;
   private windowStartedAt: number;
@@ -181,11 +185,12 @@ export class AdmissionController {
   }
 
   /**
-   * The request pool's size (see `AdaptiveLimit.poolConnections`); then report every wait for
-   * a connection through `poolWaited`.
+   * The request pool's size (see `AdaptiveLimit.poolConnections`) and DB_POOL_TIMEOUT_MS; then
+   * report every wait for a connection through `poolWaited`.
    */
-  watchPool(connections: number): void {
+  watchPool(connections: number, timeoutMs: number): void {
     this.limiter.poolConnections = connections;
+    this.poolWaitLongMs = Math.max(this.config.queueIntervalMs, timeoutMs / 4);
   }
 
   /** A request waited this long for a database connection (the pool reports each checkout). */
@@ -410,6 +415,8 @@ export class AdmissionController {
     const now = this.now();
     const lagMs = this.sources.lagMs();
     const cpuShare = this.sources.cpuShare?.() ?? 1;
+    this.windowCpuSum += cpuShare;
+    this.windowTicks += 1;
     this.lagging = this.config.enabled && lagMs > this.config.shedLagMs && cpuShare >= BUSY_CPU_SHARE;
     const enough = this.rttCount >= MIN_SAMPLES || now - this.windowStartedAt >= 10 * WINDOW_MS;
     // Lag moves the limit at once, both ways: cut while it lasts, back to the floor when it ends.
@@ -422,11 +429,16 @@ export class AdmissionController {
         meanRttMs: this.rttCount === 0 ? null : this.rttSumMs / this.rttCount,
         peakInFlight: this.peakInFlight,
         lagging: this.lagging,
-        // A connection wait longer than a burst may wait at the door: refusing at once would
-        // have been better than queueing in the pool (and, past DB_POOL_TIMEOUT_MS, failing).
-        poolWaiting: this.poolWaitMaxMs >= this.config.queueIntervalMs,
-        saturated: (this.sources.loopBusy?.() ?? 1) >= SATURATED_LOOP,
+        // A connection wait a quarter of the way to DB_POOL_TIMEOUT_MS: refusing at the door
+        // beats queueing in the pool towards DB_POOL_EXHAUSTED. Shorter waits are the pool
+        // doing its job (a closed loop of users may keep it busy without overloading it).
+        poolWaiting: this.poolWaitMaxMs >= this.poolWaitLongMs,
+        // A busy loop that got little CPU is a starved machine, not our own load (the same
+        // guard as for lag): refusing would not give it time back.
+        saturated: (this.sources.loopBusy?.() ?? 1) >= SATURATED_LOOP && this.windowCpuSum / Math.max(1, this.windowTicks) >= BUSY_CPU_SHARE,
       });
+      this.windowCpuSum = 0;
+      this.windowTicks = 0;
       this.rttSumMs = 0;
       this.rttCount = 0;
       this.poolWaitMaxMs = 0;
