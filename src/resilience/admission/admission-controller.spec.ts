@@ -189,6 +189,35 @@ describe('AdmissionController', () => {
     expect(handler).toHaveBeenCalledTimes(2);
   });
 
+  it('shrinks the limit on slow answers only while the worker itself is saturated, not when starved by others', () => {
+    vi.useFakeTimers();
+    const run = (cpuShare: number) => {
+      const controller = new AdmissionController(
+        { ...CONFIG, initialLimit: 8, minLimit: 2, maxLimit: 8, queueSize: 0 },
+        { lagMs: () => 0, cpuShare: () => cpuShare, loopBusy: () => 1 },
+        { info: vi.fn(), warn: vi.fn() },
+        () => Date.now(),
+      );
+      controller.start();
+      const wave = (ms: number) => {
+        const responses = Array.from({ length: 8 }, () => {
+          const res = new FakeResponse();
+          controller.middleware({ url: '/api/lots', headers: { cookie: 'sid=x' } } as unknown as IncomingMessage, res as unknown as ServerResponse, vi.fn());
+          return res;
+        });
+        vi.advanceTimersByTime(ms);
+        for (const res of responses) res.finish();
+      };
+      for (let i = 0; i < 20; i += 1) wave(1);
+      vi.advanceTimersByTime(1000);
+      for (let i = 0; i < 30; i += 1) wave(100);
+      controller.stop();
+      return controller.limit;
+    };
+    expect(run(0.1)).toBe(8);
+    expect(run(1)).toBeLessThan(8);
+  });
+
   it('switched off, counts but never refuses', () => {
     const { send, controller } = harness({ enabled: false });
     const all = Array.from({ length: 10 }, () => send('/api/lots'));
