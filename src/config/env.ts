@@ -54,6 +54,14 @@ export function sessionSecretWeakness(secret: string): string | null {
   return null;
 }
 
+/**
+ * ADMISSION_MIN_LIMIT, or unset the request pool's connections: the concurrency the database
+ * lets run at once, the least that keeps every connection busy.
+ */
+function admissionMinLimit(v: Record<string, unknown>): number {
+  return v.ADMISSION_MIN_LIMIT === undefined ? Number(v.DB_POOL_SIZE) + Number(v.DB_POOL_MAX_OVERFLOW) : Number(v.ADMISSION_MIN_LIMIT);
+}
+
 function parseWorkers(value: number | string): number {
   return value === 'auto' ? Math.max(1, availableParallelism()) : Number(value);
 }
@@ -105,7 +113,8 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
   if (Number(v.ADMISSION_SHED_LAG_MS) >= Number(v.HEALTH_EVENT_LOOP_LAG_MS)) {
     problems.push('ADMISSION_SHED_LAG_MS must be below HEALTH_EVENT_LOOP_LAG_MS: a worker has to shed load before liveness fails');
   }
-  if (Number(v.ADMISSION_MIN_LIMIT) > Number(v.ADMISSION_MAX_LIMIT)) {
+  const admissionFloor = admissionMinLimit(v);
+  if (v.ADMISSION_MIN_LIMIT !== undefined && admissionFloor > Number(v.ADMISSION_MAX_LIMIT)) {
     problems.push('ADMISSION_MIN_LIMIT must not be above ADMISSION_MAX_LIMIT');
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -208,9 +217,9 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
     },
     admission: {
       enabled: v.ADMISSION_CONTROL === true,
-      minLimit: num('ADMISSION_MIN_LIMIT'),
+      minLimit: Math.min(admissionFloor, num('ADMISSION_MAX_LIMIT')),
       maxLimit: num('ADMISSION_MAX_LIMIT'),
-      initialLimit: Math.min(num('ADMISSION_MAX_LIMIT'), Math.max(num('ADMISSION_MIN_LIMIT'), num('ADMISSION_INITIAL_LIMIT'))),
+      initialLimit: Math.min(num('ADMISSION_MAX_LIMIT'), Math.max(admissionFloor, num('ADMISSION_INITIAL_LIMIT'))),
       queueSize: num('ADMISSION_QUEUE_SIZE'),
       queueTargetMs: num('ADMISSION_QUEUE_TARGET_MS'),
       queueIntervalMs: Math.max(num('ADMISSION_QUEUE_INTERVAL_MS'), num('ADMISSION_QUEUE_TARGET_MS')),

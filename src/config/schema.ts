@@ -110,9 +110,10 @@ export const admissionSchema = Joi.object({
   // Starts high: a closed-loop user population (users waiting for their own answers) never
   // queues, and the limit only comes down on a saturated loop or long pool waits.
   ADMISSION_INITIAL_LIMIT: positive(64),
-  // The floor a saturated worker's limit may reach: few enough requests at once that their
-  // latency stays near the unloaded one (measured with npm run load:overload).
-  ADMISSION_MIN_LIMIT: positive(8),
+  // The floor a saturated worker's limit may reach. Unset: the request pool's connections
+  // (DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW), what the database lets run at once; fewer leaves
+  // connections idle and costs goodput (measured with npm run load:overload).
+  ADMISSION_MIN_LIMIT: Joi.number().integer().min(1),
   ADMISSION_MAX_LIMIT: positive(512),
   ADMISSION_QUEUE_SIZE: Joi.number().integer().min(0).max(10_000).default(64),
   ADMISSION_QUEUE_TARGET_MS: positive(5),

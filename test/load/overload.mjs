@@ -21,9 +21,10 @@
 // loop (each request at its scheduled time whatever the previous answers), 40%
 // `GET /api/lots?limit=20` (random filters), 40% `GET /api/lots/:id`, 20%
 // `POST /api/lots/:id/notes` with CSRF token. Latency counts from the request's intended send
-// time (no coordinated omission), on a raw keep-alive client that opens connections on demand
-// (lib/raw-http.mjs) so the generator neither queues in its own pool nor needs more CPU than the
-// refusals it measures. Capacity = 2xx/s of a closed loop at --capacity-concurrency for
+// time (no coordinated omission), on a raw client (lib/raw-http.mjs, far cheaper per request
+// than node:http, so the generator does not need more CPU than the refusals it measures) over
+// --connections keep-alive connections opened before each phase, as a load balancer keeps to
+// its upstream; a request finding all busy waits in the client, and that wait counts. Capacity = 2xx/s of a closed loop at --capacity-concurrency for
 // --capacity-s against the app without admission control (the service's own limit, not the
 // limiter's); unloaded p99 = one request at a time for 5 s. A probe sends `GET /health/live`
 // every 50 ms on its own connection. Not part of npm test; results also go to
@@ -64,6 +65,8 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '2' },
     'capacity-s': { type: 'string', default: '6' },
     'capacity-concurrency': { type: 'string', default: '32' },
+    // Keep-alive connections of the open-loop generator, opened before each phase.
+    connections: { type: 'string', default: '256' },
     multipliers: { type: 'string', default: '1,2,4' },
     'seed-lots': { type: 'string', default: '2000' },
     // Extra env for every app (e.g. DB_POOL_SIZE=20).
@@ -81,6 +84,7 @@ const ROUNDS = Number(opts.rounds);
 const CAPACITY_S = Number(opts['capacity-s']);
 const CAPACITY_CONCURRENCY = Number(opts['capacity-concurrency']);
 const MULTIPLIERS = opts.multipliers.split(',').map(Number);
+const CONNECTIONS = Number(opts.connections);
 const REQUEST_TIMEOUT_MS = 10_000;
 const STATUSES = ['queued', 'running', 'hold', 'done'];
 const log = (line) => process.stdout.write(`${line}\n`);
@@ -200,7 +204,8 @@ async function closedLoop(url, sessions, lotIds, concurrency, seconds) {
 /** Open loop at `rate` req/s for `seconds`: each request at its time, whatever the answers so far. */
 async function openLoop(url, sessions, lotIds, rate, seconds) {
   const target = new URL(url);
-  const pool = new RawPool({ host: target.hostname, port: Number(target.port), timeoutMs: REQUEST_TIMEOUT_MS });
+  const pool = new RawPool({ host: target.hostname, port: Number(target.port), timeoutMs: REQUEST_TIMEOUT_MS, max: CONNECTIONS });
+  await pool.warm(CONNECTIONS);
   const admitted = new Samples();
   const overloaded = new Samples();
   const late = new Samples();
@@ -238,8 +243,9 @@ async function openLoop(url, sessions, lotIds, rate, seconds) {
   const used = process.cpuUsage(cpu);
   await Promise.all(pending);
   const connections = pool.opened;
+  const clientQueueMax = pool.queuedMax;
   pool.destroy();
-  return { admitted, overloaded, other, sent, after, late, connections, clientCpu: (used.user + used.system) / 1e6 / seconds };
+  return { admitted, overloaded, other, sent, after, late, connections, clientQueueMax, clientCpu: (used.user + used.system) / 1e6 / seconds };
 }
 
 /** `openLoop` with a /health/live probe every 50 ms alongside, on its own connection. */
@@ -302,6 +308,7 @@ async function measurePhase(run, m, rate) {
     generatorLagP99: generatorLag.percentile(99) / 1e6,
     sendLateP99: r.late.summary().p99,
     connections: r.connections,
+    clientQueueMax: r.clientQueueMax,
     admittedP50: a.p50,
     admittedP99: a.p99,
     overloaded: r.overloaded.length,
@@ -317,7 +324,7 @@ async function measurePhase(run, m, rate) {
     admission,
   };
   log(
-    `  ${run.variant.name} ${m}x (${rate}/s): goodput ${fmt(row.goodput, 0)}/s, admitted p99 ${fmt(a.p99)} ms, OVERLOADED ${row.overloaded} (p99 ${fmt(o.p99)} max ${fmt(o.max)} ms), live p99 ${fmt(l.p99)} ms 503s ${r.live503}, other ${otherCount}${otherCount ? ` ${JSON.stringify(r.other)}` : ''}; app CPU ${fmt(row.appCpu, 2)} client CPU ${fmt(row.clientCpu, 2)} send late p99 ${fmt(row.sendLateP99)} ms, ${row.connections} conns; limit ${admission.limit}, shed ${JSON.stringify(admission.shed)}`,
+    `  ${run.variant.name} ${m}x (${rate}/s): goodput ${fmt(row.goodput, 0)}/s, admitted p99 ${fmt(a.p99)} ms, OVERLOADED ${row.overloaded} (p99 ${fmt(o.p99)} max ${fmt(o.max)} ms), live p99 ${fmt(l.p99)} ms 503s ${r.live503}, other ${otherCount}${otherCount ? ` ${JSON.stringify(r.other)}` : ''}; app CPU ${fmt(row.appCpu, 2)} client CPU ${fmt(row.clientCpu, 2)} send late p99 ${fmt(row.sendLateP99)} ms, ${row.connections} conns, client queue max ${row.clientQueueMax}; limit ${admission.limit}, shed ${JSON.stringify(admission.shed)}`,
   );
   return row;
 }

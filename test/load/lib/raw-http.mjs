@@ -8,26 +8,53 @@ import net from 'node:net';
 const CRLF2 = Buffer.from('\r\n\r\n');
 
 /**
- * A pool of keep-alive connections to one host:port, grown on demand (an open-loop generator
- * must not queue in its own pool: it would measure itself). `send` resolves
- * `{status, code, ms}` or `{error, ms}`; `ms` counts from `from` (the request's intended send
- * time), so a late generator shows up in the latency rather than hiding in it.
+ * A pool of at most `max` keep-alive connections to one host:port, as a load balancer keeps
+ * to its upstream (opening one per request in a storm overflows the server's accept queue, and
+ * the SYN retries, 1 s and 3 s, would be measured as the server's answer time). `warm` opens
+ * them before the measurement. A request finding every connection busy waits in the pool, and
+ * that wait counts: `send` resolves `{status, code, ms}` or `{error, ms}` with `ms` from `from`
+ * (the request's intended send time), so neither a late generator nor a full pool hides in the
+ * latency. A request that waited `timeoutMs` in the pool fails as `timeout (client queue)`.
  */
 export class RawPool {
-  constructor({ host, port, timeoutMs = 10_000 }) {
+  constructor({ host, port, timeoutMs = 10_000, max = Infinity }) {
     this.host = host;
     this.port = port;
     this.timeoutMs = timeoutMs;
+    this.max = max;
     this.idle = [];
     this.open = new Set();
     this.opened = 0;
+    this.waiting = [];
+    this.queuedMax = 0;
+  }
+
+  async warm(n) {
+    const conns = Array.from({ length: Math.min(n, this.max) }, () => this.connect());
+    await Promise.all(conns.map((c) => new Promise((resolve) => (c.socket.connecting ? c.socket.once('connect', resolve).once('error', resolve) : resolve()))));
+    this.idle.push(...conns.filter((c) => !c.socket.destroyed));
   }
 
   send(bytes, from) {
     return new Promise((resolve) => {
-      const conn = this.idle.pop() ?? this.connect();
-      conn.start(bytes, from, resolve);
+      const conn = this.idle.pop() ?? (this.open.size < this.max ? this.connect() : null);
+      if (conn) return conn.start(bytes, from, resolve);
+      this.waiting.push({ bytes, from, resolve });
+      if (this.waiting.length > this.queuedMax) this.queuedMax = this.waiting.length;
     });
+  }
+
+  /** A connection is free: the oldest waiter still within its time gets it. */
+  release(conn) {
+    while (this.waiting.length > 0) {
+      const job = this.waiting.shift();
+      if (performance.now() - job.from >= this.timeoutMs) {
+        job.resolve({ error: 'timeout (client queue)', ms: performance.now() - job.from });
+        continue;
+      }
+      return conn.start(job.bytes, job.from, job.resolve);
+    }
+    this.idle.push(conn);
   }
 
   connect() {
@@ -52,6 +79,7 @@ export class RawPool {
         pool.open.delete(this);
         socket.destroy();
         if (job) job.resolve({ error, ms: performance.now() - job.from });
+        pool.refill();
       },
       finish(status, body, keepAlive) {
         clearTimeout(this.timer);
@@ -63,12 +91,13 @@ export class RawPool {
           const m = /"code"\s*:\s*"([A-Z_]+)"/.exec(body.toString('latin1'));
           code = m ? m[1] : null;
         }
-        if (keepAlive) pool.idle.push(this);
+        job.resolve({ status, code, ms: performance.now() - job.from });
+        if (keepAlive) pool.release(this);
         else {
           pool.open.delete(this);
           socket.destroy();
+          pool.refill();
         }
-        job.resolve({ status, code, ms: performance.now() - job.from });
       },
     };
     this.open.add(conn);
@@ -103,7 +132,15 @@ export class RawPool {
     return conn;
   }
 
+  /** A connection closed: a waiter gets a new one. */
+  refill() {
+    if (this.waiting.length > 0 && this.open.size < this.max && !this.destroyed) this.release(this.connect());
+  }
+
   destroy() {
+    this.destroyed = true;
+    for (const job of this.waiting) job.resolve({ error: 'timeout (client queue)', ms: performance.now() - job.from });
+    this.waiting = [];
     for (const conn of this.open) conn.socket.destroy();
     this.open.clear();
     this.idle = [];
