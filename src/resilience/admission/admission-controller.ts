@@ -45,7 +45,6 @@ export interface AdmissionSnapshot {
 export interface AdmissionSources {
   /** Windowed event-loop lag in ms (the health probe's own reading). */
   lagMs: () => number;
-
   /**
    * Share of one core this process used since the last call. Lag while the process itself is
    * nearly idle comes from elsewhere (a starved VM, a noisy neighbour): refusing our own work
@@ -116,8 +115,9 @@ const RETRY_AFTER_MS = 1000;
 const OVERLOADED = new OverloadedException(RETRY_AFTER_MS);
 
 /**
- * Admission control in front of the whole pipeline, per worker: the first middleware, so a
- * refusal costs no session read, no Redis and no database work. General requests run within
+ * Admission control in front of the whole pipeline, per worker: the server's request listener
+ * (`gate`, ahead of Express), so a refusal costs no routing, no session read, no Redis and no
+ * database work. General requests run within
  * an adaptive concurrency limit; the excess waits in a short queue (CoDel-style: a request that
  * would be served late is refused instead) where signed-in and sign-in requests go before
  * anonymous ones. Metrics and the operators' /admin have their own small budget, and probes are
@@ -252,7 +252,7 @@ export class AdmissionController {
     };
   }
 
-  /** Connect-style; must be the first middleware. */
+  /** Connect-style; `gate` puts it in front of the server's handler. */
   readonly middleware = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const lane = laneOf(req);
     if (lane === 'probe') {
