@@ -274,9 +274,19 @@ export class MetricsService {
    * route label `(admission)`, so error-rate and latency panels include shed load.
    */
   countRefusal(method: string, seconds: number): void {
-    this.httpDuration.observe({ method, route: REFUSED_ROUTE, status_code: '503' }, seconds);
-    this.httpErrors.inc({ code: 'OVERLOADED', route: REFUSED_ROUTE });
+    // Bound children: at thousands of refusals a second the label lookups are the cost.
+    let duration = this.refusedDuration.get(method);
+    if (duration === undefined) {
+      duration = this.httpDuration.labels(method, REFUSED_ROUTE, '503');
+      this.refusedDuration.set(method, duration);
+    }
+    duration.observe(seconds);
+    this.refusedErrors ??= this.httpErrors.labels('OVERLOADED', REFUSED_ROUTE);
+    this.refusedErrors.inc();
   }
+
+  private readonly refusedDuration = new Map<string, { observe(seconds: number): void }>();
+  private refusedErrors: { inc(): void } | undefined;
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
     this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);

@@ -32,7 +32,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -44,6 +44,7 @@ import {
   fmt,
   freePort,
   machine,
+  machineCpuSeconds,
   markdownTable,
   requireBuild,
   runMain,
@@ -279,19 +280,24 @@ async function phase(url, sessions, lotIds, rate, seconds) {
 async function admissionState(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const limit = Number(/^rampart_admission_limit (\S+)$/m.exec(text)?.[1] ?? NaN);
+  // prom-client resets its event-loop delay histogram at every scrape: since the last one.
+  const loopP99Ms = Number(/^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
   const shed = {};
   for (const m of text.matchAll(/^rampart_admission_shed_total\{lane="([^"]+)",reason="([^"]+)"\} (\d+)$/gm)) shed[`${m[1]}/${m[2]}`] = Number(m[3]);
-  return { limit, shed };
+  return { limit, shed, loopP99Ms };
 }
 
 async function measurePhase(run, m, rate) {
+  await admissionState(run.url);
   const cpuBefore = treeCpuSeconds(run.app.pid);
+  const machineBefore = machineCpuSeconds();
   const generatorLag = monitorEventLoopDelay({ resolution: 10 });
   generatorLag.enable();
   const load1 = loadavg()[0];
   const r = await phase(run.url, run.sessions, run.lotIds, rate, PHASE_S);
   generatorLag.disable();
   const cpuAfter = treeCpuSeconds(run.app.pid);
+  const machineAfter = machineCpuSeconds();
   const admission = await admissionState(run.url);
   const a = r.admitted.summary();
   const o = r.overloaded.summary();
@@ -304,6 +310,9 @@ async function measurePhase(run, m, rate) {
     goodput: (r.admitted.length - r.after) / PHASE_S,
     after2xx: r.after,
     appCpu: (cpuAfter.node - cpuBefore.node) / PHASE_S,
+    // Cores busy on the whole machine (of its cores), everyone included: the noise figure.
+    machineBusy: (machineAfter.busy - machineBefore.busy) / ((machineAfter.total - machineBefore.total) / cpus().length),
+    appLoopP99: admission.loopP99Ms,
     clientCpu: r.clientCpu,
     generatorLagP99: generatorLag.percentile(99) / 1e6,
     sendLateP99: r.late.summary().p99,
@@ -324,7 +333,7 @@ async function measurePhase(run, m, rate) {
     admission,
   };
   log(
-    `  ${run.variant.name} ${m}x (${rate}/s): goodput ${fmt(row.goodput, 0)}/s, admitted p99 ${fmt(a.p99)} ms, OVERLOADED ${row.overloaded} (p99 ${fmt(o.p99)} max ${fmt(o.max)} ms), live p99 ${fmt(l.p99)} ms 503s ${r.live503}, other ${otherCount}${otherCount ? ` ${JSON.stringify(r.other)}` : ''}; app CPU ${fmt(row.appCpu, 2)} client CPU ${fmt(row.clientCpu, 2)} send late p99 ${fmt(row.sendLateP99)} ms, ${row.connections} conns, client queue max ${row.clientQueueMax}; limit ${admission.limit}, shed ${JSON.stringify(admission.shed)}`,
+    `  ${run.variant.name} ${m}x (${rate}/s): goodput ${fmt(row.goodput, 0)}/s, admitted p99 ${fmt(a.p99)} ms, OVERLOADED ${row.overloaded} (p99 ${fmt(o.p99)} max ${fmt(o.max)} ms), live p99 ${fmt(l.p99)} ms 503s ${r.live503}, other ${otherCount}${otherCount ? ` ${JSON.stringify(r.other)}` : ''}; app CPU ${fmt(row.appCpu, 2)} machine busy ${fmt(row.machineBusy, 2)} cores, app loop p99 ${fmt(row.appLoopP99)} ms, client CPU ${fmt(row.clientCpu, 2)} send late p99 ${fmt(row.sendLateP99)} ms, ${row.connections} conns, client queue max ${row.clientQueueMax}; limit ${admission.limit}, shed ${JSON.stringify(admission.shed)}`,
   );
   return row;
 }
@@ -363,7 +372,7 @@ function fold(rows) {
 }
 
 function table(folded, unloadedP99) {
-  const header = ['rate', 'arrivals/s', 'goodput 2xx/s', 'admitted p50 ms', 'admitted p99 ms', 'OVERLOADED', 'OVERLOADED p99 ms', 'OVERLOADED max ms', '/health/live p99 ms', 'live 503', 'other failures', 'app CPU', 'client CPU', 'send late p99 ms'];
+  const header = ['rate', 'arrivals/s', 'goodput 2xx/s', 'admitted p50 ms', 'admitted p99 ms', 'OVERLOADED', 'OVERLOADED p99 ms', 'OVERLOADED max ms', '/health/live p99 ms', 'live 503', 'other failures', 'app loop p99 ms', 'app CPU', 'client CPU', 'machine busy cores', 'send late p99 ms'];
   const body = folded.map((f) => {
     const p = (k) => f.rows.map((r) => r[k]);
     return [
@@ -378,8 +387,10 @@ function table(folded, unloadedP99) {
       spread(p('liveP99')),
       String(f.live503),
       String(f.other),
+      spread(p('appLoopP99')),
       spread(p('appCpu'), 2),
       spread(p('clientCpu'), 2),
+      spread(p('machineBusy'), 2),
       spread(p('sendLateP99')),
     ];
   });
