@@ -65,8 +65,8 @@ describe(loadConfig.name, () => {
   });
 
   it("takes admission control's floor from the database pool unless it is set", () => {
-    expect(loadConfig({}).config.admission).toMatchObject({ minLimit: 15, initialLimit: 64 });
-    expect(loadConfig({ DB_POOL_SIZE: '30', DB_POOL_MAX_OVERFLOW: '10' }).config.admission.minLimit).toBe(40);
+    expect(loadConfig({}).config.admission).toMatchObject({ minLimit: 30, initialLimit: 64 });
+    expect(loadConfig({ DB_POOL_SIZE: '30', DB_POOL_MAX_OVERFLOW: '10' }).config.admission.minLimit).toBe(80);
     expect(loadConfig({ ADMISSION_MIN_LIMIT: '8' }).config.admission.minLimit).toBe(8);
     expect(() => loadConfig({ ADMISSION_MIN_LIMIT: '600' })).toThrow(/ADMISSION_MIN_LIMIT must not be above ADMISSION_MAX_LIMIT/);
   });

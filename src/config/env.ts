@@ -55,11 +55,14 @@ export function sessionSecretWeakness(secret: string): string | null {
 }
 
 /**
- * ADMISSION_MIN_LIMIT, or unset the request pool's connections: the concurrency the database
- * lets run at once, the least that keeps every connection busy.
+ * ADMISSION_MIN_LIMIT, or unset twice the request pool's connections: a request spends part of
+ * its time off the database (session, JSON, the loop), so with only one per connection some
+ * connections sit idle; two per connection is where throughput peaked (npm run load:overload's
+ * capacity at 32 in flight against 15 connections), and it is what kept a 50-user rolling
+ * restart free of refusals on a starved machine where 15 did not (test/chaos).
  */
 function admissionMinLimit(v: Record<string, unknown>): number {
-  return v.ADMISSION_MIN_LIMIT === undefined ? Number(v.DB_POOL_SIZE) + Number(v.DB_POOL_MAX_OVERFLOW) : Number(v.ADMISSION_MIN_LIMIT);
+  return v.ADMISSION_MIN_LIMIT === undefined ? 2 * (Number(v.DB_POOL_SIZE) + Number(v.DB_POOL_MAX_OVERFLOW)) : Number(v.ADMISSION_MIN_LIMIT);
 }
 
 function parseWorkers(value: number | string): number {

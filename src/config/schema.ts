@@ -110,9 +110,8 @@ export const admissionSchema = Joi.object({
   // Starts high: a closed-loop user population (users waiting for their own answers) never
   // queues, and the limit only comes down on a saturated loop or long pool waits.
   ADMISSION_INITIAL_LIMIT: positive(64),
-  // The floor a saturated worker's limit may reach. Unset: the request pool's connections
-  // (DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW), what the database lets run at once; fewer leaves
-  // connections idle and costs goodput (measured with npm run load:overload).
+  // The floor a saturated worker's limit may reach. Unset: twice the request pool's
+  // connections, 2 x (DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW) (see admissionMinLimit in env.ts).
   ADMISSION_MIN_LIMIT: Joi.number().integer().min(1),
   ADMISSION_MAX_LIMIT: positive(512),
   ADMISSION_QUEUE_SIZE: Joi.number().integer().min(0).max(10_000).default(64),
