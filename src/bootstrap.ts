@@ -167,9 +167,10 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   admission.watchPool(pool.stats().max, config.database.poolTimeoutMs);
   pool.observe({ connectionWait: (seconds) => admission.poolWaited(seconds * 1000), query: () => undefined });
   // Admission control is the server's request listener, in front of Express: a refusal is
-  // answered before Express wraps the request, routes it or runs any middleware (under 4x
-  // overload that work, done for every refused request, was what made refusals slow). It
-  // sets its own correlation id; refusals reach the access log and the RED metrics here.
+  // answered before Express wraps the request, routes it or runs any middleware, so it costs
+  // little more than Node's HTTP parsing and the write (at 4x, thousands a second share the
+  // loop with the admitted work). It sets its own correlation id; refusals reach the access
+  // log and the RED metrics here.
   const server = app.getHttpServer() as Server;
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   if (handlers.length !== 1) throw new Error(`expected Express as the only request listener, found ${handlers.length}`);
