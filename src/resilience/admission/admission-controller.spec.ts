@@ -23,9 +23,10 @@ class FakeResponse extends EventEmitter {
   body = '';
   destroyed = false;
   writableFinished = false;
-  writeHead(status: number, headers: Record<string, unknown>) {
+  writeHead(status: number, headers: Record<string, unknown> | string[]) {
     this.status = status;
-    this.headers = headers;
+    // Node's flat form: name, value, name, value...
+    this.headers = Array.isArray(headers) ? Object.fromEntries(headers.flatMap((v, i) => (i % 2 === 0 ? [[v, headers[i + 1]]] : []))) : headers;
     return this;
   }
   end(body = '') {

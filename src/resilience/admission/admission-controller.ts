@@ -115,6 +115,20 @@ const RETRY_AFTER_MS = 1000;
 const OVERLOADED = new OverloadedException(RETRY_AFTER_MS);
 
 /**
+ * The refusal's answer, built once through the one envelope (toErrorResponse): per refusal only
+ * the correlation id is spliced into the body, and the headers are a flat list Node writes
+ * without re-validating an object.
+ */
+const REFUSAL = (() => {
+  const marker = 'correlation-id-marker';
+  const { status, body, headers } = toErrorResponse(OVERLOADED, marker);
+  const [before, after] = JSON.stringify(body).split(JSON.stringify(marker)) as [string, string];
+  const fixed: string[] = [];
+  for (const [name, value] of Object.entries({ ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' })) fixed.push(name, value);
+  return { status, before, after, fixed };
+})();
+
+/**
  * Admission control in front of the whole pipeline, per worker: the server's request listener
  * (`gate`, ahead of Express), so a refusal costs no routing, no session read, no Redis and no
  * database work. General requests run within
@@ -394,16 +408,8 @@ export class AdmissionController {
       );
     }
     const correlationId = pickCorrelationId(req);
-    const { status, body, headers } = toErrorResponse(OVERLOADED, correlationId);
-    const payload = JSON.stringify(body);
-    res.writeHead(status, {
-      ...headers,
-      [CORRELATION_HEADER]: correlationId,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(payload),
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-    });
+    const payload = REFUSAL.before + JSON.stringify(correlationId) + REFUSAL.after;
+    res.writeHead(REFUSAL.status, [...REFUSAL.fixed, CORRELATION_HEADER, correlationId, 'Content-Length', String(Buffer.byteLength(payload))]);
     res.end(payload);
     if (this.refusalListeners.length > 0) {
       const refusal: Refusal = { req, lane, reason, correlationId, ms: since === null ? 0 : this.now() - since };
