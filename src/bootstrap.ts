@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -25,7 +25,7 @@ import { middlewareChain } from './core/middleware-chain.js';
 import { createRootLogger } from './observability/logger.js';
 import { TelemetryRecorder } from './observability/telemetry.js';
 import { BreakerService, MAIN_DB_BREAKER } from './resilience/breaker.service.js';
-import { requestLogger } from './observability/request-logger.js';
+import { refusalLogger, requestLogger } from './observability/request-logger.js';
 import { NestLogger } from './observability/nest-logger.js';
 import { LogLevelControl } from './observability/log-level.js';
 import { ShutdownRegistry, type ShutdownOptions, type ShutdownReport } from './resilience/shutdown-registry.service.js';
@@ -168,8 +168,6 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   installClientIp(express, app.get(TrustedProxies).trust);
   const admission = app.get(AdmissionController);
   const pool = app.get(PoolManager);
-  // Requests waiting for a connection mean more admitted work would only queue in the pool.
-  admission.watchPool(() => pool.stats().waiting);
   const breaker = app.get<BreakerService>(MAIN_DB_BREAKER);
   const sampleTelemetry = () => {
     const stats = pool.stats();
@@ -180,18 +178,37 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   const sampler = setInterval(sampleTelemetry, TELEMETRY_SAMPLE_MS);
   sampler.unref();
   registry.register({ name: 'telemetry-sampler', phase: 'jobs', close: () => clearInterval(sampler) });
-  // Order matters: admission first, so a refusal costs nothing else (it sets its own
-  // correlation id); then the correlation id exists before anything can fail, and the request
+  // Long waits for a connection mean more admitted work would only queue in the pool; the
+  // pool's own size is as far as that alone lowers the limit.
+  admission.watchPool(pool.stats().max, config.database.poolTimeoutMs);
+  pool.observe({ connectionWait: (seconds) => admission.poolWaited(seconds * 1000), query: () => undefined });
+  // Admission control is the server's request listener, in front of Express: a refusal is
+  // answered before Express wraps the request, routes it or runs any middleware, so it costs
+  // little more than Node's HTTP parsing and the write (at 4x, thousands a second share the
+  // loop with the admitted work). It sets its own correlation id; refusals reach the access
+  // log and the RED metrics here.
+  const server = app.getHttpServer() as Server;
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  if (handlers.length !== 1) throw new Error(`expected Express as the only request listener, found ${handlers.length}`);
+  server.removeAllListeners('request');
+  server.on('request', admission.gate(handlers[0]!));
+  const metrics = app.get(MetricsService);
+  const logRefusal = refusalLogger(logger);
+  admission.onRefused((refusal) => {
+    logRefusal(refusal);
+    metrics.countRefusal(refusal.req.method ?? 'GET', refusal.ms / 1000);
+    runtime.telemetry.observeRequest(503, refusal.ms, 'OVERLOADED');
+  });
+  // Order matters: the correlation id exists before anything can fail, and the request
   // logger sees body-parser failures too. Each group is one layer (see middlewareChain).
   app.use(
     middlewareChain<Request, Response>([
-      admission.middleware,
       correlationMiddleware,
       // Security headers are computed here once; per response only the CSP nonce is new.
       securityHeadersMiddleware(buildSecurityHeaders({ cspMode: config.security.cspMode, hsts: config.app.isProduction })),
       sessionCacheHeaders,
       requestLogger(logger),
-      metricsMiddleware(app.get(MetricsService), runtime.telemetry),
+      metricsMiddleware(metrics, runtime.telemetry),
       // Before routing, static files included: DNS rebinding must not reach any path.
       allowedHostsMiddleware(config.security.allowedHosts, app.get(TrustedProxies).trust),
       (req, res, next) => {

@@ -25,7 +25,9 @@ import { PasswordHasher } from './password-hasher.js';
       inject: [ConfigService, AdmissionController],
       useFactory: (config: ConfigService<RampartConfig, true>, admission: AdmissionController) => {
         const { concurrency, queueSize, queueTimeoutMs } = config.get('admission', { infer: true }).passwordHash;
-        return new PasswordHasher(admission.bulkhead('password-hash', { concurrency, queueSize, queueTimeoutMs }));
+        // The sign-in routes hash a password: while the bulkhead is full they are refused by
+        // admission control before their session, CSRF and user lookup.
+        return new PasswordHasher(admission.bulkhead('password-hash', { concurrency, queueSize, queueTimeoutMs }, ['POST /api/auth/login', 'POST /login']));
       },
     },
     CredentialVerifier,

@@ -71,6 +71,13 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig(env)).not.toThrow();
   });
 
+  it("takes admission control's floor from the database pool unless it is set", () => {
+    expect(loadConfig({}).config.admission).toMatchObject({ minLimit: 30, initialLimit: 64 });
+    expect(loadConfig({ DB_POOL_SIZE: '30', DB_POOL_MAX_OVERFLOW: '10' }).config.admission.minLimit).toBe(80);
+    expect(loadConfig({ ADMISSION_MIN_LIMIT: '8' }).config.admission.minLimit).toBe(8);
+    expect(() => loadConfig({ ADMISSION_MIN_LIMIT: '600' })).toThrow(/ADMISSION_MIN_LIMIT must not be above ADMISSION_MAX_LIMIT/);
+  });
+
   it('generates a different secret on every start', () => {
     expect(loadConfig({}).config.security.sessionSecret).not.toBe(loadConfig({}).config.security.sessionSecret);
   });

@@ -55,6 +55,17 @@ export function sessionSecretWeakness(secret: string): string | null {
   return null;
 }
 
+/**
+ * ADMISSION_MIN_LIMIT, or unset twice the request pool's connections: a request spends part of
+ * its time off the database (session, JSON, the loop), so with only one per connection some
+ * connections sit idle; two per connection is where throughput peaked (npm run load:overload's
+ * capacity at 32 in flight against 15 connections), and it is what kept a 50-user rolling
+ * restart free of refusals on a starved machine where 15 did not (test/chaos).
+ */
+function admissionMinLimit(v: Record<string, unknown>): number {
+  return v.ADMISSION_MIN_LIMIT === undefined ? 2 * (Number(v.DB_POOL_SIZE) + Number(v.DB_POOL_MAX_OVERFLOW)) : Number(v.ADMISSION_MIN_LIMIT);
+}
+
 function parseWorkers(value: number | string): number {
   return value === 'auto' ? Math.max(1, availableParallelism()) : Number(value);
 }
@@ -106,7 +117,8 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
   if (Number(v.ADMISSION_SHED_LAG_MS) >= Number(v.HEALTH_EVENT_LOOP_LAG_MS)) {
     problems.push('ADMISSION_SHED_LAG_MS must be below HEALTH_EVENT_LOOP_LAG_MS: a worker has to shed load before liveness fails');
   }
-  if (Number(v.ADMISSION_MIN_LIMIT) > Number(v.ADMISSION_MAX_LIMIT)) {
+  const admissionFloor = admissionMinLimit(v);
+  if (v.ADMISSION_MIN_LIMIT !== undefined && admissionFloor > Number(v.ADMISSION_MAX_LIMIT)) {
     problems.push('ADMISSION_MIN_LIMIT must not be above ADMISSION_MAX_LIMIT');
   }
   const auth = directoryConfig(v, isProduction, problems);
@@ -211,9 +223,9 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
     },
     admission: {
       enabled: v.ADMISSION_CONTROL === true,
-      minLimit: num('ADMISSION_MIN_LIMIT'),
+      minLimit: Math.min(admissionFloor, num('ADMISSION_MAX_LIMIT')),
       maxLimit: num('ADMISSION_MAX_LIMIT'),
-      initialLimit: Math.min(num('ADMISSION_MAX_LIMIT'), Math.max(num('ADMISSION_MIN_LIMIT'), num('ADMISSION_INITIAL_LIMIT'))),
+      initialLimit: Math.min(num('ADMISSION_MAX_LIMIT'), Math.max(admissionFloor, num('ADMISSION_INITIAL_LIMIT'))),
       queueSize: num('ADMISSION_QUEUE_SIZE'),
       queueTargetMs: num('ADMISSION_QUEUE_TARGET_MS'),
       queueIntervalMs: Math.max(num('ADMISSION_QUEUE_INTERVAL_MS'), num('ADMISSION_QUEUE_TARGET_MS')),

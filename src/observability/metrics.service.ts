@@ -17,6 +17,9 @@ const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open
  * in cluster mode the supervisor aggregates every worker's registry into one scrape, so each
  * metric declares how it combines (`aggregator`).
  */
+/** The route label of requests refused before routing (no template is known for them). */
+export const REFUSED_ROUTE = '(admission)';
+
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
@@ -279,6 +282,25 @@ export class MetricsService {
       },
     });
   }
+
+  /**
+   * A request admission control refused before routing: counted in the RED metrics under the
+   * route label `(admission)`, so error-rate and latency panels include shed load.
+   */
+  countRefusal(method: string, seconds: number): void {
+    // Bound children: at thousands of refusals a second the label lookups are the cost.
+    let duration = this.refusedDuration.get(method);
+    if (duration === undefined) {
+      duration = this.httpDuration.labels(method, REFUSED_ROUTE, '503');
+      this.refusedDuration.set(method, duration);
+    }
+    duration.observe(seconds);
+    this.refusedErrors ??= this.httpErrors.labels('OVERLOADED', REFUSED_ROUTE);
+    this.refusedErrors.inc();
+  }
+
+  private readonly refusedDuration = new Map<string, { observe(seconds: number): void }>();
+  private refusedErrors: { inc(): void } | undefined;
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
     this.httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { redactString } from './redact.js';
@@ -69,5 +70,64 @@ export function requestLogger(logger: Logger) {
     res.once('finish', finish);
     res.once('close', finish);
     next();
+  };
+}
+
+/** A request admission control refused before Express saw it (structurally its `Refusal`). */
+export interface RefusedRequest {
+  req: IncomingMessage;
+  lane: string;
+  reason: string;
+  correlationId: string;
+  /** Time spent in the admission queue before the refusal; 0 when refused on arrival. */
+  ms: number;
+}
+
+/** Refusals logged one by one per second and worker; the rest of that second are counted. */
+export const REFUSAL_LINES_PER_SECOND = 100;
+
+/**
+ * The access-log line of a request admission control refused: it never reached Express, so
+ * `requestLogger` did not see it. No route template (finding it is routing work the refusal
+ * avoids); `errorCode` OVERLOADED with the lane and the reason. Warn, not error: shedding is
+ * the designed answer to overload, and its start and end have their own lines. A storm would
+ * make every refusal cost a log line (~12 us, a tenth of the refusal budget at 4x) and flood
+ * the pipeline, so past `perSecond` lines in a second the rest are counted and reported in one
+ * line when the second ends (the metrics count every refusal).
+ */
+export function refusalLogger(logger: Logger, perSecond = REFUSAL_LINES_PER_SECOND, now: () => number = Date.now) {
+  let second = 0;
+  let logged = 0;
+  let unlogged = 0;
+  const summarise = () => {
+    if (unlogged > 0) logger.warn({ errorCode: 'OVERLOADED', res: { statusCode: 503 }, refusedUnlogged: unlogged, perSecond }, `${unlogged} more requests refused 503 in that second (not logged one by one)`);
+    unlogged = 0;
+  };
+  return ({ req, lane, reason, correlationId, ms }: RefusedRequest): void => {
+    const at = Math.floor(now() / 1000);
+    if (at !== second) {
+      summarise();
+      second = at;
+      logged = 0;
+    }
+    if (logged >= perSecond) {
+      if (unlogged === 0) setTimeout(summarise, 1000 - (now() % 1000)).unref();
+      unlogged += 1;
+      return;
+    }
+    logged += 1;
+    const method = req.method ?? 'GET';
+    logger.warn(
+      {
+        req: { method, url: redactString(pathOnly(req.url ?? '/')) },
+        res: { statusCode: 503 },
+        route: null,
+        errorCode: 'OVERLOADED',
+        admission: { lane, reason },
+        responseTimeMs: Math.round(ms * 10) / 10,
+        correlationId,
+      },
+      `${method} refused 503`,
+    );
   };
 }

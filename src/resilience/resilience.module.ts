@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { RUNTIME, type Runtime } from '../runtime.js';
 import { EventLoopLagMonitor } from '../core/event-loop-lag.monitor.js';
-import { AdmissionController, processCpuShare } from './admission/admission-controller.js';
+import { AdmissionController, eventLoopBusy, processCpuShare } from './admission/admission-controller.js';
 import { BreakerService, MAIN_DB_BREAKER } from './breaker.service.js';
 import { ShutdownRegistry } from './shutdown-registry.service.js';
 
@@ -48,7 +48,7 @@ const ADMISSION_LAG_WINDOW_MS = 300;
       useFactory: (config: ConfigService<RampartConfig, true>, monitor: EventLoopLagMonitor, registry: ShutdownRegistry, logger: Logger) => {
         const controller = new AdmissionController(
           config.get('admission', { infer: true }),
-          { lagMs: () => monitor.current(ADMISSION_LAG_WINDOW_MS).lagMs, cpuShare: processCpuShare() },
+          { lagMs: () => monitor.current(ADMISSION_LAG_WINDOW_MS).lagMs, cpuShare: processCpuShare(), loopBusy: eventLoopBusy() },
           logger.child({ component: 'admission' }),
         );
         controller.start();

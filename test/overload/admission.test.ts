@@ -77,7 +77,10 @@ describe('admission control with the general limit full', () => {
     // One log line for the state change, however many were refused.
     const shedLines = app.logs.entries().filter((e) => String(e.msg).startsWith('admission control: shedding load'));
     expect(shedLines).toHaveLength(1);
-    expect(app.logs.entries().filter((e) => (e.res as { statusCode?: number } | undefined)?.statusCode === 503)).toHaveLength(0);
+    // Each refusal has its access-log line (it never reached Express's request logger).
+    const refusals = app.logs.entries().filter((e) => e.errorCode === 'OVERLOADED');
+    expect(refusals).toHaveLength(answers.length);
+    expect(refusals.find((e) => e.correlationId === 'overload-test-1')).toMatchObject({ level: 'warn', res: { statusCode: 503 }, admission: { lane: 'signin', reason: 'queue_full' } });
   });
 
   it('lets probes, metrics and the operator API through while users are refused, and reports the shedding', async () => {
@@ -95,6 +98,8 @@ describe('admission control with the general limit full', () => {
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toMatch(/rampart_admission_shed_total\{lane="user",reason="queue_full"\} [1-9]/);
     expect(metrics).toMatch(/rampart_admission_limit 2/);
+    // And in the RED metrics every dashboard already reads.
+    expect(metrics).toMatch(/rampart_http_errors_total\{code="OVERLOADED",route="\(admission\)"\} [1-9]/);
     expect(metrics).toMatch(/rampart_admission_in_flight\{lane="general"\} 2/);
   });
 

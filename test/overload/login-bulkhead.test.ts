@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PasswordHasher } from '../../src/auth/password-hasher.js';
 import { AdmissionController } from '../../src/resilience/admission/admission-controller.js';
+import type { Bulkhead } from '../../src/resilience/admission/bulkhead.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { anonymousSession, createUser, loginAs, type BrowserSession, type LoggedIn, SESSION_TEST_ENV, type TestUser } from '../support/session.js';
 
@@ -79,5 +81,32 @@ describe('password-hash bulkhead under a logon storm', () => {
 
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toMatch(/rampart_bulkhead_refused_total\{bulkhead="password-hash"\} [1-9]/);
+  });
+
+  it('while the bulkhead is full, refuses sign-ins before their session, CSRF and user lookup', async () => {
+    // Fill the bulkhead for certain: one operation running and two waiting, held by the test.
+    const bulkhead = (app.app.get(PasswordHasher) as unknown as { bulkhead: Bulkhead }).bulkhead;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holders = [0, 1, 2].map(() => bulkhead.run(() => gate));
+    try {
+      expect(bulkhead.snapshot()).toMatchObject({ active: 1, queued: 2 });
+      // No session, no CSRF token: once routed this is 403 (CSRF); refused first, it is 503.
+      const bare = await fetch(`${app.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: victim.username, password: victim.password }) });
+      expect(bare.status).toBe(503);
+      expect(((await bare.json()) as { error: { code: string } }).error.code).toBe('OVERLOADED');
+      const form = await fetch(`${app.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=a&password=b' });
+      expect(form.status).toBe(503);
+      // Everything else of the sign-in lane still works (the CSRF endpoint, logout).
+      expect((await fetch(`${app.url}/api/auth/csrf`)).status).toBe(200);
+      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      expect(metrics).toMatch(/rampart_admission_shed_total\{lane="signin",reason="bulkhead"\} 2/);
+    } finally {
+      release();
+      await Promise.all(holders);
+    }
+    // Free again: a sign-in goes through.
+    const session = await anonymousSession(app.url);
+    expect((await session.post('/api/auth/login', { username: victim.username, password: victim.password })).status).toBe(200);
   });
 });

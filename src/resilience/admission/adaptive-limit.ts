@@ -16,8 +16,15 @@ export interface LimitWindow {
   peakInFlight: number;
   /** Event-loop lag over the shedding threshold: the worker is falling behind whatever latency says. */
   lagging: boolean;
-  /** Requests are waiting for a database connection: more concurrency would only queue there. */
+  /** Requests waited long for a database connection: more concurrency would only queue there. */
   poolWaiting: boolean;
+  /**
+   * The worker's event loop was busy nearly all the window: more concurrency only lengthens
+   * every request. Without this (or `poolWaiting`) slower answers are not ours to fix: a slow
+   * query, or a machine starved by others; refusing then only turns waits into errors, and a
+   * population of users waiting for their own answers (a closed loop) cannot overload us.
+   */
+  saturated: boolean;
 }
 
 /**
@@ -25,13 +32,20 @@ export interface LimitWindow {
  * service time with the no-load service time and scales the limit by their ratio, plus a
  * square-root headroom so it can grow when latency is fine. It only moves while the limit is
  * actually in use (half of it or more in flight): an idle worker learns nothing about its
- * capacity, and a handful of slow requests must not shrink the limit of a quiet one.
+ * capacity, and a handful of slow requests must not shrink the limit of a quiet one. It shrinks
+ * only on evidence that concurrency is the problem: a saturated event loop, or requests waiting
+ * for a database connection.
  */
 export class AdaptiveLimit {
   private value: number;
   private noLoadRttMs: number | null = null;
   private readonly tolerance: number;
   private readonly smoothing: number;
+  /**
+   * Connections the request pool can open. Pool waits alone never shrink the limit below it:
+   * with a connection free for every admitted request, waits come from elsewhere.
+   */
+  poolConnections = 0;
 
   constructor(private readonly options: AdaptiveLimitOptions) {
     this.value = options.initial;
@@ -65,8 +79,11 @@ export class AdaptiveLimit {
     if (window.peakInFlight < this.value / 2) return this.limit;
     let gradient = Math.min(1, Math.max(0.5, (this.tolerance * this.noLoadRttMs) / window.meanRttMs));
     if (window.poolWaiting) gradient = Math.min(gradient, 0.8);
+    // Latency alone shrinks the limit only on a saturated worker (see `saturated`).
+    else if (gradient < 1 && !window.saturated) return this.limit;
     const target = this.value * gradient + (gradient >= 1 ? Math.sqrt(this.value) : 0);
-    this.value = Math.min(max, Math.max(min, this.value * (1 - this.smoothing) + target * this.smoothing));
+    const floor = window.saturated ? min : Math.min(this.value, Math.max(min, this.poolConnections));
+    this.value = Math.min(max, Math.max(floor, this.value * (1 - this.smoothing) + target * this.smoothing));
     return this.limit;
   }
 }

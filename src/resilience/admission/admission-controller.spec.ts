@@ -23,9 +23,10 @@ class FakeResponse extends EventEmitter {
   body = '';
   destroyed = false;
   writableFinished = false;
-  writeHead(status: number, headers: Record<string, unknown>) {
+  writeHead(status: number, headers: Record<string, unknown> | string[]) {
     this.status = status;
-    this.headers = headers;
+    // Node's flat form: name, value, name, value...
+    this.headers = Array.isArray(headers) ? Object.fromEntries(headers.flatMap((v, i) => (i % 2 === 0 ? [[v, headers[i + 1]]] : []))) : headers;
     return this;
   }
   end(body = '') {
@@ -134,6 +135,88 @@ describe('AdmissionController', () => {
     vi.advanceTimersByTime(1000);
     expect(controller.limit).toBe(8);
     controller.stop();
+  });
+
+  it('refuses at once a request the measured service time says would wait past its time', () => {
+    vi.useFakeTimers();
+    let clock = 0;
+    const controller = new AdmissionController({ ...CONFIG, queueSize: 10 }, { lagMs: () => 0 }, { info: vi.fn(), warn: vi.fn() }, () => clock);
+    const refusals: string[] = [];
+    controller.onRefused((r) => refusals.push(r.reason));
+    const send = () => {
+      const res = new FakeResponse();
+      const next = vi.fn();
+      controller.middleware({ url: '/api/lots', headers: { cookie: 'sid=x' } } as unknown as IncomingMessage, res as unknown as ServerResponse, next);
+      return { res, next };
+    };
+    controller.start();
+    // Learn a 20 ms service time at the limit of 2: one queued request already waits ~10 ms.
+    for (let i = 0; i < 6; i += 1) {
+      const pair = [send(), send()];
+      clock += 20;
+      for (const p of pair) p.res.finish();
+    }
+    vi.advanceTimersByTime(100);
+    send();
+    send();
+    // Each waiter adds 20 ms / 2 slots = 10 ms: five fit the 50 ms a burst may wait, the sixth
+    // is refused on arrival (no timer, no wait).
+    const queued = [send(), send(), send(), send(), send()];
+    expect(queued.every((q) => q.res.status === null)).toBe(true);
+    const refused = [send(), send()];
+    expect(refused.every((r) => r.res.status === 503)).toBe(true);
+    expect(refusals).toEqual(['queue_full', 'queue_full']);
+    controller.stop();
+  });
+
+  it('answers through gate() before the wrapped handler, and refuses a full bulkhead\'s routes up front', async () => {
+    const { controller } = harness();
+    const bulkhead = controller.bulkhead('hash', { concurrency: 1, queueSize: 0, queueTimeoutMs: 100 }, ['POST /api/auth/login']);
+    let release!: () => void;
+    const held = bulkhead.run(() => new Promise<void>((r) => (release = r)));
+    const handler = vi.fn();
+    const listener = controller.gate(handler);
+    const login = new FakeResponse();
+    listener({ method: 'POST', url: '/api/auth/login?x=1', headers: {} } as unknown as IncomingMessage, login as unknown as ServerResponse);
+    expect(login.status).toBe(503);
+    expect(handler).not.toHaveBeenCalled();
+    expect(bulkhead.snapshot().refused).toBe(1);
+    const csrf = new FakeResponse();
+    listener({ method: 'GET', url: '/api/auth/csrf', headers: {} } as unknown as IncomingMessage, csrf as unknown as ServerResponse);
+    expect(handler).toHaveBeenCalledTimes(1);
+    release();
+    await held;
+    listener({ method: 'POST', url: '/api/auth/login', headers: {} } as unknown as IncomingMessage, new FakeResponse() as unknown as ServerResponse);
+    expect(handler).toHaveBeenCalledTimes(2);
+  });
+
+  it('shrinks the limit on slow answers only while the worker itself is saturated, not when starved by others', () => {
+    vi.useFakeTimers();
+    const run = (cpuShare: number) => {
+      const controller = new AdmissionController(
+        { ...CONFIG, initialLimit: 8, minLimit: 2, maxLimit: 8, queueSize: 0 },
+        { lagMs: () => 0, cpuShare: () => cpuShare, loopBusy: () => 1 },
+        { info: vi.fn(), warn: vi.fn() },
+        () => Date.now(),
+      );
+      controller.start();
+      const wave = (ms: number) => {
+        const responses = Array.from({ length: 8 }, () => {
+          const res = new FakeResponse();
+          controller.middleware({ url: '/api/lots', headers: { cookie: 'sid=x' } } as unknown as IncomingMessage, res as unknown as ServerResponse, vi.fn());
+          return res;
+        });
+        vi.advanceTimersByTime(ms);
+        for (const res of responses) res.finish();
+      };
+      for (let i = 0; i < 20; i += 1) wave(1);
+      vi.advanceTimersByTime(1000);
+      for (let i = 0; i < 30; i += 1) wave(100);
+      controller.stop();
+      return controller.limit;
+    };
+    expect(run(0.1)).toBe(8);
+    expect(run(1)).toBeLessThan(8);
   });
 
   it('switched off, counts but never refuses', () => {

@@ -8,7 +8,23 @@ import { AdaptiveLimit } from './adaptive-limit.js';
 import { Bulkhead, type BulkheadOptions, type BulkheadSnapshot } from './bulkhead.js';
 import { laneOf, type Lane } from './lanes.js';
 
-export type ShedReason = 'queue_full' | 'queue_timeout' | 'displaced' | 'priority_budget' | 'event_loop_lag' | 'shedding';
+export type ShedReason = 'queue_full' | 'queue_timeout' | 'displaced' | 'priority_budget' | 'event_loop_lag' | 'shedding' | 'bulkhead';
+
+/** What the access log and the RED metrics need of a refusal (they are wired in bootstrap). */
+export interface Refusal {
+  req: IncomingMessage;
+  lane: Lane;
+  reason: ShedReason;
+  correlationId: string;
+  /** From the admission decision (arrival, or entering the queue) to the answer. */
+  ms: number;
+}
+
+/** A bulkhead whose work a request line predicts (`POST /api/auth/login` hashes a password). */
+interface EarlyBulkhead {
+  bulkhead: Bulkhead;
+  routes: ReadonlySet<string>;
+}
 
 export interface AdmissionSnapshot {
   enabled: boolean;
@@ -29,14 +45,31 @@ export interface AdmissionSnapshot {
 export interface AdmissionSources {
   /** Windowed event-loop lag in ms (the health probe's own reading). */
   lagMs: () => number;
-  /** Requests waiting for a main-pool connection; wired once the pool exists. */
-  poolWaiting?: () => number;
   /**
    * Share of one core this process used since the last call. Lag while the process itself is
    * nearly idle comes from elsewhere (a starved VM, a noisy neighbour): refusing our own work
    * would not give the loop any time back. Absent: every lag counts.
    */
   cpuShare?: () => number;
+  /**
+   * Share of wall time the event loop was busy since the last call (event-loop utilisation).
+   * Absent: always saturated, latency alone drives the limit.
+   */
+  loopBusy?: () => number;
+}
+
+/** Loop busy at least this share of a window: the worker is saturated (see `LimitWindow.saturated`). */
+const SATURATED_LOOP = 0.85;
+
+/** A `loopBusy` source from `performance.eventLoopUtilization`. */
+export function eventLoopBusy(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, last);
+    last = now;
+    return delta.utilization;
+  };
 }
 
 /** Lag counts as ours only while the process used at least this share of a core. */
@@ -58,6 +91,11 @@ export function processCpuShare(now: () => number = () => performance.now()): ()
 
 type Next = (error?: unknown) => void;
 
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 interface Waiter {
   req: IncomingMessage;
   res: ServerResponse;
@@ -77,8 +115,23 @@ const RETRY_AFTER_MS = 1000;
 const OVERLOADED = new OverloadedException(RETRY_AFTER_MS);
 
 /**
- * Admission control in front of the whole pipeline, per worker: the first middleware, so a
- * refusal costs no session read, no Redis and no database work. General requests run within
+ * The refusal's answer, built once through the one envelope (toErrorResponse): per refusal only
+ * the correlation id is spliced into the body, and the headers are a flat list Node writes
+ * without re-validating an object.
+ */
+const REFUSAL = (() => {
+  const marker = 'correlation-id-marker';
+  const { status, body, headers } = toErrorResponse(OVERLOADED, marker);
+  const [before, after] = JSON.stringify(body).split(JSON.stringify(marker)) as [string, string];
+  const fixed: string[] = [];
+  for (const [name, value] of Object.entries({ ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' })) fixed.push(name, value);
+  return { status, before, after, fixed };
+})();
+
+/**
+ * Admission control in front of the whole pipeline, per worker: the server's request listener
+ * (`gate`, ahead of Express), so a refusal costs no routing, no session read, no Redis and no
+ * database work. General requests run within
  * an adaptive concurrency limit; the excess waits in a short queue (CoDel-style: a request that
  * would be served late is refused instead) where signed-in and sign-in requests go before
  * anonymous ones. Metrics and the operators' /admin have their own small budget, and probes are
@@ -93,6 +146,14 @@ export class AdmissionController {
   private inFlight = 0;
   private priorityInFlight = 0;
   private peakInFlight = 0;
+  /** Smoothed mean service time of admitted requests (ms); 0 until measured. */
+  private serviceMs = 0;
+  /** Longest wait for a database connection since the limit last moved. */
+  private poolWaitMaxMs = 0;
+  private poolWaitLongMs = Infinity;
+  /** CPU share of the ticks since the limit last moved (their mean is the window's). */
+  private windowCpuSum = 0;
+  private windowTicks = 0;
   private rttSumMs = 0;
   private rttCount = 0;
   private windowStartedAt: number;
@@ -111,6 +172,8 @@ export class AdmissionController {
   private windowShed = 0;
   private readonly bulkheadList: Bulkhead[] = [];
   private readonly queueListeners: ((seconds: number, lane: Lane, admitted: boolean) => void)[] = [];
+  private readonly refusalListeners: ((refusal: Refusal) => void)[] = [];
+  private readonly early: EarlyBulkhead[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -135,14 +198,43 @@ export class AdmissionController {
     this.timer = undefined;
   }
 
-  watchPool(waiting: () => number): void {
-    this.sources.poolWaiting = waiting;
+  /**
+   * The request pool's size (see `AdaptiveLimit.poolConnections`) and DB_POOL_TIMEOUT_MS; then
+   * report every wait for a connection through `poolWaited`.
+   */
+  watchPool(connections: number, timeoutMs: number): void {
+    this.limiter.poolConnections = connections;
+    this.poolWaitLongMs = Math.max(this.config.queueIntervalMs, timeoutMs / 4);
   }
 
-  bulkhead(name: string, options: BulkheadOptions): Bulkhead {
+  /** A request waited this long for a database connection (the pool reports each checkout). */
+  poolWaited(ms: number): void {
+    if (ms > this.poolWaitMaxMs) this.poolWaitMaxMs = ms;
+  }
+
+  /**
+   * `routes` (`METHOD /path`, exact) are the requests that will run this bulkhead's work: while
+   * it is full (every slot busy and its queue full) they are refused here, before their
+   * session, CSRF and database work, instead of after it when the work would start.
+   */
+  bulkhead(name: string, options: BulkheadOptions, routes: readonly string[] = []): Bulkhead {
     const bulkhead = new Bulkhead(name, options);
     this.bulkheadList.push(bulkhead);
+    if (routes.length > 0) this.early.push({ bulkhead, routes: new Set(routes) });
     return bulkhead;
+  }
+
+  /** Called once per refused request, after its answer is written; must be cheap. */
+  onRefused(listener: (refusal: Refusal) => void): void {
+    this.refusalListeners.push(listener);
+  }
+
+  /**
+   * The server's request listener with admission in front: a refusal is answered before
+   * Express builds its request and response, routes, or runs any middleware.
+   */
+  gate(handler: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => this.middleware(req, res, () => handler(req, res));
   }
 
   onQueueTime(listener: (seconds: number, lane: Lane, admitted: boolean) => void): void {
@@ -174,7 +266,7 @@ export class AdmissionController {
     };
   }
 
-  /** Connect-style; must be the first middleware. */
+  /** Connect-style; `gate` puts it in front of the server's handler. */
   readonly middleware = (req: IncomingMessage, res: ServerResponse, next: Next): void => {
     const lane = laneOf(req);
     if (lane === 'probe') {
@@ -189,6 +281,15 @@ export class AdmissionController {
       });
       this.count(this.admittedCounts, lane);
       return next();
+    }
+    if (lane === 'signin' && this.config.enabled && this.early.length > 0) {
+      const route = `${req.method ?? ''} ${pathOf(req.url ?? '/')}`;
+      for (const { bulkhead, routes } of this.early) {
+        if (routes.has(route) && bulkhead.full()) {
+          bulkhead.countRefusal();
+          return this.refuse(req, res, lane, 'bulkhead');
+        }
+      }
     }
     if (lane === 'stream') {
       // A stream stays open for minutes: it never counts against the limit (SSE_MAX_SUBSCRIBERS
@@ -223,16 +324,26 @@ export class AdmissionController {
 
   private enqueue(waiter: Waiter): void {
     const { queueSize, queueTargetMs, queueIntervalMs } = this.config;
-    if (this.queueLength() >= queueSize) {
-      const victim = waiter.lane !== 'anonymous' ? this.anonymous.pop() : undefined;
-      if (victim === undefined) return this.refuse(waiter.req, waiter.res, waiter.lane, this.lagging ? 'event_loop_lag' : 'queue_full');
-      this.refuseWaiter(victim, 'displaced');
-    }
     const now = waiter.enqueuedAt;
-    this.queueNonEmptySince ??= now;
     // CoDel's two modes: a queue that has not emptied for an interval is standing, and from
     // then on a request may wait only the short target; so may every request while the loop lags.
-    waiter.deadline = now + (this.lagging || now - this.queueNonEmptySince >= queueIntervalMs ? queueTargetMs : queueIntervalMs);
+    const standing = this.queueNonEmptySince !== null && now - this.queueNonEmptySince >= queueIntervalMs;
+    const maxWait = this.lagging || standing ? queueTargetMs : queueIntervalMs;
+    const ahead = waiter.lane === 'anonymous' ? this.queueLength() : this.preferred.length;
+    // A request that would wait past its time is refused now rather than at its deadline: the
+    // queue is as long as what the limit serves within the wait (from the measured service
+    // time), so under sustained overload refusals are immediate and cost no timer.
+    const tooLate = this.serviceMs > 0 && ((ahead + 1) * this.serviceMs) / this.limiter.limit > maxWait;
+    if (tooLate || this.queueLength() >= queueSize) {
+      const victim = waiter.lane !== 'anonymous' ? this.anonymous.pop() : undefined;
+      if (victim === undefined || tooLate) {
+        if (victim !== undefined) this.anonymous.push(victim);
+        return this.refuse(waiter.req, waiter.res, waiter.lane, this.lagging ? 'event_loop_lag' : 'queue_full');
+      }
+      this.refuseWaiter(victim, 'displaced');
+    }
+    this.queueNonEmptySince ??= now;
+    waiter.deadline = now + maxWait;
     (waiter.lane === 'anonymous' ? this.anonymous : this.preferred).push(waiter);
     this.scheduleSweep(waiter.deadline);
   }
@@ -280,10 +391,10 @@ export class AdmissionController {
 
   private refuseWaiter(waiter: Waiter, reason: ShedReason): void {
     for (const listener of this.queueListeners) listener((this.now() - waiter.enqueuedAt) / 1000, waiter.lane, false);
-    this.refuse(waiter.req, waiter.res, waiter.lane, reason);
+    this.refuse(waiter.req, waiter.res, waiter.lane, reason, waiter.enqueuedAt);
   }
 
-  private refuse(req: IncomingMessage, res: ServerResponse, lane: Lane, reason: ShedReason): void {
+  private refuse(req: IncomingMessage, res: ServerResponse, lane: Lane, reason: ShedReason, since: number | null = null): void {
     this.count(this.shedCounts, `${lane}|${reason}`);
     if (lane !== 'priority' && lane !== 'probe') this.windowShed += 1;
     this.lastShedAt = this.now();
@@ -297,35 +408,46 @@ export class AdmissionController {
       );
     }
     const correlationId = pickCorrelationId(req);
-    const { status, body, headers } = toErrorResponse(OVERLOADED, correlationId);
-    const payload = JSON.stringify(body);
-    res.writeHead(status, {
-      ...headers,
-      [CORRELATION_HEADER]: correlationId,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(payload),
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-    });
+    const payload = REFUSAL.before + JSON.stringify(correlationId) + REFUSAL.after;
+    res.writeHead(REFUSAL.status, [...REFUSAL.fixed, CORRELATION_HEADER, correlationId, 'Content-Length', String(Buffer.byteLength(payload))]);
     res.end(payload);
+    if (this.refusalListeners.length > 0) {
+      const refusal: Refusal = { req, lane, reason, correlationId, ms: since === null ? 0 : this.now() - since };
+      for (const listener of this.refusalListeners) listener(refusal);
+    }
   }
 
   private tick(): void {
     const now = this.now();
     const lagMs = this.sources.lagMs();
     const cpuShare = this.sources.cpuShare?.() ?? 1;
+    this.windowCpuSum += cpuShare;
+    this.windowTicks += 1;
     this.lagging = this.config.enabled && lagMs > this.config.shedLagMs && cpuShare >= BUSY_CPU_SHARE;
     const enough = this.rttCount >= MIN_SAMPLES || now - this.windowStartedAt >= 10 * WINDOW_MS;
     // Lag moves the limit at once, both ways: cut while it lasts, back to the floor when it ends.
+    if (this.rttCount > 0) {
+      const mean = this.rttSumMs / this.rttCount;
+      this.serviceMs = this.serviceMs === 0 ? mean : this.serviceMs * 0.7 + mean * 0.3;
+    }
     if (this.config.enabled && (enough || this.lagging || this.limiter.limit < this.config.minLimit)) {
       this.limiter.update({
         meanRttMs: this.rttCount === 0 ? null : this.rttSumMs / this.rttCount,
         peakInFlight: this.peakInFlight,
         lagging: this.lagging,
-        poolWaiting: (this.sources.poolWaiting?.() ?? 0) > 0,
+        // A connection wait a quarter of the way to DB_POOL_TIMEOUT_MS: refusing at the door
+        // beats queueing in the pool towards DB_POOL_EXHAUSTED. Shorter waits are the pool
+        // doing its job (a closed loop of users may keep it busy without overloading it).
+        poolWaiting: this.poolWaitMaxMs >= this.poolWaitLongMs,
+        // A busy loop that got little CPU is a starved machine, not our own load (the same
+        // guard as for lag): refusing would not give it time back.
+        saturated: (this.sources.loopBusy?.() ?? 1) >= SATURATED_LOOP && this.windowCpuSum / Math.max(1, this.windowTicks) >= BUSY_CPU_SHARE,
       });
+      this.windowCpuSum = 0;
+      this.windowTicks = 0;
       this.rttSumMs = 0;
       this.rttCount = 0;
+      this.poolWaitMaxMs = 0;
       this.peakInFlight = this.inFlight;
       this.windowStartedAt = now;
       // A raised limit lets waiters in without waiting for the next completion.

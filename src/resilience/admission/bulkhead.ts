@@ -52,6 +52,16 @@ export class Bulkhead {
     }
   }
 
+  /** Every slot busy and the queue full: the next operation would be refused. */
+  full(): boolean {
+    return this.options.concurrency > 0 && this.active >= this.options.concurrency && this.waiting.length >= this.options.queueSize;
+  }
+
+  /** A refusal made on this bulkhead's behalf before its work was reached (admission control). */
+  countRefusal(): void {
+    this.refused += 1;
+  }
+
   snapshot(): BulkheadSnapshot {
     return { name: this.name, concurrency: this.options.concurrency, active: this.active, queued: this.waiting.length, refused: this.refused };
   }
