@@ -21,7 +21,13 @@ const { values: opts } = parseArgs({
     duration: { type: 'string', default: '10' },
     top: { type: 'string', default: '30' },
     main: { type: 'string', default: MAIN_JS },
+    'seed-lots': { type: 'string', default: '2000' },
     keep: { type: 'boolean', default: false },
+    // Inclusive (synchronous) time of the outermost frame whose file matches: what each entry
+    // point of the database layer costs with everything it calls (prom-client, opossum, pg).
+    focus: { type: 'string', default: 'dist/src/(database|resilience)/' },
+    // Summarise existing profiles instead of measuring: --summarise rampart.cpuprofile,bare.cpuprofile
+    summarise: { type: 'string', default: '' },
     'pg-url': { type: 'string', default: process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     'redis-url': { type: 'string', default: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
   },
@@ -48,6 +54,22 @@ export function summarise(file) {
   }
   const fns = new Map();
   const areas = new Map();
+  const focused = new Map();
+  const focus = new RegExp(opts.focus);
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const frameKey = (node) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    return `${functionName || '(anonymous)'} ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`.trim();
+  };
+  for (let i = 0; i < profile.samples.length; i += 1) {
+    const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    let outer = null;
+    for (let id = profile.samples[i]; id !== undefined; id = parent.get(id)) {
+      if (focus.test(byId.get(id).callFrame.url)) outer = id;
+    }
+    if (outer !== null) focused.set(frameKey(byId.get(outer)), (focused.get(frameKey(byId.get(outer))) ?? 0) + dt);
+  }
   let total = 0;
   for (const [id, ms] of self) {
     const { functionName, url, lineNumber } = byId.get(id).callFrame;
@@ -59,7 +81,7 @@ export function summarise(file) {
     if (area !== '(idle)') total += ms;
   }
   const sorted = (m) => [...m].sort((a, b) => b[1] - a[1]);
-  return { total, fns: sorted(fns), areas: sorted(areas) };
+  return { total, fns: sorted(fns), areas: sorted(areas), focused: sorted(focused) };
 }
 
 function shortUrl(url) {
@@ -84,11 +106,17 @@ function printSummary(title, s, top) {
   log(`\n${title}: ${s.total.toFixed(0)} ms busy (self time, idle excluded)`);
   log('  by area:');
   for (const [area, ms] of s.areas.filter(([a]) => a !== '(idle)').slice(0, 18)) log(`    ${((ms / s.total) * 100).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${area}`);
+  log(`  inclusive, outermost frame matching /${opts.focus}/:`);
+  for (const [fn, ms] of s.focused.slice(0, 15)) log(`    ${((ms / s.total) * 100).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${fn}`);
   log('  top functions:');
   for (const [fn, ms] of s.fns.filter(([f]) => !f.startsWith('(idle)')).slice(0, top)) log(`    ${((ms / s.total) * 100).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${fn}`);
 }
 
 async function main() {
+  if (opts.summarise) {
+    for (const file of opts.summarise.split(',')) printSummary(file, summarise(file), Number(opts.top));
+    return 0;
+  }
   requireBuild();
   const dir = mkdtempSync(join(tmpdir(), 'rampart-profile-'));
   onCleanup(`remove ${dir}`, () => (opts.keep ? log(`kept ${dir}`) : rmSync(dir, { recursive: true, force: true })));
@@ -100,7 +128,7 @@ async function main() {
     script: opts.main,
     env: {
       HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: db.url, REDIS_URL: opts['redis-url'], REDIS_KEY_PREFIX: prefix,
-      SESSION_SECRET: randomBytes(32).toString('base64url'), ADMIN_BOOTSTRAP_PASSWORD: password, SEED_LOTS: '2000', RATE_LIMIT_ACCOUNT_PER_MIN: '100000000',
+      SESSION_SECRET: randomBytes(32).toString('base64url'), ADMIN_BOOTSTRAP_PASSWORD: password, SEED_LOTS: opts['seed-lots'], RATE_LIMIT_ACCOUNT_PER_MIN: '100000000',
     },
     nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'rampart')}`],
     logFile: join(dir, 'rampart.log'),
@@ -132,6 +160,7 @@ async function main() {
   const profileOf = (sub) => join(dir, sub, readdirSync(join(dir, sub)).find((f) => f.endsWith('.cpuprofile')));
   printSummary(`Rampart GET /api/lots/1 (${r.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('rampart')), top);
   printSummary(`bare GET /bench/db/1 (${b.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('bare')), top);
+  if (opts.keep) log(`profiles: ${profileOf('rampart')} ${profileOf('bare')}`);
   return 0;
 }
 
