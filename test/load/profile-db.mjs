@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Where the database route's CPU goes: Rampart's GET /api/lots/1 and the bare app's
-// GET /bench/db/1 (the same three queries), each under autocannon load with `node --cpu-prof`,
+// GET /bench/db1/1 (the same SQL; --bare-path /bench/db/1 for the three queries of before), each under autocannon load with `node --cpu-prof`,
 // then a per-function self-time summary of both profiles and a per-area one (pg driver,
 // Nest/Express, Rampart's own code by folder, GC). Profiles include start-up; only the load
 // phase matters, so it runs long enough to dominate (--duration).
@@ -22,6 +22,8 @@ const { values: opts } = parseArgs({
     top: { type: 'string', default: '30' },
     main: { type: 'string', default: MAIN_JS },
     'seed-lots': { type: 'string', default: '2000' },
+    // The bare app's route: db1 runs Rampart's SQL, db the three queries of before issue 17.
+    'bare-path': { type: 'string', default: '/bench/db1/1' },
     keep: { type: 'boolean', default: false },
     // Inclusive (synchronous) time of the outermost frame whose file matches: what each entry
     // point of the database layer costs with everything it calls (prom-client, opossum, pg).
@@ -153,13 +155,13 @@ async function main() {
   await sleep(1000);
   log('load:');
   const r = await load(`http://127.0.0.1:${port}/api/lots/1`, { cookie: vu.cookieHeader() }, rampart.pid);
-  const b = await load(`http://127.0.0.1:${barePort}/bench/db/1`, {}, bare.pid);
+  const b = await load(`http://127.0.0.1:${barePort}${opts['bare-path']}`, {}, bare.pid);
   await rampart.stop();
   await bare.stop();
   const top = Number(opts.top);
   const profileOf = (sub) => join(dir, sub, readdirSync(join(dir, sub)).find((f) => f.endsWith('.cpuprofile')));
   printSummary(`Rampart GET /api/lots/1 (${r.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('rampart')), top);
-  printSummary(`bare GET /bench/db/1 (${b.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('bare')), top);
+  printSummary(`bare GET ${opts['bare-path']} (${b.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('bare')), top);
   if (opts.keep) log(`profiles: ${profileOf('rampart')} ${profileOf('bare')}`);
   return 0;
 }
