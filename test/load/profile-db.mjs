@@ -42,7 +42,7 @@ async function load(url, headers, pid) {
   const all = r.requests.total + (r.warmup?.requests?.total ?? 0);
   const cpuUs = ((treeCpuSeconds(pid).node - before) * 1e6) / all;
   log(`  ${url}: ${r.requests.average.toFixed(0)} req/s, ${cpuUs.toFixed(0)} us CPU/req, non-2xx ${r.non2xx}, errors ${r.errors}`);
-  return { rps: r.requests.average, cpuUs };
+  return { rps: r.requests.average, cpuUs, requests: all };
 }
 
 /** Self time (ms) per function and per area from a .cpuprofile. */
@@ -114,6 +114,20 @@ function printSummary(title, s, top) {
   for (const [fn, ms] of s.fns.filter(([f]) => !f.startsWith('(idle)')).slice(0, top)) log(`    ${((ms / s.total) * 100).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${fn}`);
 }
 
+/** Per function, Rampart's self time per request minus the bare app's: where the extra goes. */
+function printDifference(rampart, rampartRequests, bare, bareRequests, top) {
+  const perReq = (fns, n) => new Map(fns.map(([fn, ms]) => [fn, (ms * 1000) / n]));
+  const a = perReq(rampart.fns, rampartRequests);
+  const b = perReq(bare.fns, bareRequests);
+  const diff = [...new Set([...a.keys(), ...b.keys()])]
+    .filter((fn) => !fn.startsWith('(idle)'))
+    .map((fn) => [fn, (a.get(fn) ?? 0) - (b.get(fn) ?? 0), a.get(fn) ?? 0, b.get(fn) ?? 0])
+    .sort((x, y) => y[1] - x[1]);
+  const total = (m) => [...m].filter(([fn]) => !fn.startsWith('(idle)')).reduce((sum, [, us]) => sum + us, 0);
+  log(`\nper request (self time incl. start-up, us): Rampart ${total(a).toFixed(0)}, bare ${total(b).toFixed(0)}; largest differences:`);
+  for (const [fn, d, x, y] of diff.slice(0, top)) log(`  ${d.toFixed(1).padStart(6)}  (${x.toFixed(1)} vs ${y.toFixed(1)})  ${fn}`);
+}
+
 async function main() {
   if (opts.summarise) {
     for (const file of opts.summarise.split(',')) printSummary(file, summarise(file), Number(opts.top));
@@ -162,6 +176,7 @@ async function main() {
   const profileOf = (sub) => join(dir, sub, readdirSync(join(dir, sub)).find((f) => f.endsWith('.cpuprofile')));
   printSummary(`Rampart GET /api/lots/1 (${r.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('rampart')), top);
   printSummary(`bare GET ${opts['bare-path']} (${b.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('bare')), top);
+  printDifference(summarise(profileOf('rampart')), r.requests, summarise(profileOf('bare')), b.requests, top);
   if (opts.keep) log(`profiles: ${profileOf('rampart')} ${profileOf('bare')}`);
   return 0;
 }
