@@ -19,10 +19,11 @@ import { inSessionScope } from './session-scope.js';
  * sees the same user. A request costs one signature check and one read; writes happen only
  * through SessionControl. On the API, with `count` (Redis), that one read also counts the
  * request on its user's per-account budget, and AccountRateLimitGuard only answers for the
- * hit: one Redis round trip per authenticated request. A logged-in session must still match its user's row (not disabled,
- * same role, same password; see AccountStatus): when it does not, every session of that user
- * is revoked and this request is as anonymous as any other whose session ended. A store
- * failure is passed on (SESSION_STORE_UNAVAILABLE), never served as an anonymous request.
+ * hit: one Redis round trip per authenticated request. A logged-in session must still match
+ * its user's row (not disabled, same role, same password; see AccountStatus): when it does
+ * not, every session of that user is revoked and this request is as anonymous as any other
+ * whose session ended. A store failure is passed on (SESSION_STORE_UNAVAILABLE), never served
+ * as an anonymous request.
  */
 @Injectable()
 export class SessionMiddleware {

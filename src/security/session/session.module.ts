@@ -67,9 +67,8 @@ import { SessionMiddleware } from './session.middleware.js';
         // With Redis the session read also counts the per-account budget (one round trip);
         // RateLimitModule's store keeps the same counters under the same keys.
         const policy = ratePolicies(config.get('security', { infer: true })).account;
-        const count = redis
-          ? { keyPrefix: redisCounterKey(config.get('redis', { infer: true }).keyPrefix, counterKey(policy, '')), windowMs: policy.windowMs, limit: policy.limit, blockMs: policy.blockMs }
-          : null;
+        const keyPrefix = redisCounterKey(config.get('redis', { infer: true }).keyPrefix, counterKey(policy, ''));
+        const count = redis ? { keyPrefix, windowMs: policy.windowMs, limit: policy.limit, blockMs: policy.blockMs } : null;
         return new SessionMiddleware(store, cookie, accounts, revocation, count);
       },
     },
