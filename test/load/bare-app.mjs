@@ -1,8 +1,10 @@
 // The benchmark's baseline: a bare NestJS 12 + platform-express app with nothing but one
 // controller, doing the same work as Rampart's two benchmarked routes:
 //   GET /bench/json     a small fixed JSON object (Rampart: GET /api/auth/me)
-//   GET /bench/db/:id   the same three queries as Rampart's GET /api/lots/:id, on one
-//                       connection from a plain pg.Pool of the same size, same response shape
+//   GET /bench/db/:id   the three queries Rampart's GET /api/lots/:id made until issue 17, on
+//                       one connection from a plain pg.Pool of the same size, same response shape
+//   GET /bench/db1/:id  the one statement Rampart's GET /api/lots/:id makes since (the same
+//                       text as src/domain/lots/lots.service.ts; the bench checks the answers match)
 // Plain JS: the decorators are applied as the functions they are (what tsc's __decorate does),
 // so no compile step is needed. Env: PORT, DATABASE_URL, POOL_MAX. Binds 127.0.0.1 only.
 import 'reflect-metadata';
@@ -11,6 +13,14 @@ import { NestFactory } from '@nestjs/core';
 import pg from 'pg';
 
 const POOL = Symbol('POOL');
+
+const LOT_DETAIL_SQL = `/* lots.get */ SELECT l.id, l.code, l.product, l.station_id, l.status, l.priority, l.updated_at,
+           (SELECT coalesce(json_agg(e ORDER BY e.at DESC), '[]') FROM (
+              SELECT id, at, kind, station_id, payload FROM lot_events WHERE lot_id = l.id ORDER BY at DESC LIMIT 20) e) AS events,
+           (SELECT coalesce(json_agg(n ORDER BY n.created_at DESC, n.id DESC), '[]') FROM (
+              SELECT id, lot_id, author_id, text, created_at FROM lot_notes WHERE lot_id = l.id ORDER BY created_at DESC, id DESC LIMIT 50) n) AS notes
+         FROM lots l WHERE l.id = $1`;
+const isoUtc = (text) => new Date(text).toISOString();
 
 class BenchController {
   constructor(pool) {
@@ -54,11 +64,29 @@ class BenchController {
   }
 }
 
+BenchController.prototype.db1 = async function db1(id) {
+  const { rows: [lot] } = await this.pool.query(LOT_DETAIL_SQL, [id]);
+  if (!lot) throw new NotFoundException(`Lot ${id} does not exist`);
+  return {
+    id: lot.id,
+    code: lot.code,
+    product: lot.product,
+    stationId: lot.station_id,
+    status: lot.status,
+    priority: lot.priority,
+    updatedAt: lot.updated_at.toISOString(),
+    events: lot.events.map((e) => ({ id: Number(e.id), at: isoUtc(e.at), kind: e.kind, stationId: e.station_id, payload: e.payload })),
+    notes: lot.notes.map((n) => ({ id: Number(n.id), lotId: n.lot_id, authorId: n.author_id, text: n.text, createdAt: isoUtc(n.created_at) })),
+  };
+};
+
 const method = (name) => Object.getOwnPropertyDescriptor(BenchController.prototype, name);
 Inject(POOL)(BenchController, undefined, 0);
 Get('json')(BenchController.prototype, 'json', method('json'));
 Param('id', ParseIntPipe)(BenchController.prototype, 'db', 0);
 Get('db/:id')(BenchController.prototype, 'db', method('db'));
+Param('id', ParseIntPipe)(BenchController.prototype, 'db1', 0);
+Get('db1/:id')(BenchController.prototype, 'db1', method('db1'));
 Controller('bench')(BenchController);
 
 class BareModule {}

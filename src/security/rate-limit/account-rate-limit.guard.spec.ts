@@ -4,6 +4,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AccountRateLimitGuard, isApiRoute } from './account-rate-limit.guard.js';
+import { recordCountedHit } from './counted-hit.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
 import { RateLimitedException } from './rate-limited.exception.js';
@@ -46,5 +47,24 @@ describe(AccountRateLimitGuard.name, () => {
     const health = response();
     await guard.canActivate(context({ path: '/health', route: { path: '/health' }, user: { id: 7 } }, health));
     expect(health.getHeader('RateLimit')).toBeUndefined();
+  });
+
+  it('answers for a hit the session read already counted instead of counting the request again', async () => {
+    const store = new MemoryRateLimitStore();
+    const guard = new AccountRateLimitGuard(new RateLimiter(store, new RateLimitMetrics(), pino({ level: 'silent' })), policy);
+    const req = { path: '/api/lots', route: { path: '/api/lots' }, user: { id: 7 } };
+    recordCountedHit(req, { userId: 7, record: { totalHits: 3, timeToExpire: 42, isBlocked: true, timeToBlockExpire: 42 } });
+    const res = response();
+    await expect(guard.canActivate(context(req, res))).rejects.toBeInstanceOf(RateLimitedException);
+    expect(res.getHeader('RateLimit')).toBe('"account";r=0;t=42');
+    // The store never saw that request: the next one is its first hit.
+    const next = response();
+    await guard.canActivate(context(req, next));
+    expect(next.getHeader('RateLimit')).toBe('"account";r=1;t=60');
+    // A hit counted for another user (the session changed hands) is not taken as this one's.
+    recordCountedHit(req, { userId: 8, record: { totalHits: 99, timeToExpire: 1, isBlocked: true, timeToBlockExpire: 1 } });
+    const counted = response();
+    expect(await guard.canActivate(context(req, counted))).toBe(true);
+    expect(counted.getHeader('RateLimit')).toBe('"account";r=0;t=60');
   });
 });

@@ -8,6 +8,11 @@ import type { RatePolicy } from './rate-limit.policies.js';
 import { RateLimitStore, type RateLimitRecord } from './rate-limit.store.js';
 import { RateLimitedException } from './rate-limited.exception.js';
 
+/** The store key of one subject's counter under one policy. */
+export function counterKey(policy: Pick<RatePolicy, 'name'>, subject: string): string {
+  return `${policy.name}:${subject}`;
+}
+
 /** At most one warning per this interval while the counter store is failing. */
 const STORE_WARNING_INTERVAL_MS = 10_000;
 
@@ -29,7 +34,7 @@ export class RateLimiter {
   async consume(policy: RatePolicy, subject: string, res: ServerResponse): Promise<void> {
     let record: RateLimitRecord;
     try {
-      record = await this.store.increment(`${policy.name}:${subject}`, policy.windowMs, policy.limit, policy.blockMs, policy.name);
+      record = await this.store.increment(counterKey(policy, subject), policy.windowMs, policy.limit, policy.blockMs, policy.name);
     } catch (error) {
       // Fails open: the session store on the same Redis fails closed, so no login or
       // authenticated request gets through while Redis is down; refusing here as well would
@@ -37,6 +42,14 @@ export class RateLimiter {
       this.storeFailed(error);
       return;
     }
+    this.apply(policy, record, res);
+  }
+
+  /**
+   * Answers for a hit already counted (`record`), e.g. by the session read that counted the
+   * account in the same Redis round trip: the RateLimit fields, and RATE_LIMITED when over.
+   */
+  apply(policy: RatePolicy, record: RateLimitRecord, res: ServerResponse): void {
     appendListItem(res, RATE_LIMIT_POLICY_HEADER, policyItem(policy));
     if (record.isBlocked) {
       appendListItem(res, RATE_LIMIT_HEADER, limitItem(policy.name, 0, record.timeToBlockExpire));

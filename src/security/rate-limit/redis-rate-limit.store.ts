@@ -3,24 +3,31 @@ import type { Redis } from 'ioredis';
 import { RateLimitStore, type RateLimitRecord, toRecord } from './rate-limit.store.js';
 
 /**
- * One round trip, atomic: count the hit, start the window on the first one, and on the hit
- * that crosses the limit stretch the key's life to the block duration. A single key per
- * counter keeps it valid on Redis Cluster. Returns {hits, milliseconds left}.
+ * The counting step, for scripts that define `key`, `window`, `limit` and `block` (ms) first:
+ * count the hit, start the window on the first one, and on the hit that crosses the limit
+ * stretch the key's life to the block duration. Leaves `hits` and `ttl` (ms left) set. Shared
+ * by RATE_LIMIT_LUA and the session read that counts the account in the same round trip.
+ */
+export const COUNT_HIT_LUA = `
+local hits = redis.call('INCR', key)
+local ttl = redis.call('PTTL', key)
+if ttl < 0 then
+  ttl = window
+  redis.call('PEXPIRE', key, ttl)
+end
+if hits == limit + 1 and block > ttl then
+  ttl = block
+  redis.call('PEXPIRE', key, ttl)
+end
+`;
+
+/**
+ * One round trip, atomic (COUNT_HIT_LUA on KEYS[1]). A single key per counter keeps it valid
+ * on Redis Cluster. ARGV: window ms, limit, block ms. Returns {hits, milliseconds left}.
  */
 export const RATE_LIMIT_LUA = `
-local hits = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  ttl = tonumber(ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-if hits == tonumber(ARGV[2]) + 1 then
-  local block = tonumber(ARGV[3])
-  if block > ttl then
-    ttl = block
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  end
-end
+local key, window, limit, block = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+${COUNT_HIT_LUA}
 return {hits, ttl}
 `;
 
@@ -43,12 +50,19 @@ if hits and hits > 0 and hits <= tonumber(ARGV[1]) then redis.call('DECR', KEYS[
 return 0
 `;
 
-const sha = (script: string) => createHash('sha1').update(script).digest('hex');
+/** The hash EVALSHA names a script by. */
+export const scriptSha = (script: string) => createHash('sha1').update(script).digest('hex');
+const sha = scriptSha;
 const SCRIPTS = {
   increment: { lua: RATE_LIMIT_LUA, sha: sha(RATE_LIMIT_LUA) },
   extend: { lua: EXTEND_LUA, sha: sha(EXTEND_LUA) },
   refund: { lua: REFUND_LUA, sha: sha(REFUND_LUA) },
 };
+
+/** The Redis key of the store's counter `key` (RateLimiter's counterKey) under REDIS_KEY_PREFIX. */
+export function redisCounterKey(keyPrefix: string, key: string): string {
+  return `${keyPrefix}rl:${key}`;
+}
 
 /**
  * Counters in Redis under `REDIS_KEY_PREFIX` + `rl:`, shared by every worker and replica, so a
@@ -78,7 +92,7 @@ export class RedisRateLimitStore extends RateLimitStore {
   }
 
   private async run(script: { lua: string; sha: string }, key: string, args: string[]): Promise<unknown> {
-    const redisKey = `${this.keyPrefix}rl:${key}`;
+    const redisKey = redisCounterKey(this.keyPrefix, key);
     try {
       return await this.redis.evalsha(script.sha, 1, redisKey, ...args);
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { SessionBackend } from './session-backend.js';
+import { type AccountCount, type AccountHit, SessionBackend } from './session-backend.js';
 import type { SessionData } from './session-data.js';
 import { remainingLifetimeMs, type SessionTimeouts } from './session-lifetime.js';
 
@@ -36,13 +36,23 @@ export class RampartSessionStore {
 
   /** The live session with this id, or null when there is none (or it has expired). */
   async load(id: string): Promise<SessionData | null> {
-    const raw = await this.backend.read(id);
-    if (raw === null) return null;
+    return (await this.loadCounting(id, null)).data;
+  }
+
+  /**
+   * load(), also counting one hit on the session's user's counter in the same backend step
+   * when `count` is given and the backend can (`hit`: null when nothing was counted).
+   */
+  async loadCounting(id: string, count: AccountCount | null): Promise<{ data: SessionData | null; hit: AccountHit | null }> {
+    const { raw, hit } = count === null ? { raw: await this.backend.read(id), hit: null } : await this.backend.readCounting(id, count);
+    if (raw === null) return { data: null, hit: null };
     const data = parse(raw);
-    if (data !== null && remainingLifetimeMs(data, this.timeouts, this.now()) > 0) return data;
+    if (data !== null && remainingLifetimeMs(data, this.timeouts, this.now()) > 0) {
+      return { data, hit: hit !== null && hit.userId === data.user?.id ? hit : null };
+    }
     // Past the absolute deadline (or unreadable): gone for good, not merely ignored.
     await this.backend.remove(id, data?.user?.id);
-    return null;
+    return { data: null, hit: null };
   }
 
   /** Stores a new session under a fresh id; throws when the id is taken. */
@@ -53,6 +63,8 @@ export class RampartSessionStore {
     if (ttlMs <= 0) throw new Error('refusing to store a session that has already expired');
     const owner = data.user === undefined ? undefined : { userId: data.user.id, expiresAt: data.createdAt + this.timeouts.absoluteTimeoutS * 1000 };
     if (!(await this.backend.create(id, serialise(data), ttlMs, owner))) throw new Error('session id already in use');
+    // Written with a full TTL just now: a touch within the granularity would add nothing.
+    this.markRefreshed(id, this.now());
   }
 
   /** Rewrites an existing session; false (and nothing written) when it is gone, e.g. logged out. */
@@ -63,6 +75,7 @@ export class RampartSessionStore {
       return false;
     }
     const written = await this.backend.update(id, serialise(data), ttlMs);
+    if (written) this.markRefreshed(id, this.now());
     if (!written) this.logger.debug('session was deleted while this request ran; not writing it back');
     return written;
   }
@@ -94,11 +107,15 @@ export class RampartSessionStore {
   private recentlyRefreshed(id: string, now: number): boolean {
     const last = this.refreshedAt.get(id);
     if (last !== undefined && now - last < this.touchGranularityMs) return true;
+    this.markRefreshed(id, now);
+    return false;
+  }
+
+  private markRefreshed(id: string, now: number): void {
     // Re-inserted so the map's iteration order is least-recently-refreshed first.
     this.refreshedAt.delete(id);
     this.refreshedAt.set(id, now);
     if (this.refreshedAt.size > TOUCH_MEMORY) this.refreshedAt.delete(this.refreshedAt.keys().next().value as string);
-    return false;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { SessionBackend, type SessionOwner } from './session-backend.js';
+import { COUNT_HIT_LUA, scriptSha } from '../rate-limit/redis-rate-limit.store.js';
+import { type AccountCount, type AccountHit, SessionBackend, type SessionOwner } from './session-backend.js';
 import { SessionStoreUnavailableException } from './session-store-unavailable.exception.js';
 
 /**
@@ -33,6 +34,28 @@ return live
 `;
 
 /**
+ * The session, and one hit on its user's request counter, in one round trip: an authenticated
+ * request costs Redis one command instead of a read and then a count. The counter's key comes
+ * from the session's user id, so it cannot be declared in KEYS (single Redis, not Cluster, as
+ * REMOVE_USER_LUA). Expired sessions are gone from Redis (their TTL never outlives them), so
+ * only live sessions are counted; one that does not parse or names no user is not counted.
+ * KEYS: session. ARGV: counter key prefix, window ms, limit, block ms.
+ * Returns {} (no session), {raw} (not counted) or {raw, user id, hits, ms left}.
+ */
+export const READ_AND_COUNT_LUA = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {} end
+local ok, session = pcall(cjson.decode, raw)
+if not ok or type(session) ~= 'table' or type(session.user) ~= 'table' then return {raw} end
+local id = session.user.id
+if type(id) ~= 'number' or id ~= math.floor(id) then return {raw} end
+local key, window, limit, block = ARGV[1] .. string.format('%d', id), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+${COUNT_HIT_LUA}
+return {raw, id, hits, ttl}
+`;
+const READ_AND_COUNT_SHA = scriptSha(READ_AND_COUNT_LUA);
+
+/**
  * Sessions in Redis, the single source of truth shared by every worker and replica.
  * `NX`/`XX` make creation and update atomic conditions in Redis itself, so a slow request
  * cannot resurrect a session that a logout on another connection has deleted.
@@ -48,6 +71,22 @@ export class RedisSessionBackend extends SessionBackend {
 
   read(id: string): Promise<string | null> {
     return this.call(() => this.redis.get(this.key(id)));
+  }
+
+  override async readCounting(id: string, count: AccountCount): Promise<{ raw: string | null; hit: AccountHit | null }> {
+    const args = [count.keyPrefix, String(Math.ceil(count.windowMs)), String(count.limit), String(Math.ceil(count.blockMs))];
+    const reply = (await this.call(async () => {
+      try {
+        return await this.redis.evalsha(READ_AND_COUNT_SHA, 1, this.key(id), ...args);
+      } catch (error) {
+        // Sent in full only after Redis forgot it (restart, SCRIPT FLUSH).
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return this.redis.eval(READ_AND_COUNT_LUA, 1, this.key(id), ...args);
+      }
+    })) as [] | [string] | [string, number, number, number];
+    if (reply.length === 0) return { raw: null, hit: null };
+    if (reply.length === 1) return { raw: reply[0], hit: null };
+    return { raw: reply[0], hit: { userId: reply[1], hits: reply[2], remainingMs: reply[3] } };
   }
 
   async create(id: string, value: string, ttlMs: number, owner?: SessionOwner): Promise<boolean> {

@@ -3,7 +3,10 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DbCircuitOpenException, DbInfrastructureException } from '../../core/errors/index.js';
 import { requestContext } from '../../observability/request-context.js';
 import { ACCOUNT_FRESH_MS, AccountStatus, sessionMismatch } from './account-status.js';
+import { toRecord } from '../rate-limit/rate-limit.store.js';
+import { recordCountedHit } from '../rate-limit/counted-hit.js';
 import { RampartSessionStore } from './rampart-session.store.js';
+import type { AccountCount } from './session-backend.js';
 import { attachSession } from './request-session.js';
 import { SessionCookie } from './session-cookie.js';
 import type { SessionData } from './session-data.js';
@@ -14,10 +17,13 @@ import { inSessionScope } from './session-scope.js';
  * Loads the session on the paths that have one and identifies the caller: `req.user` is set
  * here, before any guard, so every later layer (authorisation, per-account limits, logging)
  * sees the same user. A request costs one signature check and one read; writes happen only
- * through SessionControl. A logged-in session must still match its user's row (not disabled,
- * same role, same password; see AccountStatus): when it does not, every session of that user
- * is revoked and this request is as anonymous as any other whose session ended. A store
- * failure is passed on (SESSION_STORE_UNAVAILABLE), never served as an anonymous request.
+ * through SessionControl. On the API, with `count` (Redis), that one read also counts the
+ * request on its user's per-account budget, and AccountRateLimitGuard only answers for the
+ * hit: one Redis round trip per authenticated request. A logged-in session must still match
+ * its user's row (not disabled, same role, same password; see AccountStatus): when it does
+ * not, every session of that user is revoked and this request is as anonymous as any other
+ * whose session ended. A store failure is passed on (SESSION_STORE_UNAVAILABLE), never served
+ * as an anonymous request.
  */
 @Injectable()
 export class SessionMiddleware {
@@ -25,7 +31,13 @@ export class SessionMiddleware {
   readonly identify: (req: Request, next: NextFunction) => void;
   readonly handle: RequestHandler;
 
-  constructor(store: RampartSessionStore, cookie: SessionCookie, accounts: AccountStatus, revocation: SessionRevocation) {
+  constructor(
+    store: RampartSessionStore,
+    cookie: SessionCookie,
+    accounts: AccountStatus,
+    revocation: SessionRevocation,
+    count: AccountCount | null = null,
+  ) {
     /** False when the session's user changed since login; the user's sessions are then revoked. */
     const stillValid = async (data: SessionData & { user: NonNullable<SessionData['user']> }): Promise<boolean> =>
       checkAccount(data).catch((error: unknown) => {
@@ -47,13 +59,15 @@ export class SessionMiddleware {
     };
 
     const load = async (req: Request, id: string): Promise<void> => {
-      const data = await store.load(id);
+      // The same test as the guard's isApiRoute, on the path: the route is not matched yet.
+      const { data, hit } = await store.loadCounting(id, count !== null && isApiPath(req.path) ? count : null);
       if (data === null || (data.user !== undefined && !(await stillValid({ ...data, user: data.user })))) {
         attachSession(req, {}, null, true);
         return;
       }
       await store.touch(id, data);
       attachSession(req, data, id);
+      if (hit !== null && count !== null) recordCountedHit(req, { userId: hit.userId, record: toRecord(hit.hits, count.limit, hit.remainingMs) });
       if (data.user !== undefined) {
         req.user = data.user;
         requestContext.setUser(data.user.id);
@@ -74,4 +88,9 @@ export class SessionMiddleware {
       this.identify(req, next);
     };
   }
+}
+
+/** Express matches routes case-insensitively, so `/API/lots` is an API request too. */
+function isApiPath(path: string): boolean {
+  return path.length > 5 && path.slice(0, 5).toLowerCase() === '/api/';
 }

@@ -10,6 +10,9 @@ import { ShutdownRegistry } from '../../resilience/shutdown-registry.service.js'
 import { AccountStatus } from './account-status.js';
 import { MemorySessionBackend } from './memory-session.backend.js';
 import { RampartSessionStore } from './rampart-session.store.js';
+import { redisCounterKey } from '../rate-limit/redis-rate-limit.store.js';
+import { counterKey } from '../rate-limit/rate-limiter.service.js';
+import { ratePolicies } from '../rate-limit/rate-limit.policies.js';
 import { RedisSessionBackend } from './redis-session.backend.js';
 import { SessionBackend } from './session-backend.js';
 import { SessionControl } from './session-control.js';
@@ -50,7 +53,25 @@ import { SessionMiddleware } from './session.middleware.js';
     },
     { provide: AccountStatus, inject: [DatabaseService], useFactory: (db: DatabaseService) => new AccountStatus(db) },
     SessionCookie,
-    SessionMiddleware,
+    {
+      provide: SessionMiddleware,
+      inject: [RampartSessionStore, SessionCookie, AccountStatus, SessionRevocation, REDIS_CLIENT, ConfigService],
+      useFactory: (
+        store: RampartSessionStore,
+        cookie: SessionCookie,
+        accounts: AccountStatus,
+        revocation: SessionRevocation,
+        redis: Redis | null,
+        config: ConfigService<RampartConfig, true>,
+      ) => {
+        // With Redis the session read also counts the per-account budget (one round trip);
+        // RateLimitModule's store keeps the same counters under the same keys.
+        const policy = ratePolicies(config.get('security', { infer: true })).account;
+        const keyPrefix = redisCounterKey(config.get('redis', { infer: true }).keyPrefix, counterKey(policy, ''));
+        const count = redis ? { keyPrefix, windowMs: policy.windowMs, limit: policy.limit, blockMs: policy.blockMs } : null;
+        return new SessionMiddleware(store, cookie, accounts, revocation, count);
+      },
+    },
     SessionControl,
     SessionRevocation,
   ],
