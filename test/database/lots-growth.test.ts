@@ -1,0 +1,75 @@
+import pino from 'pino';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTITIES } from '../../src/database/entities/index.js';
+import { runMigrations } from '../../src/database/migrate.js';
+import { seedDemoData } from '../../src/database/seed/seeder.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+// Issue 17: the combined status+station list must page through an index in keyset order, and
+// the seeder must leave the planner statistics to pick it, at any table size.
+const LIST_SQL = `SELECT id, code, product, station_id, status, priority, updated_at FROM lots
+  WHERE id > $1 AND ($2::text IS NULL OR status = $2) AND ($3::int IS NULL OR station_id = $3)
+  ORDER BY id LIMIT $4`;
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+const nodesOf = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
+
+describe('lots at scale: the keyset index for status+station and the seeder', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  const seed = (lots: number, events: number) => dataSource.transaction((m) => seedDemoData(m, lots, events));
+
+  beforeAll(async () => {
+    db = await createTestDatabase('rampart_growth_test');
+    await runMigrations({ url: db.url, connectTimeoutMs: 5000, keepAliveIdleMs: 10_000, logger: pino({ level: 'silent' }) });
+    dataSource = new DataSource({ type: 'postgres', url: db.url, entities: ENTITIES, extra: { max: 1 } });
+    await dataSource.initialize();
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  it('replaces the (station_id, status) index with a valid (station_id, status, id) one', async () => {
+    const rows = await db.query<{ indexname: string; indexdef: string; valid: boolean }>(
+      `SELECT i.indexname, i.indexdef, x.indisvalid AS valid FROM pg_indexes i
+       JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid
+       WHERE i.tablename = 'lots' AND i.indexname LIKE 'lots_station_status%'`,
+    );
+    expect(rows).toEqual([
+      { indexname: 'lots_station_status_id_idx', indexdef: expect.stringMatching(/\(station_id, status, id\)$/), valid: true },
+    ]);
+  });
+
+  it('tops a seeded database up with lot ids still 1..N and every new lot given its events', async () => {
+    await seed(1000, 2);
+    const result = await seed(3000, 2);
+    expect(result).toMatchObject({ lots: 3000, events: 6000 });
+    const [range] = await db.query<{ lo: number; hi: number; without: number }>(
+      `SELECT min(id) AS lo, max(id) AS hi,
+              (SELECT count(*)::int FROM lots l WHERE NOT EXISTS (SELECT 1 FROM lot_events e WHERE e.lot_id = l.id)) AS without
+       FROM lots`,
+    );
+    expect(range).toEqual({ lo: 1, hi: 3000, without: 0 });
+  });
+
+  it('pages status+station straight off the new index, with no sort of every match, after a bulk seed', async () => {
+    await seed(30_000, 0);
+    // The seed's own ANALYZE (autovacuum would come a minute later): the planner knows the table's size and spread.
+    const [stats] = await db.query<{ tuples: number; columns: number }>(
+      `SELECT (SELECT reltuples FROM pg_class WHERE relname = 'lots')::int AS tuples,
+              (SELECT count(*)::int FROM pg_stats WHERE tablename = 'lots' AND attname IN ('status', 'station_id')) AS columns`,
+    );
+    expect(stats).toEqual({ tuples: 30_000, columns: 2 });
+    // Unnamed statement with its parameters, as the app sends it: a custom plan, as in production.
+    const [row] = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${LIST_SQL}`, [0, 'hold', 3, 21]);
+    const nodes = nodesOf(row!['QUERY PLAN'][0].Plan);
+    expect(nodes.map((n) => n['Node Type'])).not.toContain('Sort');
+    expect(nodes.find((n) => n['Node Type'] === 'Index Scan')?.['Index Name']).toBe('lots_station_status_id_idx');
+  });
+});
