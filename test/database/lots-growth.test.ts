@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITIES } from '../../src/database/entities/index.js';
 import { runMigrations } from '../../src/database/migrate.js';
+import { LotsStationStatusKeysetIndex1764600000000 } from '../../src/database/migrations/1764600000000-lots-station-status-keyset-index.js';
 import { seedDemoData } from '../../src/database/seed/seeder.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -44,6 +45,29 @@ describe('lots at scale: the keyset index for status+station and the seeder', ()
     expect(rows).toEqual([
       { indexname: 'lots_station_status_id_idx', indexdef: expect.stringMatching(/\(station_id, status, id\)$/), valid: true },
     ]);
+  });
+
+  it('keeps a valid index built ahead by hand, and rebuilds one a failed concurrent build left INVALID', async () => {
+    const state = async () =>
+      (await db.query<{ oid: number; valid: boolean }>(
+        `SELECT indexrelid::int AS oid, indisvalid AS valid FROM pg_index WHERE indexrelid = 'lots_station_status_id_idx'::regclass`,
+      ))[0]!;
+    const rerun = async () => {
+      const runner = dataSource.createQueryRunner();
+      try {
+        await new LotsStationStatusKeysetIndex1764600000000().up(runner);
+      } finally {
+        await runner.release();
+      }
+    };
+    const built = await state();
+    await rerun();
+    expect(await state()).toEqual(built);
+    await db.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'lots_station_status_id_idx'::regclass`);
+    await rerun();
+    const rebuilt = await state();
+    expect(rebuilt.valid).toBe(true);
+    expect(rebuilt.oid).not.toBe(built.oid);
   });
 
   it('tops a seeded database up with lot ids still 1..N and every new lot given its events', async () => {

@@ -9,16 +9,24 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * Built CONCURRENTLY, so writes to `lots` go on while a big table is indexed (minutes at tens of
  * millions of rows). CONCURRENTLY cannot run inside a transaction, hence `transaction = false`,
- * and each statement is its own query. A failed concurrent build leaves an INVALID index behind;
- * the migration is then not recorded, and its next run drops that leftover before building.
+ * and each statement is its own query. An index of that name that is already valid (an
+ * operator built it by hand ahead of the upgrade, RUNBOOK "Index builds on big tables") is
+ * kept; an INVALID one, what a failed or interrupted concurrent build leaves behind, is dropped
+ * and built again.
  */
 export class LotsStationStatusKeysetIndex1764600000000 implements MigrationInterface {
   name = 'LotsStationStatusKeysetIndex1764600000000';
   transaction = false;
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query('DROP INDEX CONCURRENTLY IF EXISTS lots_station_status_id_idx');
-    await q.query('CREATE INDEX CONCURRENTLY lots_station_status_id_idx ON lots (station_id, status, id)');
+    const [existing] = (await q.query(
+      `SELECT x.indisvalid AS valid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+       WHERE c.relname = 'lots_station_status_id_idx' AND c.relnamespace = current_schema()::regnamespace`,
+    )) as { valid: boolean }[];
+    if (!existing?.valid) {
+      await q.query('DROP INDEX CONCURRENTLY IF EXISTS lots_station_status_id_idx');
+      await q.query('CREATE INDEX CONCURRENTLY lots_station_status_id_idx ON lots (station_id, status, id)');
+    }
     await q.query('DROP INDEX CONCURRENTLY IF EXISTS lots_station_status_idx');
   }
 
