@@ -5,6 +5,10 @@ import { ENTITIES } from '../../src/database/entities/index.js';
 import { runMigrations } from '../../src/database/migrate.js';
 import { LotsStationStatusKeysetIndex1764600000000 } from '../../src/database/migrations/1764600000000-lots-station-status-keyset-index.js';
 import { seedDemoData } from '../../src/database/seed/seeder.js';
+import type { ConfigService } from '@nestjs/config';
+import type { DatabaseService } from '../../src/database/database.service.js';
+import { ReportsService } from '../../src/domain/reports/reports.service.js';
+import type { WipSummaryStore } from '../../src/domain/reports/wip-summary.store.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 // Issue 17: the combined status+station list must page through an index in keyset order, and
@@ -95,5 +99,24 @@ describe('lots at scale: the keyset index for status+station and the seeder', ()
     const nodes = nodesOf(row!['QUERY PLAN'][0].Plan);
     expect(nodes.map((n) => n['Node Type'])).not.toContain('Sort');
     expect(nodes.find((n) => n['Node Type'] === 'Index Scan')?.['Index Name']).toBe('lots_station_status_id_idx');
+  });
+
+  it('counts the wip summary per station and status, a station without lots included with zeros', async () => {
+    await db.query(`INSERT INTO stations (code, name) VALUES ('ST99', 'Idle bay') ON CONFLICT DO NOTHING`);
+    const reports = new ReportsService(
+      { run: (work: (m: typeof dataSource.manager) => Promise<unknown>) => work(dataSource.manager) } as unknown as DatabaseService,
+      {} as WipSummaryStore,
+      { get: () => ({ reportCacheRefreshMs: 5000 }) } as unknown as ConfigService,
+    );
+    const summary = await reports.computeWipSummary();
+    const expected = await db.query<{ station_id: number; status: string; n: number }>(
+      'SELECT station_id, status, count(*)::int AS n FROM lots GROUP BY station_id, status',
+    );
+    expect(summary.stations.map((s) => s.code)).toEqual([...summary.stations.map((s) => s.code)].sort());
+    expect(summary.stations.at(-1)).toMatchObject({ code: 'ST99', total: 0, counts: { queued: 0, running: 0, hold: 0, done: 0 } });
+    for (const row of expected) {
+      expect(summary.stations.find((s) => s.stationId === row.station_id)?.counts[row.status as 'hold']).toBe(row.n);
+    }
+    expect(summary.stations.reduce((sum, s) => sum + s.total, 0)).toBe(30_000);
   });
 });

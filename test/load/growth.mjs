@@ -171,11 +171,13 @@ async function listPlans(dbUrl, lots) {
       walk(plan);
       out.set(route.name, { plan: nodes.filter((n) => n !== 'Limit').join(' > '), ms, buffers: plan['Shared Hit Blocks'] + plan['Shared Read Blocks'] });
     }
-    // Not a route: the report cache updater runs this every REPORT_CACHE_REFRESH_MS; the route reads its result.
+    // Not a route: the report cache updater runs this (ReportsService.computeWipSummary's text)
+    // every REPORT_CACHE_REFRESH_MS; the route reads its result.
     const wip = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON)
-        SELECT s.id AS station_id, s.code, s.name, l.status, count(l.id)::int AS count
-        FROM stations s LEFT JOIN lots l ON l.station_id = s.id
-        GROUP BY s.id, s.code, s.name, l.status ORDER BY s.code`);
+        SELECT s.id AS station_id, s.code, s.name, c.status, coalesce(c.count, 0)::int AS count
+        FROM stations s
+        LEFT JOIN (SELECT station_id, status, count(*)::int AS count FROM lots GROUP BY station_id, status) c ON c.station_id = s.id
+        ORDER BY s.code`);
     out.set('wip refresh query', { ms: wip.rows[0]['QUERY PLAN'][0]['Execution Time'] });
   } finally {
     await client.end();
