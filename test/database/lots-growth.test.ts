@@ -6,6 +6,7 @@ import { runMigrations } from '../../src/database/migrate.js';
 import { LotsStationStatusKeysetIndex1764600000000 } from '../../src/database/migrations/1764600000000-lots-station-status-keyset-index.js';
 import { seedDemoData } from '../../src/database/seed/seeder.js';
 import type { ConfigService } from '@nestjs/config';
+import type { RampartConfig } from '../../src/config/rampart-config.js';
 import type { DatabaseService } from '../../src/database/database.service.js';
 import { ReportsService } from '../../src/domain/reports/reports.service.js';
 import type { WipSummaryStore } from '../../src/domain/reports/wip-summary.store.js';
@@ -106,7 +107,7 @@ describe('lots at scale: the keyset index for status+station and the seeder', ()
     const reports = new ReportsService(
       { run: (work: (m: typeof dataSource.manager) => Promise<unknown>) => work(dataSource.manager) } as unknown as DatabaseService,
       {} as WipSummaryStore,
-      { get: () => ({ reportCacheRefreshMs: 5000 }) } as unknown as ConfigService,
+      { get: () => ({ reportCacheRefreshMs: 5000 }) } as unknown as ConfigService<RampartConfig, true>,
     );
     const summary = await reports.computeWipSummary();
     const expected = await db.query<{ station_id: number; status: string; n: number }>(
