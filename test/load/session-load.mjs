@@ -26,6 +26,7 @@ import {
   Samples,
   busyWarning,
   cpuBusy,
+  floorSeries,
   fmt,
   freePort,
   machine,
@@ -369,7 +370,7 @@ async function main() {
       },
       () => {},
     );
-  }, 5000);
+  }, 2000);
   const vus = [];
   for (let i = 0; i < users; i += 1) {
     const startAt = t0 + (users > 1 ? (rampS * 1000 * i) / users : 0);
@@ -423,7 +424,13 @@ async function main() {
   let heap = null;
   const heapAfter = heapSamples.filter((x) => x.t >= loadStartS + warmupS);
   if (heapAfter.length >= 2) {
-    heap = { afterWarmupMb: heapAfter[0].rssMb, endMb: heapAfter.at(-1).rssMb, maxMb: Math.max(...heapSamples.map((x) => x.rssMb)), slopeAfterWarmupMbPerMin: slopeMbPerMin(heapAfter) };
+    const floor = floorSeries(heapAfter, 60);
+    heap = {
+      floorAfterWarmupMb: floor[0].rssMb,
+      floorEndMb: floor.at(-1).rssMb,
+      maxMb: Math.max(...heapSamples.map((x) => x.rssMb)),
+      floorSlopeMbPerMin: floor.length >= 2 ? slopeMbPerMin(floor) : null,
+    };
     if (memory) memory.heap = heap;
   }
 
@@ -472,7 +479,8 @@ async function main() {
     fmt(p.minutesAfterWarmup, 1),
   ]);
   const heapLine = heap
-    ? `V8 heap used (/metrics every 5 s): after warm-up ${fmt(heap.afterWarmupMb, 1)} MiB, end ${fmt(heap.endMb, 1)} MiB, max ${fmt(heap.maxMb, 1)} MiB, slope after warm-up ${fmt(heap.slopeAfterWarmupMbPerMin, 2)} MiB/min`
+    ? `V8 heap in use (/metrics every 2 s; floor = lowest sample of each minute, what survives GC): floor after warm-up ${fmt(heap.floorAfterWarmupMb, 1)} MiB, ` +
+      `floor at the end ${fmt(heap.floorEndMb, 1)} MiB, peak ${fmt(heap.maxMb, 1)} MiB, floor slope after warm-up ${fmt(heap.floorSlopeMbPerMin, 2)} MiB/min`
     : '';
   const rssTable = rssRows.length > 0 ? `RSS per Node process of the app (sampled every second; start = before load):\n\n${textTable(rssHeader, rssRows)}\n` : '';
   const summaryLine =
