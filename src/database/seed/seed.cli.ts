@@ -6,7 +6,7 @@ import { startEmbeddedPostgres } from '../embedded-postgres.js';
 import { ENTITIES } from '../entities/index.js';
 import { runMigrations } from '../migrate.js';
 import { guardedClientClass, keepAliveOptions } from '../pg-client.js';
-import { seedDemoData } from './seeder.js';
+import { type SeedProgress, seedDemoData } from './seeder.js';
 
 // `npm run seed -- --lots 100000`: same data for the same --lots, against DATABASE_URL or the
 // embedded database under DATA_DIR.
@@ -39,9 +39,28 @@ try {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
   try {
-    // Large seeds take a while; say it is still going.
-    timer = setInterval(() => logger.info({ elapsedS: Math.round((Date.now() - started) / 1000) }, 'seeding…'), 5000);
-    const result = await dataSource.transaction((manager) => seedDemoData(manager, lots, events));
+    // Large seeds take a minute or two: say how far each table is (at most every 2 s, and
+    // every 5 s at least, also while one statement such as the final ANALYZE runs).
+    let loggedAt = 0;
+    let phase = { table: '', startedAt: started };
+    let lastProgressAt = started;
+    const report = (progress?: SeedProgress) => {
+      loggedAt = Date.now();
+      const elapsedS = Math.round((loggedAt - started) / 1000);
+      if (!progress) return logger.info({ elapsedS }, 'seeding…');
+      const rowsPerS = Math.round(progress.done / Math.max(0.001, (loggedAt - phase.startedAt) / 1000));
+      const percent = Math.floor((100 * progress.done) / Math.max(1, progress.total));
+      logger.info({ ...progress, percent, rowsPerS, elapsedS }, 'seeding…');
+    };
+    timer = setInterval(() => Date.now() - loggedAt >= 5000 && report(), 1000);
+    const result = await dataSource.transaction((manager) =>
+      seedDemoData(manager, lots, events, (progress) => {
+        // A table's rate counts from the end of the previous table's last chunk.
+        if (progress.table !== phase.table) phase = { table: progress.table, startedAt: phase.table ? lastProgressAt : started };
+        lastProgressAt = Date.now();
+        if (Date.now() - loggedAt >= 2000 || progress.done === progress.total) report(progress);
+      }),
+    );
     logger.info({ ...result, ms: Date.now() - started }, 'seed complete');
   } finally {
     clearInterval(timer);

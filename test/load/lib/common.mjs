@@ -184,29 +184,45 @@ function statusOf(pid) {
   }
 }
 
-/** Sum of VmRSS (MiB) over `pid` and its descendants that are not PostgreSQL processes. */
-export function nodeTreeRssMb(pid) {
-  let kb = 0;
-  const queue = [pid];
+/** VmRSS (MiB) of `pid` and each of its descendants that is not a PostgreSQL process: `[{pid, ppid, rssMb}]`. */
+export function nodeTreeProcesses(pid) {
+  const out = [];
+  const queue = [[pid, 0]];
   const seen = new Set();
   while (queue.length > 0) {
-    const p = queue.shift();
+    const [p, parent] = queue.shift();
     if (seen.has(p)) continue;
     seen.add(p);
     const status = statusOf(p);
     if (!status) continue;
     if (status.name.startsWith('postgres') || status.name === 'initdb' || status.name === 'pg_ctl') continue;
-    kb += status.rssKb;
-    queue.push(...childrenOf(p));
+    out.push({ pid: p, ppid: parent, rssMb: status.rssKb / 1024 });
+    queue.push(...childrenOf(p).map((c) => [c, p]));
   }
-  return kb / 1024;
+  return out;
 }
 
-/** Samples {@link nodeTreeRssMb} every `everyMs`; `stop()` returns `[{t (s since start), rssMb}]`. */
+/** Sum of VmRSS (MiB) over `pid` and its descendants that are not PostgreSQL processes. */
+export function nodeTreeRssMb(pid) {
+  return nodeTreeProcesses(pid).reduce((sum, p) => sum + p.rssMb, 0);
+}
+
+/**
+ * Samples the app's Node processes every `everyMs`; `stop()` returns
+ * `[{t (s since start), rssMb (sum), processes: {[pid]: rssMb}}]`. Per process, because a
+ * leak in one worker hides in the sum when another is recycled (its RSS drops) meanwhile.
+ */
 export function sampleRss(pid, everyMs = 1000) {
   const started = performance.now();
   const samples = [];
-  const take = () => samples.push({ t: (performance.now() - started) / 1000, rssMb: nodeTreeRssMb(pid) });
+  const take = () => {
+    const procs = nodeTreeProcesses(pid);
+    samples.push({
+      t: (performance.now() - started) / 1000,
+      rssMb: procs.reduce((sum, p) => sum + p.rssMb, 0),
+      processes: Object.fromEntries(procs.map((p) => [p.pid, p.rssMb])),
+    });
+  };
   take();
   const timer = setInterval(take, everyMs);
   return {
@@ -217,6 +233,39 @@ export function sampleRss(pid, everyMs = 1000) {
       return samples;
     },
   };
+}
+
+/**
+ * Per process of the samples ({@link sampleRss}): RSS at its first sample, after `warmupS`
+ * (or its first sample after that), at its last, the max, and the least-squares slope
+ * (MiB/min) from the warm-up mark on. `root` is the spawned pid: it is `app` when it serves
+ * alone, `primary` when it has workers.
+ */
+export function rssPerProcess(samples, root, warmupS) {
+  const series = new Map();
+  for (const s of samples) {
+    for (const [pid, rssMb] of Object.entries(s.processes ?? {})) {
+      if (!series.has(pid)) series.set(pid, []);
+      series.get(pid).push({ t: s.t, rssMb });
+    }
+  }
+  const hasWorkers = series.size > 1;
+  return [...series].map(([pid, points]) => {
+    const after = points.filter((p) => p.t >= warmupS);
+    const first = points[0];
+    return {
+      pid: Number(pid),
+      role: Number(pid) === root ? (hasWorkers ? 'primary' : 'app') : 'worker',
+      fromS: first.t,
+      toS: points.at(-1).t,
+      startMb: first.rssMb,
+      afterWarmupMb: after[0]?.rssMb ?? null,
+      endMb: points.at(-1).rssMb,
+      maxMb: Math.max(...points.map((p) => p.rssMb)),
+      slopeAfterWarmupMbPerMin: after.length >= 2 ? slopeMbPerMin(after) : null,
+      minutesAfterWarmup: after.length >= 2 ? (after.at(-1).t - after[0].t) / 60 : 0,
+    };
+  });
 }
 
 /** Least-squares slope of rssMb over t, in MiB per minute. */
@@ -232,6 +281,25 @@ export function slopeMbPerMin(samples) {
     den += (t - mt) ** 2;
   }
   return den === 0 ? 0 : (num / den) * 60;
+}
+
+/**
+ * The floor of a sawtooth series (V8 heap in use climbs between collections and drops after
+ * each): the lowest sample of each `windowS` window, `[{t, rssMb}]`, for {@link slopeMbPerMin}.
+ * What survives collections is what a leak grows; the peaks only say when the last GC ran.
+ */
+export function floorSeries(samples, windowS = 60) {
+  if (samples.length === 0) return [];
+  const start = samples[0].t;
+  // A last window shorter than half may have seen no collection at all: its minimum is a peak.
+  const end = samples.at(-1).t;
+  const usable = samples.filter((x) => Math.floor((x.t - start) / windowS) * windowS + windowS / 2 <= end - start);
+  const windows = new Map();
+  for (const x of usable) {
+    const w = Math.floor((x.t - start) / windowS);
+    if (!windows.has(w) || x.rssMb < windows.get(w).rssMb) windows.set(w, x);
+  }
+  return [...windows.values()];
 }
 
 // ---------------------------------------------------------------------------------------------
