@@ -1,4 +1,5 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -34,6 +35,13 @@ export function databaseTarget(url: string): string {
   } catch {
     return 'DATABASE_URL';
   }
+}
+
+const MIGRATION_LOCK_POLL_MS = 100;
+
+async function tryMigrationLock(runner: QueryRunner): Promise<boolean> {
+  const [row] = (await runner.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [MIGRATION_LOCK_KEY])) as { locked: boolean }[];
+  return row?.locked === true;
 }
 
 /**
@@ -74,7 +82,10 @@ export async function runMigrations(options: MigrateOptions): Promise<string[]> 
   try {
     await runner.connect().catch(migrationFailed);
     const waited = Date.now();
-    await runner.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(migrationFailed);
+    // Polled, not `pg_advisory_lock`: a session blocked in that statement holds a virtual
+    // transaction, and a CREATE INDEX CONCURRENTLY run by the lock holder's migration waits for
+    // every such transaction to end: an undetected deadlock between two starting workers.
+    while (!(await tryMigrationLock(runner).catch(migrationFailed))) await sleep(MIGRATION_LOCK_POLL_MS);
     try {
       // The lock lives on `runner`'s session; migrations and seeding use the pool's second connection.
       const applied = await dataSource.runMigrations({ transaction: 'each' }).catch(migrationFailed);
