@@ -5,8 +5,8 @@ import type { SqlClient } from '../database/pool-manager.js';
 /**
  * The SQL of user management, on a caller's connection or transaction, shared by the admin API
  * and the `users` command line so both apply the same rules: directory users are read-only
- * except disable/enable (and sign-out), and the last enabled admin can be neither demoted nor
- * disabled.
+ * except disable/enable (and sign-out), and the last enabled local admin can be neither demoted
+ * nor disabled.
  */
 
 /** Local usernames: lower case, so that logins, rate limits and audit rows all see one spelling. */
@@ -49,10 +49,14 @@ function summary(row: UserRow): UserSummary {
   };
 }
 
-/** Refusal of an action that would leave no enabled admin: nobody could manage users any more. */
+/**
+ * Refusal of an action that would leave no enabled local admin. Directory admins do not count:
+ * the directory can demote them at their next sign-in (the upsert rewrites the role without this
+ * lock) or be down, and then nobody could manage users any more; the local admin is the break-glass.
+ */
 export class LastAdminException extends ForbiddenException {
   constructor(username: string) {
-    super(`Refused: ${username} is the last enabled admin; make another user admin (or enable one) first`);
+    super(`Refused: ${username} is the last enabled local admin (directory admins do not count); make another local user admin (or enable one) first`);
   }
 }
 
@@ -89,17 +93,18 @@ export async function insertLocalUser(sql: SqlClient, username: string, role: Ro
 }
 
 /**
- * Locks every enabled admin, then the target (always in this order, so two concurrent changes
- * cannot deadlock): a concurrent demotion of the other admin waits here and then sees the
- * outcome of this one, so "at least one enabled admin" holds under concurrency too.
+ * Locks every enabled local admin, then the target (always in this order, so two concurrent
+ * changes cannot deadlock): a concurrent demotion of the other admin waits here and then sees the
+ * outcome of this one, so "at least one enabled local admin" holds under concurrency too.
  */
 async function lockTarget(sql: SqlClient, userId: number): Promise<{ target: UserSummary; enabledAdmins: number[] }> {
-  const admins = await sql.query<{ id: number }>(`/* users.lock_admins */ SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE`);
+  const admins = await sql.query<{ id: number }>(`/* users.lock_admins */ SELECT id FROM users WHERE role = 'admin' AND source = 'local' AND NOT disabled ORDER BY id FOR UPDATE`);
   const [row] = await sql.query<UserRow>(`/* users.lock */ SELECT ${COLUMNS} FROM users WHERE id = $1 FOR UPDATE`, [userId]);
   if (row === undefined) throw new NotFoundException(`No user with id ${userId}`);
   return { target: summary(row), enabledAdmins: admins.map((a) => a.id) };
 }
 
+/** `enabledAdmins` holds local admins only, so a directory target is never the last one. */
 function isLastEnabledAdmin(target: UserSummary, enabledAdmins: number[]): boolean {
   return enabledAdmins.length <= 1 && enabledAdmins.includes(target.id);
 }

@@ -174,10 +174,10 @@ describe('user management API', () => {
     await app.db.query(`UPDATE users SET disabled = true WHERE role = 'admin' AND username <> $1`, [TEST_ADMIN.username]);
     const demote = await admin.request('PUT', `/admin/api/users/${adminId}/role`, { body: JSON.stringify({ role: 'operator', reason: 'oops' }) });
     expect(demote.status).toBe(403);
-    expect(((await demote.json()) as Envelope).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/last enabled admin/) });
+    expect(((await demote.json()) as Envelope).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/last enabled local admin/) });
     const disable = await admin.post(`/admin/api/users/${adminId}/disable`, { reason: 'oops' });
     expect(disable.status).toBe(403);
-    expect(((await disable.json()) as Envelope).error.message).toMatch(/last enabled admin/);
+    expect(((await disable.json()) as Envelope).error.message).toMatch(/last enabled local admin/);
     expect((await admin.get('/api/auth/me')).status).toBe(200);
     expect((await audit('user.role', adminId)).map((r) => r.outcome)).toEqual(['requested', 'refused: FORBIDDEN']);
     // With a second enabled admin the same demotion goes through, and then that one is the last.
@@ -185,6 +185,23 @@ describe('user management API', () => {
     const demoted = await admin.request('PUT', `/admin/api/users/${other.id}/role`, { body: JSON.stringify({ role: 'viewer', reason: 'not an admin after all' }) });
     expect(demoted.status).toBe(200);
     expect((await admin.post(`/admin/api/users/${adminId}/disable`, { reason: 'still the last' })).status).toBe(403);
+  });
+
+  it('an enabled directory admin does not make the local admin demotable: at least one enabled LOCAL admin remains', async () => {
+    await app.db.query(`UPDATE users SET disabled = true WHERE role = 'admin' AND username <> $1`, [TEST_ADMIN.username]);
+    const dirAdmin = name('dir-admin');
+    await app.db.query(`INSERT INTO users (username, password_hash, role, source) VALUES ($1, '!directory', 'admin', 'ldap')`, [dirAdmin]);
+    try {
+      const demote = await admin.request('PUT', `/admin/api/users/${adminId}/role`, { body: JSON.stringify({ role: 'viewer', reason: 'the directory has one' }) });
+      expect(demote.status).toBe(403);
+      expect(((await demote.json()) as Envelope).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/last enabled local admin/) });
+      const disable = await admin.post(`/admin/api/users/${adminId}/disable`, { reason: 'the directory has one' });
+      expect(disable.status).toBe(403);
+      expect(((await disable.json()) as Envelope).error.message).toMatch(/directory admins do not count/);
+      expect((await admin.get('/api/auth/me')).status).toBe(200);
+    } finally {
+      await app.db.query('DELETE FROM users WHERE username = $1', [dirAdmin]);
+    }
   });
 
   it('documents the new endpoints in the OpenAPI document', async () => {

@@ -115,9 +115,11 @@ describe('npm run users (the break-glass command line, built dist/)', () => {
 
   it('refuses with exit 1 (and an audited refusal): the last enabled admin, an unknown user, a taken username', async () => {
     await app.db.query(`UPDATE users SET disabled = true WHERE role = 'admin' AND username <> $1`, [TEST_ADMIN.username]);
+    // An enabled directory admin does not count: the local one stays the last.
+    await app.db.query(`INSERT INTO users (username, password_hash, role, source) VALUES ('cli-dir-admin', '!directory', 'admin', 'ldap')`);
     const last = await users(['disable', TEST_ADMIN.username], env);
     expect(last.code).toBe(1);
-    expect(last.stderr).toMatch(/last enabled admin/);
+    expect(last.stderr).toMatch(/last enabled local admin/);
     expect((await users(['set-role', 'nobody-here', 'viewer'], env)).code).toBe(1);
     expect((await users(['create', 'cli-made', '--role', 'viewer'], env)).code).toBe(1);
     const [refused] = await app.db.query<{ outcome: string }>(
