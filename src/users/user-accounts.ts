@@ -1,6 +1,7 @@
 import { ForbiddenException, NotFoundException, ValidationFailedException } from '../core/errors/index.js';
 import type { Role } from '../database/entities/index.js';
 import type { SqlClient } from '../database/pool-manager.js';
+import { normaliseUsername } from '../security/rate-limit/login-failure-budget.js';
 
 /**
  * The SQL of user management, on a caller's connection or transaction, shared by the admin API
@@ -9,8 +10,13 @@ import type { SqlClient } from '../database/pool-manager.js';
  * nor disabled.
  */
 
-/** Local usernames: lower case, so that logins, rate limits and audit rows all see one spelling. */
+/**
+ * Local usernames: lower case, so that logins, rate limits and audit rows all see one spelling.
+ * Tested after normaliseUsername (the sign-in's own folding): `Bob` is created as `bob`.
+ */
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{1,63}$/;
+
+export { normaliseUsername };
 
 export interface UserSummary {
   id: number;
@@ -75,18 +81,25 @@ export async function listUsers(sql: SqlClient, limit: number, afterId: number |
   return rows.map(summary);
 }
 
+/** By id, or by name as sign-in matches it (any case: `lower(username)` is unique). */
 export async function findUser(sql: SqlClient, idOrName: number | string): Promise<UserSummary | null> {
-  const byId = typeof idOrName === 'number';
-  const [row] = await sql.query<UserRow>(`/* users.find */ SELECT ${COLUMNS} FROM users WHERE ${byId ? 'id' : 'username'} = $1`, [idOrName]);
+  const [row] =
+    typeof idOrName === 'number'
+      ? await sql.query<UserRow>(`/* users.find */ SELECT ${COLUMNS} FROM users WHERE id = $1`, [idOrName])
+      : await sql.query<UserRow>(`/* users.find_by_name */ SELECT ${COLUMNS} FROM users WHERE lower(username) = $1`, [normaliseUsername(idOrName)]);
   return row === undefined ? null : summary(row);
 }
 
-/** A new local user who must change the (one-time) password at first sign-in. */
+/**
+ * A new local user who must change the (one-time) password at first sign-in, stored under the
+ * normalised name; any spelling of an existing name (`Alice` when `alice` exists, or an older
+ * `Admin`) is taken, through the unique index on `lower(username)`.
+ */
 export async function insertLocalUser(sql: SqlClient, username: string, role: Role, passwordHash: string): Promise<UserSummary> {
   const [row] = await sql.query<UserRow>(
     `/* users.create */ INSERT INTO users (username, password_hash, role, source, must_change_password, password_changed_at)
-     VALUES ($1, $2, $3, 'local', true, now()) ON CONFLICT (username) DO NOTHING RETURNING ${COLUMNS}`,
-    [username, passwordHash, role],
+     VALUES ($1, $2, $3, 'local', true, now()) ON CONFLICT ((lower(username))) DO NOTHING RETURNING ${COLUMNS}`,
+    [normaliseUsername(username), passwordHash, role],
   );
   if (row === undefined) throw new ValidationFailedException([{ path: 'username', message: 'is already taken' }], 'A user with this username exists');
   return summary(row);

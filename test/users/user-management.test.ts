@@ -94,6 +94,27 @@ describe('user management API', () => {
     expect(((await duplicate.json()) as Envelope).error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: 'username', message: 'is already taken' }] });
   });
 
+  it('usernames ignore case: Bob is stored as bob, signs in as BOB, and bob again is taken', async () => {
+    const suffix = randomBytes(4).toString('hex');
+    const response = await create(`Bob-${suffix}`);
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as { user: Summary; oneTimePassword: string };
+    expect(body.user.username).toBe(`bob-${suffix}`);
+    const stored = await app.db.query<{ username: string }>('SELECT username FROM users WHERE id = $1', [body.user.id]);
+    expect(stored[0]!.username).toBe(`bob-${suffix}`);
+    const session = await loginWith(app.url, `BOB-${suffix}`, body.oneTimePassword);
+    expect(((await (await session.get('/api/auth/me')).json()) as { user: { id: number } }).user.id).toBe(body.user.id);
+    for (const spelling of [`bob-${suffix}`, `BoB-${suffix}`]) {
+      const again = await create(spelling);
+      expect(again.status).toBe(400);
+      expect(((await again.json()) as Envelope).error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: 'username', message: 'is already taken' }] });
+    }
+    // A row written with capitals before the rule (an old bootstrap `Admin`) still blocks every spelling.
+    const legacy = `Legacy-${suffix}`;
+    await app.db.query(`INSERT INTO users (username, password_hash, role) VALUES ($1, '!x', 'viewer')`, [legacy]);
+    expect((await create(legacy.toLowerCase())).status).toBe(400);
+  });
+
   it('validates bodies with VALIDATION_FAILED details, needs admin and CSRF', async () => {
     const bad = await admin.post('/admin/api/users', { username: 'Not Valid!', role: 'root', reason: 'x' });
     expect(bad.status).toBe(400);

@@ -106,7 +106,8 @@ describe('npm run users (the break-glass command line, built dist/)', () => {
     const role = await users(['set-role', user.username, 'viewer'], env);
     expect(role.code).toBe(0);
     expect((await again.get('/api/auth/me')).status).toBe(401);
-    const reset = await users(['reset-password', user.username], env);
+    // Lookups by name ignore case, as sign-in does.
+    const reset = await users(['reset-password', user.username.toUpperCase()], env);
     expect(reset.code).toBe(0);
     const password = reset.stdout.trim().split('\n').at(-1)!;
     await expect(loginWith(app.url, user.username, user.password)).rejects.toThrow(/401/);
