@@ -73,6 +73,9 @@ export class UserAdminController {
     return this.users.setDisabled({ userId: id, disabled: false, reason: body.reason, actor: actorOf(user), correlationId: correlationIdOf(req) });
   }
 
+  // No @RateLimit('reset'): the contract's per-IP budget is for self-service changes an anonymous or
+  // stolen session could repeat; this one needs an admin session (its account budget applies), a
+  // reason, and every call is audited.
   @Post(':id/reset-password')
   @HttpCode(200)
   @ApiOperation({

@@ -419,3 +419,43 @@ describe('the bootstrap admin with a generated password', () => {
     expect((await fetch(`${app.url}/admin/api/system-status`, { headers: { cookie: sessionCookieOf(changed)! } })).status).toBe(200);
   });
 });
+
+describe('password changes under the per-IP reset budget (CONTRACT: password reset or similar 5/hour)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // The shipped budget (RATE_LIMIT_RESET_PER_HOUR 5, the contract's figure); sessions in memory, so the count is this app's alone.
+    const { RATE_LIMIT_RESET_PER_HOUR: _raised, ...env } = SESSION_TEST_ENV;
+    app = await startTestApp(env);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('the 6th change from one IP within the hour is 429 RATE_LIMITED, JSON and HTML form counted together', async () => {
+    const user = await createUser(app, 'operator');
+    let current = user.password;
+    const form = (session: BrowserSession, currentPassword: string, newPassword: string) =>
+      session.request('POST', '/password', {
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: session.csrfToken, currentPassword, newPassword, confirmPassword: newPassword }).toString(),
+      });
+    for (let i = 1; i <= 5; i += 1) {
+      const session = await loginWith(app.url, user.username, current);
+      const next = `reset-budget-password-${i}`;
+      // The 3rd through the HTML form: one budget for both.
+      const response = i === 3 ? await form(session, current, next) : await session.post('/api/auth/password', { currentPassword: current, newPassword: next });
+      expect(response.status, `change ${i}`).toBe(i === 3 ? 303 : 200);
+      current = next;
+    }
+    const session = await loginWith(app.url, user.username, current);
+    const sixth = await session.post('/api/auth/password', { currentPassword: current, newPassword: 'reset-budget-password-6' });
+    expect(sixth.status).toBe(429);
+    expect(((await sixth.json()) as Envelope).error.code).toBe('RATE_LIMITED');
+    expect(sixth.headers.get('retry-after')).not.toBeNull();
+    expect((await form(session, current, 'reset-budget-password-6')).status).toBe(429);
+    // Refused before the handler: the password did not change.
+    expect((await session.get('/api/auth/me')).status).toBe(200);
+    await loginWith(app.url, user.username, current);
+  });
+});
