@@ -78,6 +78,10 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig({ ADMISSION_MIN_LIMIT: '600' })).toThrow(/ADMISSION_MIN_LIMIT must not be above ADMISSION_MAX_LIMIT/);
   });
 
+  it('lower-cases ADMIN_BOOTSTRAP_USERNAME, as sign-in folds names: `Admin` would be a second spelling of `admin`', () => {
+    expect(loadConfig({ ADMIN_BOOTSTRAP_USERNAME: 'Ops.Admin' }).config.database.adminUsername).toBe('ops.admin');
+  });
+
   it('generates a different secret on every start', () => {
     expect(loadConfig({}).config.security.sessionSecret).not.toBe(loadConfig({}).config.security.sessionSecret);
   });

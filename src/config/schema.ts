@@ -38,7 +38,9 @@ export const databaseSchema = Joi.object({
   DB_CONNECTION_MAX_LIFETIME_S: Joi.number().integer().min(0).max(86_400).default(1800),
   EMBEDDED_PG_PORT: Joi.number().port().default(0),
   SEED_LOTS: Joi.number().integer().min(0).max(1_000_000).default(200),
+  // Lower-cased as sign-in folds names, so `Admin` cannot become a second spelling of `admin`.
   ADMIN_BOOTSTRAP_USERNAME: Joi.string()
+    .lowercase()
     .pattern(/^[a-zA-Z0-9._-]{3,64}$/)
     .default('admin'),
   ADMIN_BOOTSTRAP_PASSWORD: Joi.string().min(12).max(256),

@@ -7,6 +7,7 @@ import { AuthService } from '../auth/auth.service.js';
 import { cspNonceOf } from '../auth/login-page.service.js';
 import { AppException } from '../core/errors/index.js';
 import { ApiErrorResponses } from '../core/openapi.js';
+import { RateLimit } from '../security/rate-limit/rate-limit.decorator.js';
 import { PasswordChangeService } from './password-change.service.js';
 import { renderPasswordPage } from './password-page.view.js';
 import { ChangePasswordBody, ChangePasswordFormBody } from './users.dto.js';
@@ -20,6 +21,8 @@ export class PasswordController {
 
   @AllowedBeforePasswordChange()
   @Post('password')
+  // The contract's per-IP "password reset or similar" budget (RATE_LIMIT_RESET_PER_HOUR), shared with POST /password.
+  @RateLimit('reset')
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
@@ -27,7 +30,8 @@ export class PasswordController {
     description:
       'Needs the current password (a wrong one counts as a failed login for the username). Policy: at least 12 characters, at most ' +
       '1024, not the username, not the current nor the previous password; violations are 400 VALIDATION_FAILED with details. ' +
-      'Directory (ldap) users are refused with 403 FORBIDDEN. Every other session of the user ends; this one continues under a new ' +
+      'Directory (ldap) users are refused with 403 FORBIDDEN. At most RATE_LIMIT_RESET_PER_HOUR (5) attempts per client IP per hour, ' +
+      'with the HTML form counted alike: 429 RATE_LIMITED after that. Every other session of the user ends; this one continues under a new ' +
       'session cookie: fetch a new CSRF token afterwards. The one call (besides /me, /csrf and logout) a session that signed in with a ' +
       'one-time password may make.',
   })
@@ -57,6 +61,7 @@ export class PasswordPageController {
 
   @ApiExcludeEndpoint()
   @Post()
+  @RateLimit('reset')
   async submit(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @Body() body: ChangePasswordFormBody): Promise<Response> {
     const user = req.user;
     if (user === undefined) return new Response(null, { status: 303, headers: { Location: '/login' } });

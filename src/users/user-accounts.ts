@@ -1,16 +1,22 @@
 import { ForbiddenException, NotFoundException, ValidationFailedException } from '../core/errors/index.js';
 import type { Role } from '../database/entities/index.js';
 import type { SqlClient } from '../database/pool-manager.js';
+import { normaliseUsername } from '../security/rate-limit/login-failure-budget.js';
 
 /**
  * The SQL of user management, on a caller's connection or transaction, shared by the admin API
  * and the `users` command line so both apply the same rules: directory users are read-only
- * except disable/enable (and sign-out), and the last enabled admin can be neither demoted nor
- * disabled.
+ * except disable/enable (and sign-out), and the last enabled local admin can be neither demoted
+ * nor disabled.
  */
 
-/** Local usernames: lower case, so that logins, rate limits and audit rows all see one spelling. */
+/**
+ * Local usernames: lower case, so that logins, rate limits and audit rows all see one spelling.
+ * Tested after normaliseUsername (the sign-in's own folding): `Bob` is created as `bob`.
+ */
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._@-]{1,63}$/;
+
+export { normaliseUsername };
 
 export interface UserSummary {
   id: number;
@@ -49,10 +55,14 @@ function summary(row: UserRow): UserSummary {
   };
 }
 
-/** Refusal of an action that would leave no enabled admin: nobody could manage users any more. */
+/**
+ * Refusal of an action that would leave no enabled local admin. Directory admins do not count:
+ * the directory can demote them at their next sign-in (the upsert rewrites the role without this
+ * lock) or be down, and then nobody could manage users any more; the local admin is the break-glass.
+ */
 export class LastAdminException extends ForbiddenException {
   constructor(username: string) {
-    super(`Refused: ${username} is the last enabled admin; make another user admin (or enable one) first`);
+    super(`Refused: ${username} is the last enabled local admin (directory admins do not count); make another local user admin (or enable one) first`);
   }
 }
 
@@ -71,35 +81,43 @@ export async function listUsers(sql: SqlClient, limit: number, afterId: number |
   return rows.map(summary);
 }
 
+/** By id, or by name as sign-in matches it (any case: `lower(username)` is unique). */
 export async function findUser(sql: SqlClient, idOrName: number | string): Promise<UserSummary | null> {
-  const byId = typeof idOrName === 'number';
-  const [row] = await sql.query<UserRow>(`/* users.find */ SELECT ${COLUMNS} FROM users WHERE ${byId ? 'id' : 'username'} = $1`, [idOrName]);
+  const [row] =
+    typeof idOrName === 'number'
+      ? await sql.query<UserRow>(`/* users.find */ SELECT ${COLUMNS} FROM users WHERE id = $1`, [idOrName])
+      : await sql.query<UserRow>(`/* users.find_by_name */ SELECT ${COLUMNS} FROM users WHERE lower(username) = $1`, [normaliseUsername(idOrName)]);
   return row === undefined ? null : summary(row);
 }
 
-/** A new local user who must change the (one-time) password at first sign-in. */
+/**
+ * A new local user who must change the (one-time) password at first sign-in, stored under the
+ * normalised name; any spelling of an existing name (`Alice` when `alice` exists, or an older
+ * `Admin`) is taken, through the unique index on `lower(username)`.
+ */
 export async function insertLocalUser(sql: SqlClient, username: string, role: Role, passwordHash: string): Promise<UserSummary> {
   const [row] = await sql.query<UserRow>(
     `/* users.create */ INSERT INTO users (username, password_hash, role, source, must_change_password, password_changed_at)
-     VALUES ($1, $2, $3, 'local', true, now()) ON CONFLICT (username) DO NOTHING RETURNING ${COLUMNS}`,
-    [username, passwordHash, role],
+     VALUES ($1, $2, $3, 'local', true, now()) ON CONFLICT ((lower(username))) DO NOTHING RETURNING ${COLUMNS}`,
+    [normaliseUsername(username), passwordHash, role],
   );
   if (row === undefined) throw new ValidationFailedException([{ path: 'username', message: 'is already taken' }], 'A user with this username exists');
   return summary(row);
 }
 
 /**
- * Locks every enabled admin, then the target (always in this order, so two concurrent changes
- * cannot deadlock): a concurrent demotion of the other admin waits here and then sees the
- * outcome of this one, so "at least one enabled admin" holds under concurrency too.
+ * Locks every enabled local admin, then the target (always in this order, so two concurrent
+ * changes cannot deadlock): a concurrent demotion of the other admin waits here and then sees the
+ * outcome of this one, so "at least one enabled local admin" holds under concurrency too.
  */
 async function lockTarget(sql: SqlClient, userId: number): Promise<{ target: UserSummary; enabledAdmins: number[] }> {
-  const admins = await sql.query<{ id: number }>(`/* users.lock_admins */ SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE`);
+  const admins = await sql.query<{ id: number }>(`/* users.lock_admins */ SELECT id FROM users WHERE role = 'admin' AND source = 'local' AND NOT disabled ORDER BY id FOR UPDATE`);
   const [row] = await sql.query<UserRow>(`/* users.lock */ SELECT ${COLUMNS} FROM users WHERE id = $1 FOR UPDATE`, [userId]);
   if (row === undefined) throw new NotFoundException(`No user with id ${userId}`);
   return { target: summary(row), enabledAdmins: admins.map((a) => a.id) };
 }
 
+/** `enabledAdmins` holds local admins only, so a directory target is never the last one. */
 function isLastEnabledAdmin(target: UserSummary, enabledAdmins: number[]): boolean {
   return enabledAdmins.length <= 1 && enabledAdmins.includes(target.id);
 }

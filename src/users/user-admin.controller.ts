@@ -47,7 +47,7 @@ export class UserAdminController {
     summary: "Change a local user's role",
     description:
       'Ends every session of the user when the role changes. 403 FORBIDDEN for a directory user (the directory decides) and for ' +
-      'demoting the last enabled admin.',
+      'demoting the last enabled local admin (directory admins do not count).',
   })
   @ApiOkResponse({ type: ChangedUserDto })
   setRole(@Param('id', PositiveIntPipe) id: number, @Body() body: SetRoleBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
@@ -58,7 +58,7 @@ export class UserAdminController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Disable a user',
-    description: 'No further sign-in, and every session ends at once (live streams end with reason `disabled`). 403 FORBIDDEN for the last enabled admin.',
+    description: 'No further sign-in, and every session ends at once (live streams end with reason `disabled`). 403 FORBIDDEN for the last enabled local admin (directory admins do not count).',
   })
   @ApiOkResponse({ type: ChangedUserDto })
   disable(@Param('id', PositiveIntPipe) id: number, @Body() body: UserReasonBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
@@ -73,6 +73,9 @@ export class UserAdminController {
     return this.users.setDisabled({ userId: id, disabled: false, reason: body.reason, actor: actorOf(user), correlationId: correlationIdOf(req) });
   }
 
+  // No @RateLimit('reset'): the contract's per-IP budget is for self-service changes an anonymous or
+  // stolen session could repeat; this one needs an admin session (its account budget applies), a
+  // reason, and every call is audited.
   @Post(':id/reset-password')
   @HttpCode(200)
   @ApiOperation({

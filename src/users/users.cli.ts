@@ -23,6 +23,7 @@ import {
   findUser,
   insertLocalUser,
   listUsers,
+  normaliseUsername,
   resetPassword,
   setDisabled,
   setRole,
@@ -81,7 +82,7 @@ function parse(argv: string[]): Invocation {
     if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`${command} needs a role (${ROLES.join(', ')})`);
     invocation.role = role as Role;
   } else if (values.role !== undefined) throw new UsageError(`${command} takes no role`);
-  if (command === 'create' && !USERNAME_PATTERN.test(username)) throw new UsageError(`username must match ${USERNAME_PATTERN.source} (lower case)`);
+  if (command === 'create' && !USERNAME_PATTERN.test(normaliseUsername(username))) throw new UsageError(`username must match ${USERNAME_PATTERN.source} (after lower-casing)`);
   return invocation;
 }
 

@@ -1,10 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { IsCanonicalInt } from '../core/canonical-int.js';
 import { PageLimitQuery } from '../core/page-limit.query.js';
 import { ROLES, type Role } from '../database/entities/index.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.js';
-import { USERNAME_PATTERN } from './user-accounts.js';
+import { normaliseUsername, USERNAME_PATTERN } from './user-accounts.js';
 
 const REASON = { minLength: 3, maxLength: 500, description: 'Why; recorded in the audit log' } as const;
 
@@ -16,9 +17,13 @@ class ReasonBody {
 }
 
 export class CreateUserBody extends ReasonBody {
-  @ApiProperty({ pattern: USERNAME_PATTERN.source, description: 'Lower case letters, digits and . _ @ -; 2 to 64 characters' })
+  @ApiProperty({
+    description: 'Letters, digits and . _ @ -; 2 to 64 characters. Stored lower case (as sign-in folds it): `Bob` is created as `bob`, and is taken when `bob` exists',
+  })
+  // The sign-in's folding first, so the rule and the uniqueness apply to the name as stored.
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseUsername(value) : value))
   @IsString()
-  @Matches(USERNAME_PATTERN, { message: `username must match ${USERNAME_PATTERN.source} (lower case)` })
+  @Matches(USERNAME_PATTERN, { message: `username must match ${USERNAME_PATTERN.source} (after lower-casing)` })
   username!: string;
 
   @ApiProperty({ enum: ROLES })

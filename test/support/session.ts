@@ -7,13 +7,14 @@ import type { TestApp } from './app.js';
  * Users, logins and session-aware requests for suites that need a session. Any suite that
  * logs in often should start its app with SESSION_TEST_ENV, or the per-IP login limit
  * (10/min), the per-IP anonymous-session limit (60/min) or the per-username failure budget
- * turns its later logins into 429s.
+ * turns its later logins into 429s (and the per-IP password-change limit, 5/hour, its later changes).
  */
 export const SESSION_TEST_ENV = {
   RATE_LIMIT_LOGIN_PER_MIN: '100000',
   RATE_LIMIT_ACCOUNT_PER_MIN: '100000',
   RATE_LIMIT_ANONYMOUS_PER_MIN: '100000',
   RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT: '100000',
+  RATE_LIMIT_RESET_PER_HOUR: '100000',
 } as const;
 
 export interface TestUser {

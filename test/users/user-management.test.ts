@@ -94,6 +94,27 @@ describe('user management API', () => {
     expect(((await duplicate.json()) as Envelope).error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: 'username', message: 'is already taken' }] });
   });
 
+  it('usernames ignore case: Bob is stored as bob, signs in as BOB, and bob again is taken', async () => {
+    const suffix = randomBytes(4).toString('hex');
+    const response = await create(`Bob-${suffix}`);
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as { user: Summary; oneTimePassword: string };
+    expect(body.user.username).toBe(`bob-${suffix}`);
+    const stored = await app.db.query<{ username: string }>('SELECT username FROM users WHERE id = $1', [body.user.id]);
+    expect(stored[0]!.username).toBe(`bob-${suffix}`);
+    const session = await loginWith(app.url, `BOB-${suffix}`, body.oneTimePassword);
+    expect(((await (await session.get('/api/auth/me')).json()) as { user: { id: number } }).user.id).toBe(body.user.id);
+    for (const spelling of [`bob-${suffix}`, `BoB-${suffix}`]) {
+      const again = await create(spelling);
+      expect(again.status).toBe(400);
+      expect(((await again.json()) as Envelope).error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: 'username', message: 'is already taken' }] });
+    }
+    // A row written with capitals before the rule (an old bootstrap `Admin`) still blocks every spelling.
+    const legacy = `Legacy-${suffix}`;
+    await app.db.query(`INSERT INTO users (username, password_hash, role) VALUES ($1, '!x', 'viewer')`, [legacy]);
+    expect((await create(legacy.toLowerCase())).status).toBe(400);
+  });
+
   it('validates bodies with VALIDATION_FAILED details, needs admin and CSRF', async () => {
     const bad = await admin.post('/admin/api/users', { username: 'Not Valid!', role: 'root', reason: 'x' });
     expect(bad.status).toBe(400);
@@ -174,10 +195,10 @@ describe('user management API', () => {
     await app.db.query(`UPDATE users SET disabled = true WHERE role = 'admin' AND username <> $1`, [TEST_ADMIN.username]);
     const demote = await admin.request('PUT', `/admin/api/users/${adminId}/role`, { body: JSON.stringify({ role: 'operator', reason: 'oops' }) });
     expect(demote.status).toBe(403);
-    expect(((await demote.json()) as Envelope).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/last enabled admin/) });
+    expect(((await demote.json()) as Envelope).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/last enabled local admin/) });
     const disable = await admin.post(`/admin/api/users/${adminId}/disable`, { reason: 'oops' });
     expect(disable.status).toBe(403);
-    expect(((await disable.json()) as Envelope).error.message).toMatch(/last enabled admin/);
+    expect(((await disable.json()) as Envelope).error.message).toMatch(/last enabled local admin/);
     expect((await admin.get('/api/auth/me')).status).toBe(200);
     expect((await audit('user.role', adminId)).map((r) => r.outcome)).toEqual(['requested', 'refused: FORBIDDEN']);
     // With a second enabled admin the same demotion goes through, and then that one is the last.
@@ -185,6 +206,23 @@ describe('user management API', () => {
     const demoted = await admin.request('PUT', `/admin/api/users/${other.id}/role`, { body: JSON.stringify({ role: 'viewer', reason: 'not an admin after all' }) });
     expect(demoted.status).toBe(200);
     expect((await admin.post(`/admin/api/users/${adminId}/disable`, { reason: 'still the last' })).status).toBe(403);
+  });
+
+  it('an enabled directory admin does not make the local admin demotable: at least one enabled LOCAL admin remains', async () => {
+    await app.db.query(`UPDATE users SET disabled = true WHERE role = 'admin' AND username <> $1`, [TEST_ADMIN.username]);
+    const dirAdmin = name('dir-admin');
+    await app.db.query(`INSERT INTO users (username, password_hash, role, source) VALUES ($1, '!directory', 'admin', 'ldap')`, [dirAdmin]);
+    try {
+      const demote = await admin.request('PUT', `/admin/api/users/${adminId}/role`, { body: JSON.stringify({ role: 'viewer', reason: 'the directory has one' }) });
+      expect(demote.status).toBe(403);
+      expect(((await demote.json()) as Envelope).error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/last enabled local admin/) });
+      const disable = await admin.post(`/admin/api/users/${adminId}/disable`, { reason: 'the directory has one' });
+      expect(disable.status).toBe(403);
+      expect(((await disable.json()) as Envelope).error.message).toMatch(/directory admins do not count/);
+      expect((await admin.get('/api/auth/me')).status).toBe(200);
+    } finally {
+      await app.db.query('DELETE FROM users WHERE username = $1', [dirAdmin]);
+    }
   });
 
   it('documents the new endpoints in the OpenAPI document', async () => {
@@ -379,5 +417,45 @@ describe('the bootstrap admin with a generated password', () => {
     const changed = await session.post('/api/auth/password', { currentPassword: password, newPassword: 'the-admins-own-password' });
     expect(changed.status).toBe(200);
     expect((await fetch(`${app.url}/admin/api/system-status`, { headers: { cookie: sessionCookieOf(changed)! } })).status).toBe(200);
+  });
+});
+
+describe('password changes under the per-IP reset budget (CONTRACT: password reset or similar 5/hour)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // The shipped budget (RATE_LIMIT_RESET_PER_HOUR 5, the contract's figure); sessions in memory, so the count is this app's alone.
+    const { RATE_LIMIT_RESET_PER_HOUR: _raised, ...env } = SESSION_TEST_ENV;
+    app = await startTestApp(env);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+
+  it('the 6th change from one IP within the hour is 429 RATE_LIMITED, JSON and HTML form counted together', async () => {
+    const user = await createUser(app, 'operator');
+    let current = user.password;
+    const form = (session: BrowserSession, currentPassword: string, newPassword: string) =>
+      session.request('POST', '/password', {
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: session.csrfToken, currentPassword, newPassword, confirmPassword: newPassword }).toString(),
+      });
+    for (let i = 1; i <= 5; i += 1) {
+      const session = await loginWith(app.url, user.username, current);
+      const next = `reset-budget-password-${i}`;
+      // The 3rd through the HTML form: one budget for both.
+      const response = i === 3 ? await form(session, current, next) : await session.post('/api/auth/password', { currentPassword: current, newPassword: next });
+      expect(response.status, `change ${i}`).toBe(i === 3 ? 303 : 200);
+      current = next;
+    }
+    const session = await loginWith(app.url, user.username, current);
+    const sixth = await session.post('/api/auth/password', { currentPassword: current, newPassword: 'reset-budget-password-6' });
+    expect(sixth.status).toBe(429);
+    expect(((await sixth.json()) as Envelope).error.code).toBe('RATE_LIMITED');
+    expect(sixth.headers.get('retry-after')).not.toBeNull();
+    expect((await form(session, current, 'reset-budget-password-6')).status).toBe(429);
+    // Refused before the handler: the password did not change.
+    expect((await session.get('/api/auth/me')).status).toBe(200);
+    await loginWith(app.url, user.username, current);
   });
 });

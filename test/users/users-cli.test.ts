@@ -106,7 +106,8 @@ describe('npm run users (the break-glass command line, built dist/)', () => {
     const role = await users(['set-role', user.username, 'viewer'], env);
     expect(role.code).toBe(0);
     expect((await again.get('/api/auth/me')).status).toBe(401);
-    const reset = await users(['reset-password', user.username], env);
+    // Lookups by name ignore case, as sign-in does.
+    const reset = await users(['reset-password', user.username.toUpperCase()], env);
     expect(reset.code).toBe(0);
     const password = reset.stdout.trim().split('\n').at(-1)!;
     await expect(loginWith(app.url, user.username, user.password)).rejects.toThrow(/401/);
@@ -115,9 +116,11 @@ describe('npm run users (the break-glass command line, built dist/)', () => {
 
   it('refuses with exit 1 (and an audited refusal): the last enabled admin, an unknown user, a taken username', async () => {
     await app.db.query(`UPDATE users SET disabled = true WHERE role = 'admin' AND username <> $1`, [TEST_ADMIN.username]);
+    // An enabled directory admin does not count: the local one stays the last.
+    await app.db.query(`INSERT INTO users (username, password_hash, role, source) VALUES ('cli-dir-admin', '!directory', 'admin', 'ldap')`);
     const last = await users(['disable', TEST_ADMIN.username], env);
     expect(last.code).toBe(1);
-    expect(last.stderr).toMatch(/last enabled admin/);
+    expect(last.stderr).toMatch(/last enabled local admin/);
     expect((await users(['set-role', 'nobody-here', 'viewer'], env)).code).toBe(1);
     expect((await users(['create', 'cli-made', '--role', 'viewer'], env)).code).toBe(1);
     const [refused] = await app.db.query<{ outcome: string }>(

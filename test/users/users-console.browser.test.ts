@@ -165,7 +165,7 @@ describe.skipIf(NO_CHROMIUM)(`user management console in headless Chromium${NO_C
     // The guard shows on the page: the bootstrap admin is the last enabled admin.
     const adminId = Number((await adminPage.getAttribute(`li[data-username="${TEST_ADMIN.username}"]`, 'id'))!.replace('user-', ''));
     const refused = await act(adminPage, adminId, 'disable', 'should not work');
-    expect(refused.message).toMatch(/^FORBIDDEN: Refused: admin is the last enabled admin/);
+    expect(refused.message).toMatch(/^FORBIDDEN: Refused: admin is the last enabled local admin/);
 
     const rows = await app.db.query<{ action: string; outcome: string; reason: string }>(
       `SELECT action, outcome, reason FROM admin_audit_log WHERE details->>'userId' = $1 AND outcome <> 'requested' ORDER BY id`,

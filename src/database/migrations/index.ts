@@ -3,6 +3,7 @@ import { IdempotencyKeys1764460000000 } from './1764460000000-idempotency-keys.j
 import { UserManagement1764500000000 } from './1764500000000-user-management.js';
 import { UsernameLookup1764520000000 } from './1764520000000-username-lookup.js';
 import { LotsStationStatusKeysetIndex1764600000000 } from './1764600000000-lots-station-status-keyset-index.js';
+import { UsernameUniqueLower1764700000000 } from './1764700000000-username-unique-lower.js';
 
 export const MIGRATIONS = [
   InitialSchema1732300000000,
@@ -10,4 +11,5 @@ export const MIGRATIONS = [
   UserManagement1764500000000,
   UsernameLookup1764520000000,
   LotsStationStatusKeysetIndex1764600000000,
+  UsernameUniqueLower1764700000000,
 ];

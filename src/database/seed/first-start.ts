@@ -42,9 +42,10 @@ export async function firstStart(dataSource: DataSource, options: FirstStartOpti
   const password = options.adminPassword ?? randomBytes(15).toString('base64url');
   const hash = await new PasswordHasher().hash(password);
   // A generated password has been in the log: it is a one-time password, changed at first sign-in.
+  // Any spelling of the name is the same user (unique lower(username)): an older `Admin` row is reused.
   await dataSource.query(
     `INSERT INTO users (username, password_hash, role, must_change_password) VALUES ($1, $2, 'admin', $3)
-     ON CONFLICT (username) DO UPDATE SET role = 'admin', disabled = false, password_hash = EXCLUDED.password_hash,
+     ON CONFLICT ((lower(username))) DO UPDATE SET role = 'admin', disabled = false, password_hash = EXCLUDED.password_hash,
        must_change_password = EXCLUDED.must_change_password, updated_at = now()`,
     [options.adminUsername, hash, generated],
   );

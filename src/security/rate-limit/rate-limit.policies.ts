@@ -32,7 +32,7 @@ export function ratePolicies(
   const failureWindowMs = failures.windowS * 1000;
   return {
     login: policy('login', security.loginPerMin, MINUTE),
-    // No password-reset route exists yet; whichever appears carries @RateLimit('reset').
+    // POST /api/auth/password and POST /password (self-service change); the admin reset is admin-only and audited.
     reset: policy('reset', security.resetPerHour, HOUR),
     'csp-report': policy('csp-report', CSP_REPORTS_PER_MIN, MINUTE),
     // Starts anonymous sessions: bounds how many one client can keep alive (rate x SESSION_ANONYMOUS_TIMEOUT_S).
