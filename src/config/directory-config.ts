@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { Filter, FilterParser } from 'ldapts';
 
 /** The roles a rule may grant; the same list as the `users.role` check in the database. */
 export const DIRECTORY_ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -85,6 +86,24 @@ export function parseRoleRules(text: string): { rules: RoleRule[]; problems: str
   return { rules, problems };
 }
 
+/**
+ * LDAP_USER_FILTER with the username in it, escaped, or null when the result is no filter
+ * ldapts can parse. split/join, not replace: a replacement string would read `$&`, `$\``
+ * and `$'` in the username as patterns (Filter.escape leaves `$` alone), splicing parts of the
+ * template into the filter. A configured filter that cannot parse is refused at start
+ * (directoryConfig), so null here means the username made it so: the caller's input, not a
+ * directory failure.
+ */
+export function userFilterFor(template: string, username: string): string | null {
+  const filter = template.split('{username}').join(Filter.escape(username));
+  try {
+    FilterParser.parseString(filter);
+    return filter;
+  } catch {
+    return null;
+  }
+}
+
 type Values = Record<string, unknown>;
 
 /** AUTH_PROVIDERS and LDAP_*: the configuration, or problems for `loadConfig` to report (exit 78). */
@@ -118,6 +137,9 @@ export function directoryConfig(v: Values, isProduction: boolean, problems: stri
     } catch {
       problems.push('LDAP_CA_FILE cannot be read');
     }
+  }
+  if (userFilterFor(String(v.LDAP_USER_FILTER), 'username') === null) {
+    problems.push('LDAP_USER_FILTER is not a valid LDAP filter (check its parentheses)');
   }
   const groupSearch = (str('LDAP_GROUP_SEARCH') ?? 'member') as GroupSearch;
   const parsed = rulesText === null ? { rules: [], problems: [] } : parseRoleRules(rulesText);

@@ -165,12 +165,17 @@ suite('directory sign-in against a real slapd', () => {
     expect(slapd.since(mark)).toEqual([]);
   });
 
-  it(title('escapes the username in the search filter: wildcards and filter syntax find nobody, a NUL is refused at validation'), async () => {
-    for (const username of ['*', ')(uid=*', 'ali*', '*)(|(uid=*', 'alice)(uid=*']) {
+  it(title('escapes the username in the search filter: wildcards, filter syntax and replacement patterns find nobody, a NUL is refused at validation'), async () => {
+    const unavailable = () => app.logs.entries().filter((entry) => entry.event === 'directory-unavailable').length;
+    const before = unavailable();
+    // `$\``, `$'` and `$&` are replacement patterns to String.replace: they must reach the filter as
+    // typed, or they splice the template into it, which fails to parse and counted against the breaker.
+    for (const username of ['*', ')(uid=*', 'ali*', '*)(|(uid=*', 'alice)(uid=*', '$`', "$'", '$&', "alice$'", 'x$`y']) {
       const response = await login(app, username, USERS.alice);
       expect(response.status, username).toBe(401);
       expect(await codeOf(response)).toBe('UNAUTHENTICATED');
     }
+    expect(unavailable()).toBe(before);
     const nul = await login(app, 'ali\u0000ce', USERS.alice);
     expect(nul.status).toBe(400);
     expect(await codeOf(nul)).toBe('VALIDATION_FAILED');
