@@ -7,7 +7,7 @@ import { DatabaseService } from '../database/database.service.js';
 import type { Role } from '../database/entities/index.js';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { requestContext } from '../observability/request-context.js';
-import { normaliseUsername } from '../security/rate-limit/login-failure-budget.js';
+import { LoginFailureBudget, normaliseUsername } from '../security/rate-limit/login-failure-budget.js';
 import { AccountStatus, credentialStamp, type RevocationCause } from '../security/session/account-status.js';
 import { SessionRevocation } from '../security/session/session-revocation.js';
 import type { AuthenticatedUser } from './auth.decorators.js';
@@ -31,6 +31,9 @@ interface UserRow {
   source: AuthProviderName;
   must_change_password: boolean;
 }
+
+/** Why a directory sign-in was refused, as its log line names it (see RUNBOOK section 9). */
+export type DirectoryRefusal = 'not-found' | 'no-role' | 'wrong-password' | 'disabled' | 'empty-password' | 'name-is-local';
 
 /** What directory users have instead of a password hash: never valid argon2, so never a local match. */
 export const DIRECTORY_PASSWORD_HASH = '!directory';
@@ -58,6 +61,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     private readonly revocation: SessionRevocation,
     @Inject(DIRECTORY) private readonly directory: DirectorySignIn | null,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    private readonly failures: LoginFailureBudget,
     config: ConfigService<RampartConfig, true>,
   ) {
     this.localEnabled = config.get('auth', { infer: true }).providers.includes('local');
@@ -92,19 +96,19 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     // The attempt's one argon2 verify (see class comment), before the directory can fail.
     await this.hasher.verify(null, password);
     // AD and OpenLDAP take an empty password as an unauthenticated bind that "succeeds".
-    if (password === '') return null;
+    if (password === '') return this.refused('empty-password', name, row);
     const outcome = await directory.check(name, password);
-    if (outcome.kind === 'refused') return null;
+    if (outcome.kind === 'refused') return this.refused('wrong-password', name, row);
     if (outcome.kind === 'not-found' || outcome.role === null) {
       // The directory no longer vouches for this user: whatever sessions they still hold end now.
       if (row !== undefined) {
         const reason = outcome.kind === 'not-found' ? 'not returned by the directory' : 'no LDAP_ROLE_RULES rule matches their groups';
         await this.revoke(row, 'disabled', 'directory.access-removed', reason, {});
       }
-      return null;
+      return this.refused(outcome.kind === 'not-found' ? 'not-found' : 'no-role', name, row);
     }
     // Disabled in Rampart (user management): refused like a wrong password, the row left as it is.
-    if (row?.disabled === true) return null;
+    if (row?.disabled === true) return this.refused('disabled', name, row);
     const [user] = (await this.db.run((m) =>
       m.query(
         `/* auth.directory_upsert */ INSERT INTO users (username, password_hash, role, source, directory_dn, last_login_at, updated_at)
@@ -116,12 +120,24 @@ export class CredentialVerifier implements OnApplicationBootstrap {
       ),
     )) as UserRow[];
     // A local user of that name appeared meanwhile: a directory entry never takes over a local account.
-    if (user === undefined) return null;
+    if (user === undefined) return this.refused('name-is-local', name, row);
     if (row !== undefined && row.role !== user.role) {
       await this.revoke(user, 'role_changed', 'directory.role-changed', 'directory groups changed', { from: row.role, to: user.role });
     }
-    if (user.disabled) return null;
+    if (user.disabled) return this.refused('disabled', name, user);
     return this.accepted(user);
+  }
+
+  /**
+   * The one line that says why the directory path refused (the answer is the same 401 for all):
+   * the user id when Rampart has a row, else the name's `subject` (the HMAC the failed-login
+   * budget keys on; RUNBOOK shows how to compute it for a name). Never the name itself, like
+   * every login-failed line (people type passwords into the username field), never the password.
+   */
+  private refused(outcome: DirectoryRefusal, name: string, row: Pick<UserRow, 'id'> | undefined): null {
+    const who = row === undefined ? { subject: this.failures.subject(name) } : { userId: row.id };
+    this.logger.info({ event: 'directory-login-refused', outcome, ...who }, `directory sign-in refused: ${outcome}`);
+    return null;
   }
 
   private accepted(row: UserRow): VerifiedUser {

@@ -123,18 +123,36 @@ suite('directory sign-in against a real slapd', () => {
     expect((await app.db.query('SELECT id FROM users WHERE lower(username) = $1', ['bob'])).length).toBe(1);
   });
 
-  it(title('refuses a wrong password, a user in no mapped group and a user the filter excludes (disabled), all with 401 UNAUTHENTICATED'), async () => {
-    for (const [uid, password] of [
-      ['bob', 'not-bobs-password'],
-      ['dave', USERS.dave],
-      ['erin', USERS.erin],
-      ['nobody-at-all', 'whatever-password'],
-    ] as const) {
+  it(title('refuses a wrong password, a user in no mapped group and a user the filter excludes (disabled), all with 401 UNAUTHENTICATED, logging which'), async () => {
+    const cases = [
+      ['bob', 'not-bobs-password', 'wrong-password'],
+      ['dave', USERS.dave, 'no-role'],
+      ['erin', USERS.erin, 'not-found'],
+      ['nobody-at-all', 'whatever-password', 'not-found'],
+    ] as const;
+    // bob has a row (signed in once), the others do not.
+    expect((await login(app, 'bob', USERS.bob)).status).toBe(200);
+    const mark = app.logs.entries().length;
+    for (const [uid, password] of cases) {
       const response = await login(app, uid, password);
       expect(response.status, uid).toBe(401);
       expect(await codeOf(response)).toBe('UNAUTHENTICATED');
     }
     expect((await app.db.query('SELECT 1 FROM users WHERE username IN ($1, $2)', ['dave', 'erin'])).length).toBe(0);
+    // One line per refusal naming the kind (the answer is the same 401 for all): the row's id for a
+    // user Rampart knows, the budget's subject for one it does not; never the name or password typed.
+    const logged = app.logs.entries().slice(mark);
+    const refusals = logged.filter((entry) => entry.event === 'directory-login-refused');
+    expect(refusals.map((entry) => entry.outcome)).toEqual(cases.map(([, , outcome]) => outcome));
+    const [bob] = await app.db.query<{ id: number }>("SELECT id FROM users WHERE username = 'bob'");
+    expect(refusals[0]).toMatchObject({ level: 'info', userId: bob!.id });
+    expect(refusals[0]!.subject).toBeUndefined();
+    for (const entry of refusals.slice(1)) expect(entry.subject).toMatch(/^[\w-]{43}$/);
+    const text = JSON.stringify(logged);
+    for (const [uid, password] of cases) {
+      expect(text).not.toContain(password);
+      if (uid !== 'bob') expect(text).not.toContain(uid);
+    }
   });
 
   it(title('directory refusals spend the same per-name failure budget as local ones, whatever the spelling; a success gives its attempt back'), async () => {
@@ -269,8 +287,10 @@ suite('directory sign-in against a real slapd', () => {
     await loginWith(app.url, 'carol', USERS.carol);
     await app.db.query("UPDATE users SET disabled = true WHERE username = 'carol'");
     const before = await app.db.query<{ last_login_at: Date }>("SELECT last_login_at FROM users WHERE username = 'carol'");
+    const mark = app.logs.entries().length;
     const refused = await login(app, 'carol', USERS.carol);
     expect(refused.status).toBe(401);
+    expect(app.logs.entries().slice(mark).filter((entry) => entry.event === 'directory-login-refused').map((entry) => entry.outcome)).toEqual(['disabled']);
     expect(await app.db.query<{ last_login_at: Date }>("SELECT last_login_at FROM users WHERE username = 'carol'")).toEqual(before);
     await app.db.query("UPDATE users SET disabled = false WHERE username = 'carol'");
   });
