@@ -7,9 +7,16 @@ import { DatabaseService } from '../database/database.service.js';
 import type { Role } from '../database/entities/index.js';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { requestContext } from '../observability/request-context.js';
-import { LoginFailureBudget, normaliseUsername } from '../security/rate-limit/login-failure-budget.js';
+import {
+  DIRECTORY_FAILURE_BUDGET,
+  FailureBudgetUnavailableError,
+  type LoginAttempt,
+  LoginFailureBudget,
+  normaliseUsername,
+} from '../security/rate-limit/login-failure-budget.js';
 import { AccountStatus, credentialStamp, type RevocationCause } from '../security/session/account-status.js';
 import { SessionRevocation } from '../security/session/session-revocation.js';
+import { SessionStoreUnavailableException } from '../security/session/session-store-unavailable.exception.js';
 import type { AuthenticatedUser } from './auth.decorators.js';
 import { DIRECTORY, type DirectorySignIn } from './directory/directory-sign-in.js';
 import { PasswordHasher } from './password-hasher.js';
@@ -62,6 +69,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     @Inject(DIRECTORY) private readonly directory: DirectorySignIn | null,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
     private readonly failures: LoginFailureBudget,
+    @Inject(DIRECTORY_FAILURE_BUDGET) private readonly directoryFailures: LoginFailureBudget,
     config: ConfigService<RampartConfig, true>,
   ) {
     this.localEnabled = config.get('auth', { infer: true }).providers.includes('local');
@@ -97,6 +105,37 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     await this.hasher.verify(null, password);
     // AD and OpenLDAP take an empty password as an unauthenticated bind that "succeeds".
     if (password === '') return this.refused('empty-password', name, row);
+    const attempt = await this.admitToDirectory(name);
+    try {
+      const verified = await this.askDirectory(directory, name, password, row);
+      if (verified === null) attempt.failed();
+      return verified;
+    } finally {
+      await attempt.settle();
+    }
+  }
+
+  /**
+   * Charges the attempt against the name's directory budget (LDAP_FAILURES_PER_ACCOUNT), before
+   * any bind: past it, 429 without asking the directory, so Rampart's bad binds per name stay
+   * below AD's lockout threshold when the budget is set below it (RUNBOOK section 9). When that
+   * budget cannot be counted it answers
+   * SESSION_STORE_UNAVAILABLE, not AUTH_PROVIDER_UNAVAILABLE: the store is the sessions' Redis
+   * (no session could be made anyway, and that is what the code says to on-call and clients),
+   * the directory is fine (the login page would send users to the wrong culprit); and it comes
+   * before any bind, so right and wrong passwords get the same answer, no oracle.
+   */
+  private async admitToDirectory(name: string): Promise<LoginAttempt> {
+    try {
+      // No RateLimit fields: they would mark which names go to the directory (local ones do not).
+      return await this.directoryFailures.admit(name, null);
+    } catch (error) {
+      if (error instanceof FailureBudgetUnavailableError) throw new SessionStoreUnavailableException(error);
+      throw error;
+    }
+  }
+
+  private async askDirectory(directory: DirectorySignIn, name: string, password: string, row: UserRow | undefined): Promise<VerifiedUser | null> {
     const outcome = await directory.check(name, password);
     if (outcome.kind === 'refused') return this.refused('wrong-password', name, row);
     if (outcome.kind === 'not-found' || outcome.role === null) {

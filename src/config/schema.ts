@@ -161,6 +161,8 @@ export const directorySchema = Joi.object({
   LDAP_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(5000),
   LDAP_CA_FILE: Joi.string(),
   LDAP_STARTTLS: Joi.boolean().default(false),
+  // Failed directory sign-ins per name per RATE_LIMIT_LOGIN_FAILURES_WINDOW_S: below AD's lockoutThreshold (RUNBOOK 9).
+  LDAP_FAILURES_PER_ACCOUNT: positive(3),
 });
 
 export const envSchema = appSchema

@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../chaos/support/fault-proxy.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
+import { type OwnRedis, startOwnRedis, uniquePrefix } from '../support/redis.js';
 import { anonymousSession, type BrowserSession, loginWith, SESSION_TEST_ENV, sessionCookieOf } from '../support/session.js';
 import { GROUPS, groupDn, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, type Slapd, slapdMissing, startSlapd, userDn } from './support/slapd.js';
 
@@ -395,5 +397,91 @@ suite('directory sign-in over StartTLS', () => {
     const ops = slapd.since(mark).map((op) => op.op);
     expect(ops[0]).toBe('EXT');
     expect(slapd.since(mark)[0]!.text).toContain('1.3.6.1.4.1.1466.20037');
+  });
+});
+
+suite('the per-name directory failure budget, against a real slapd and a real Redis', () => {
+  let slapd: Slapd;
+  let redis: OwnRedis;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({
+      users: [
+        { uid: 'uma', password: 'uma-password-1' },
+        { uid: 'vera', password: 'vera-password-1' },
+      ],
+      groups: [{ cn: 'mes-viewers', members: [userDn('uma'), userDn('vera')] }],
+    });
+    // Redis of this suite's own: one test makes it refuse writes.
+    redis = await startOwnRedis();
+    app = await startTestApp(
+      directoryEnv(`ldaps://127.0.0.1:${slapd.ldapsPort}`, slapd.caFile, {
+        REDIS_URL: redis.url,
+        REDIS_KEY_PREFIX: uniquePrefix(),
+        // The default, spelled out: what this suite is about.
+        LDAP_FAILURES_PER_ACCOUNT: '3',
+      }),
+    );
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await redis?.stop();
+    await slapd?.stop();
+  });
+
+  it(title('the 4th wrong password of a directory user is refused 429 without a bind, the right one too; local names keep the larger budget'), async () => {
+    for (let i = 1; i <= 3; i++) {
+      await sleep(200);
+      const mark = slapd.mark();
+      const response = await login(app, 'uma', `wrong-${i}`);
+      expect(response.status, `attempt ${i}`).toBe(401);
+      // No RateLimit field names the directory budget: it would tell directory names from local ones.
+      expect(response.headers.get('ratelimit-policy') ?? '').not.toContain('ldap-account');
+      await sleep(300);
+      expect(slapd.since(mark).map((op) => op.op)).toEqual(['BIND', 'SRCH', 'BIND', 'UNBIND']);
+    }
+    await sleep(200);
+    const mark = slapd.mark();
+    for (const password of ['wrong-4', 'uma-password-1']) {
+      const refused = await login(app, 'UMA ', password);
+      expect(refused.status, password).toBe(429);
+      expect(await codeOf(refused)).toBe('RATE_LIMITED');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    await sleep(300);
+    expect(slapd.since(mark)).toEqual([]);
+    expect(app.logs.entries().filter((entry) => entry.event === 'login-budget-exhausted').map((entry) => entry.policy)).toEqual(['ldap-account']);
+    // Another directory name is not affected.
+    expect((await login(app, 'vera', 'vera-password-1')).status).toBe(200);
+    // The local admin's wrong passwords never reach the directory: only the name budget counts them.
+    for (let i = 1; i <= 4; i++) expect((await login(app, TEST_ADMIN.username, `wrong-${i}`)).status).toBe(401);
+  });
+
+  it(title('a budget store that refuses writes answers 503 SESSION_STORE_UNAVAILABLE before any bind, right password or wrong (no oracle, no uncounted guesses)'), async () => {
+    // Pre-login sessions made while Redis still takes writes; then it refuses them (OOM, as a
+    // full Redis with noeviction does) while still serving the session reads.
+    const sessions = await Promise.all([anonymousSession(app.url), anonymousSession(app.url), anonymousSession(app.url)]);
+    const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8', timeout: 5000 });
+    expect(cli('config', 'set', 'maxmemory-policy', 'noeviction').trim()).toBe('OK');
+    expect(cli('config', 'set', 'maxmemory', '1').trim()).toBe('OK');
+    try {
+      await sleep(200);
+      const mark = slapd.mark();
+      const answers = [];
+      for (const [session, password] of [
+        [sessions[0]!, 'wrong-1'],
+        [sessions[1]!, 'vera-password-1'],
+        [sessions[2]!, 'wrong-2'],
+      ] as const) {
+        const response = await session.post('/api/auth/login', { username: 'vera', password });
+        answers.push([response.status, await codeOf(response)]);
+      }
+      expect(answers).toEqual(Array(3).fill([503, 'SESSION_STORE_UNAVAILABLE']));
+      await sleep(300);
+      expect(slapd.since(mark)).toEqual([]);
+    } finally {
+      cli('config', 'set', 'maxmemory', '0');
+    }
   });
 });
