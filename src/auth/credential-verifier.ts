@@ -55,7 +55,8 @@ export const DIRECTORY_PASSWORD_HASH = '!directory';
  * Every attempt runs exactly one argon2 verify (against a dummy hash for unknown and directory
  * users, the real one for local and disabled local users), and every directory attempt runs
  * the same LDAP round trips found or not (LdapDirectory), so neither response time nor message
- * tells an attacker which usernames exist.
+ * tells an attacker which directory usernames exist. What timing does tell with ldap enabled is
+ * which names are local (no directory exchange): accepted and documented (RUNBOOK section 9).
  */
 @Injectable()
 export class CredentialVerifier implements OnApplicationBootstrap {
