@@ -27,6 +27,8 @@ export interface VerifiedUser {
   credential: string;
   /** Signed in with a one-time password: the session is held to the password change. */
   mustChangePassword: boolean;
+  /** A directory user's session ends this long after sign-in at the latest (LDAP_SESSION_MAX_S). */
+  maxLifetimeS?: number;
 }
 
 interface UserRow {
@@ -165,7 +167,9 @@ export class CredentialVerifier implements OnApplicationBootstrap {
       await this.revoke(user, 'role_changed', 'directory.role-changed', 'directory groups changed', { from: row.role, to: user.role });
     }
     if (user.disabled) return this.refused('disabled', name, user);
-    return this.accepted(user);
+    // The directory is asked again only at a sign-in: this bounds how long a user removed or
+    // disabled there keeps a session (the re-check is the next sign-in it forces).
+    return { ...this.accepted(user), maxLifetimeS: directory.sessionMaxS };
   }
 
   /**

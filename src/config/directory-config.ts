@@ -28,6 +28,8 @@ export interface DirectoryConfig {
   timeoutMs: number;
   caFile: string | null;
   startTls: boolean;
+  /** LDAP_SESSION_MAX_S: absolute timeout of directory users' sessions (capped by SESSION_ABSOLUTE_TIMEOUT_S). */
+  sessionMaxS: number;
 }
 
 export interface AuthConfig {
@@ -159,6 +161,7 @@ export function directoryConfig(v: Values, isProduction: boolean, problems: stri
       timeoutMs: Number(v.LDAP_TIMEOUT_MS),
       caFile,
       startTls,
+      sessionMaxS: Number(v.LDAP_SESSION_MAX_S),
     },
   };
 }

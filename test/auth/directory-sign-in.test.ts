@@ -380,7 +380,9 @@ suite('directory sign-in over StartTLS', () => {
       users: [{ uid: 'olga', password: 'olga-password-1' }],
       groups: [{ cn: 'mes-operators', members: [userDn('olga')] }],
     });
-    app = await startTestApp(directoryEnv(slapd.ldapUrl, slapd.caFile, { LDAP_STARTTLS: 'true', LDAP_ROLE_RULES: `admin=${groupDn('mes-admins')};viewer=*` }));
+    app = await startTestApp(
+      directoryEnv(slapd.ldapUrl, slapd.caFile, { LDAP_STARTTLS: 'true', LDAP_ROLE_RULES: `admin=${groupDn('mes-admins')};viewer=*`, LDAP_SESSION_MAX_S: '3' }),
+    );
   });
   afterAll(async () => {
     await app?.stop();
@@ -397,6 +399,18 @@ suite('directory sign-in over StartTLS', () => {
     const ops = slapd.since(mark).map((op) => op.op);
     expect(ops[0]).toBe('EXT');
     expect(slapd.since(mark)[0]!.text).toContain('1.3.6.1.4.1.1466.20037');
+  });
+
+  it(title("a directory user's session ends LDAP_SESSION_MAX_S after sign-in, in use or not; a local user's does not"), async () => {
+    const olga = await loginWith(app.url, 'olga', 'olga-password-1');
+    const admin = await loginWith(app.url, TEST_ADMIN.username, TEST_ADMIN.password);
+    expect((await olga.get('/api/auth/me')).status).toBe(200);
+    await sleep(1500);
+    expect((await olga.get('/api/auth/me')).status).toBe(200);
+    await sleep(2000);
+    // The directory is asked again only at a sign-in: this is what forces one.
+    expect((await olga.get('/api/auth/me')).status).toBe(401);
+    expect((await admin.get('/api/auth/me')).status).toBe(200);
   });
 });
 

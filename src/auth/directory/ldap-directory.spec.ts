@@ -16,6 +16,7 @@ const CONFIG: DirectoryConfig = {
   timeoutMs: 1000,
   caFile: null,
   startTls: false,
+  sessionMaxS: 3600,
 };
 
 type Call = ['bind', string] | ['search', string, SearchOptions] | ['unbind'];
