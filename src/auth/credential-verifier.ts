@@ -121,12 +121,12 @@ export class CredentialVerifier implements OnApplicationBootstrap {
   /**
    * Charges the attempt against the name's directory budget (LDAP_FAILURES_PER_ACCOUNT), before
    * any bind: past it, 429 without asking the directory, so Rampart's bad binds per name stay
-   * below AD's lockout threshold when the budget is set below it (RUNBOOK section 9). When that
-   * budget cannot be counted it answers
-   * SESSION_STORE_UNAVAILABLE, not AUTH_PROVIDER_UNAVAILABLE: the store is the sessions' Redis
-   * (no session could be made anyway, and that is what the code says to on-call and clients),
-   * the directory is fine (the login page would send users to the wrong culprit); and it comes
-   * before any bind, so right and wrong passwords get the same answer, no oracle.
+   * below AD's lockout threshold when the budget is set below it (RUNBOOK section 9).
+   * When that budget cannot be counted it answers SESSION_STORE_UNAVAILABLE, not
+   * AUTH_PROVIDER_UNAVAILABLE: the store is the sessions' Redis (no session could be made
+   * anyway, and that code sends on-call and clients to the right culprit), while the directory
+   * is fine (the login page would tell users it cannot be reached); and it comes before any
+   * bind, so right and wrong passwords get the same answer: no oracle, no uncounted guess.
    */
   private async admitToDirectory(name: string): Promise<LoginAttempt> {
     try {
