@@ -7,9 +7,16 @@ import { DatabaseService } from '../database/database.service.js';
 import type { Role } from '../database/entities/index.js';
 import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { requestContext } from '../observability/request-context.js';
-import { normaliseUsername } from '../security/rate-limit/login-failure-budget.js';
+import {
+  DIRECTORY_FAILURE_BUDGET,
+  FailureBudgetUnavailableError,
+  type LoginAttempt,
+  LoginFailureBudget,
+  normaliseUsername,
+} from '../security/rate-limit/login-failure-budget.js';
 import { AccountStatus, credentialStamp, type RevocationCause } from '../security/session/account-status.js';
 import { SessionRevocation } from '../security/session/session-revocation.js';
+import { SessionStoreUnavailableException } from '../security/session/session-store-unavailable.exception.js';
 import type { AuthenticatedUser } from './auth.decorators.js';
 import { DIRECTORY, type DirectorySignIn } from './directory/directory-sign-in.js';
 import { PasswordHasher } from './password-hasher.js';
@@ -20,6 +27,8 @@ export interface VerifiedUser {
   credential: string;
   /** Signed in with a one-time password: the session is held to the password change. */
   mustChangePassword: boolean;
+  /** A directory user's session ends this long after sign-in at the latest (LDAP_SESSION_MAX_S). */
+  maxLifetimeS?: number;
 }
 
 interface UserRow {
@@ -31,6 +40,9 @@ interface UserRow {
   source: AuthProviderName;
   must_change_password: boolean;
 }
+
+/** Why a directory sign-in was refused, as its log line names it (see RUNBOOK section 9). */
+export type DirectoryRefusal = 'not-found' | 'no-role' | 'wrong-password' | 'disabled' | 'empty-password' | 'name-is-local';
 
 /** What directory users have instead of a password hash: never valid argon2, so never a local match. */
 export const DIRECTORY_PASSWORD_HASH = '!directory';
@@ -45,7 +57,8 @@ export const DIRECTORY_PASSWORD_HASH = '!directory';
  * Every attempt runs exactly one argon2 verify (against a dummy hash for unknown and directory
  * users, the real one for local and disabled local users), and every directory attempt runs
  * the same LDAP round trips found or not (LdapDirectory), so neither response time nor message
- * tells an attacker which usernames exist.
+ * tells an attacker which directory usernames exist. What timing does tell with ldap enabled is
+ * which names are local (no directory exchange): accepted and documented (RUNBOOK section 9).
  */
 @Injectable()
 export class CredentialVerifier implements OnApplicationBootstrap {
@@ -58,6 +71,8 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     private readonly revocation: SessionRevocation,
     @Inject(DIRECTORY) private readonly directory: DirectorySignIn | null,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    private readonly failures: LoginFailureBudget,
+    @Inject(DIRECTORY_FAILURE_BUDGET) private readonly directoryFailures: LoginFailureBudget,
     config: ConfigService<RampartConfig, true>,
   ) {
     this.localEnabled = config.get('auth', { infer: true }).providers.includes('local');
@@ -92,19 +107,50 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     // The attempt's one argon2 verify (see class comment), before the directory can fail.
     await this.hasher.verify(null, password);
     // AD and OpenLDAP take an empty password as an unauthenticated bind that "succeeds".
-    if (password === '') return null;
+    if (password === '') return this.refused('empty-password', name, row);
+    const attempt = await this.admitToDirectory(name);
+    try {
+      const verified = await this.askDirectory(directory, name, password, row);
+      if (verified === null) attempt.failed();
+      return verified;
+    } finally {
+      await attempt.settle();
+    }
+  }
+
+  /**
+   * Charges the attempt against the name's directory budget (LDAP_FAILURES_PER_ACCOUNT), before
+   * any bind: past it, 429 without asking the directory, so Rampart's bad binds per name stay
+   * below AD's lockout threshold when the budget is set below it (RUNBOOK section 9).
+   * When that budget cannot be counted it answers SESSION_STORE_UNAVAILABLE, not
+   * AUTH_PROVIDER_UNAVAILABLE: the store is the sessions' Redis (no session could be made
+   * anyway, and that code sends on-call and clients to the right culprit), while the directory
+   * is fine (the login page would tell users it cannot be reached); and it comes before any
+   * bind, so right and wrong passwords get the same answer: no oracle, no uncounted guess.
+   */
+  private async admitToDirectory(name: string): Promise<LoginAttempt> {
+    try {
+      // No RateLimit fields: they would mark which names go to the directory (local ones do not).
+      return await this.directoryFailures.admit(name, null);
+    } catch (error) {
+      if (error instanceof FailureBudgetUnavailableError) throw new SessionStoreUnavailableException(error);
+      throw error;
+    }
+  }
+
+  private async askDirectory(directory: DirectorySignIn, name: string, password: string, row: UserRow | undefined): Promise<VerifiedUser | null> {
     const outcome = await directory.check(name, password);
-    if (outcome.kind === 'refused') return null;
+    if (outcome.kind === 'refused') return this.refused('wrong-password', name, row);
     if (outcome.kind === 'not-found' || outcome.role === null) {
       // The directory no longer vouches for this user: whatever sessions they still hold end now.
       if (row !== undefined) {
         const reason = outcome.kind === 'not-found' ? 'not returned by the directory' : 'no LDAP_ROLE_RULES rule matches their groups';
         await this.revoke(row, 'disabled', 'directory.access-removed', reason, {});
       }
-      return null;
+      return this.refused(outcome.kind === 'not-found' ? 'not-found' : 'no-role', name, row);
     }
     // Disabled in Rampart (user management): refused like a wrong password, the row left as it is.
-    if (row?.disabled === true) return null;
+    if (row?.disabled === true) return this.refused('disabled', name, row);
     const [user] = (await this.db.run((m) =>
       m.query(
         `/* auth.directory_upsert */ INSERT INTO users (username, password_hash, role, source, directory_dn, last_login_at, updated_at)
@@ -116,12 +162,26 @@ export class CredentialVerifier implements OnApplicationBootstrap {
       ),
     )) as UserRow[];
     // A local user of that name appeared meanwhile: a directory entry never takes over a local account.
-    if (user === undefined) return null;
+    if (user === undefined) return this.refused('name-is-local', name, row);
     if (row !== undefined && row.role !== user.role) {
       await this.revoke(user, 'role_changed', 'directory.role-changed', 'directory groups changed', { from: row.role, to: user.role });
     }
-    if (user.disabled) return null;
-    return this.accepted(user);
+    if (user.disabled) return this.refused('disabled', name, user);
+    // The directory is asked again only at a sign-in: this bounds how long a user removed or
+    // disabled there keeps a session (the re-check is the next sign-in it forces).
+    return { ...this.accepted(user), maxLifetimeS: directory.sessionMaxS };
+  }
+
+  /**
+   * The one line that says why the directory path refused (the answer is the same 401 for all):
+   * the user id when Rampart has a row, else the name's `subject` (the HMAC the failed-login
+   * budget keys on; RUNBOOK shows how to compute it for a name). Never the name itself, like
+   * every login-failed line (people type passwords into the username field), never the password.
+   */
+  private refused(outcome: DirectoryRefusal, name: string, row: Pick<UserRow, 'id'> | undefined): null {
+    const who = row === undefined ? { subject: this.failures.subject(name) } : { userId: row.id };
+    this.logger.info({ event: 'directory-login-refused', outcome, ...who }, `directory sign-in refused: ${outcome}`);
+    return null;
   }
 
   private accepted(row: UserRow): VerifiedUser {

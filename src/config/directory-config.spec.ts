@@ -67,6 +67,7 @@ describe('directory configuration', () => {
     expect(problemsOf({ AUTH_PROVIDERS: 'ldap,kerberos' })[0]).toMatch(/^AUTH_PROVIDERS is invalid/);
     expect(problemsOf({ AUTH_PROVIDERS: 'local,local' })).toEqual(['AUTH_PROVIDERS lists a provider twice']);
     expect(problemsOf({ ...LDAP, LDAP_USER_FILTER: '(uid=alice)' })[0]).toMatch(/^LDAP_USER_FILTER is invalid/);
+    expect(problemsOf({ ...LDAP, LDAP_USER_FILTER: '(uid={username}))' })).toEqual(['LDAP_USER_FILTER is not a valid LDAP filter (check its parentheses)']);
     expect(problemsOf({ ...LDAP, LDAP_URL: 'https://dc1.example.com' })[0]).toMatch(/^LDAP_URL is invalid/);
   });
 });

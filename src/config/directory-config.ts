@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { Filter, FilterParser } from 'ldapts';
 
 /** The roles a rule may grant; the same list as the `users.role` check in the database. */
 export const DIRECTORY_ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -27,6 +28,8 @@ export interface DirectoryConfig {
   timeoutMs: number;
   caFile: string | null;
   startTls: boolean;
+  /** LDAP_SESSION_MAX_S: absolute timeout of directory users' sessions (capped by SESSION_ABSOLUTE_TIMEOUT_S). */
+  sessionMaxS: number;
 }
 
 export interface AuthConfig {
@@ -85,6 +88,24 @@ export function parseRoleRules(text: string): { rules: RoleRule[]; problems: str
   return { rules, problems };
 }
 
+/**
+ * LDAP_USER_FILTER with the username in it, escaped, or null when the result is no filter
+ * ldapts can parse. split/join, not replace: a replacement string would read `$&`, `$\``
+ * and `$'` in the username as patterns (Filter.escape leaves `$` alone), splicing parts of the
+ * template into the filter. A configured filter that cannot parse is refused at start
+ * (directoryConfig), so null here means the username made it so: the caller's input, not a
+ * directory failure.
+ */
+export function userFilterFor(template: string, username: string): string | null {
+  const filter = template.split('{username}').join(Filter.escape(username));
+  try {
+    FilterParser.parseString(filter);
+    return filter;
+  } catch {
+    return null;
+  }
+}
+
 type Values = Record<string, unknown>;
 
 /** AUTH_PROVIDERS and LDAP_*: the configuration, or problems for `loadConfig` to report (exit 78). */
@@ -119,6 +140,9 @@ export function directoryConfig(v: Values, isProduction: boolean, problems: stri
       problems.push('LDAP_CA_FILE cannot be read');
     }
   }
+  if (userFilterFor(String(v.LDAP_USER_FILTER), 'username') === null) {
+    problems.push('LDAP_USER_FILTER is not a valid LDAP filter (check its parentheses)');
+  }
   const groupSearch = (str('LDAP_GROUP_SEARCH') ?? 'member') as GroupSearch;
   const parsed = rulesText === null ? { rules: [], problems: [] } : parseRoleRules(rulesText);
   problems.push(...parsed.problems);
@@ -137,6 +161,7 @@ export function directoryConfig(v: Values, isProduction: boolean, problems: stri
       timeoutMs: Number(v.LDAP_TIMEOUT_MS),
       caFile,
       startTls,
+      sessionMaxS: Number(v.LDAP_SESSION_MAX_S),
     },
   };
 }

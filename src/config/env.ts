@@ -185,6 +185,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       anonymousPerMin: num('RATE_LIMIT_ANONYMOUS_PER_MIN'),
       loginFailures: {
         perAccount: num('RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT'),
+        directoryPerAccount: num('LDAP_FAILURES_PER_ACCOUNT'),
         windowS: num('RATE_LIMIT_LOGIN_FAILURES_WINDOW_S'),
         maxDelayS: num('RATE_LIMIT_LOGIN_FAILURES_MAX_DELAY_S'),
       },

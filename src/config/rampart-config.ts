@@ -68,8 +68,12 @@ export interface SecurityConfig {
   accountPerMin: number;
   /** GET /api/auth/csrf and GET /login without a signed-in session, per client IP. */
   anonymousPerMin: number;
-  /** Failed logins per normalised username across all IPs; the delay doubles with each exhaustion, up to maxDelayS. */
-  loginFailures: { perAccount: number; windowS: number; maxDelayS: number };
+  /**
+   * Failed logins per normalised username across all IPs; the delay doubles with each exhaustion,
+   * up to maxDelayS. `directoryPerAccount` is the smaller budget of attempts that reach the
+   * directory (LDAP_FAILURES_PER_ACCOUNT), same window: each is a bad-password count in AD.
+   */
+  loginFailures: { perAccount: number; directoryPerAccount: number; windowS: number; maxDelayS: number };
   metricsToken: string | null;
   /** PUBLIC_ORIGIN as a URL origin (`https://app.example.com`); null derives it per request. */
   publicOrigin: string | null;

@@ -163,6 +163,10 @@ export const directorySchema = Joi.object({
   LDAP_TIMEOUT_MS: Joi.number().integer().min(100).max(60_000).default(5000),
   LDAP_CA_FILE: Joi.string(),
   LDAP_STARTTLS: Joi.boolean().default(false),
+  // Failed directory sign-ins per name per RATE_LIMIT_LOGIN_FAILURES_WINDOW_S: below AD's lockoutThreshold (RUNBOOK 9).
+  LDAP_FAILURES_PER_ACCOUNT: positive(3),
+  // Directory users' sessions end this long after sign-in (leavers are only noticed at a sign-in).
+  LDAP_SESSION_MAX_S: positive(3600),
 });
 
 export const envSchema = appSchema

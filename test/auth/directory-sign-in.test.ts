@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../chaos/support/fault-proxy.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
+import { type OwnRedis, startOwnRedis, uniquePrefix } from '../support/redis.js';
 import { anonymousSession, type BrowserSession, loginWith, SESSION_TEST_ENV, sessionCookieOf } from '../support/session.js';
 import { GROUPS, groupDn, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, type Slapd, slapdMissing, startSlapd, userDn } from './support/slapd.js';
 
@@ -123,18 +125,36 @@ suite('directory sign-in against a real slapd', () => {
     expect((await app.db.query('SELECT id FROM users WHERE lower(username) = $1', ['bob'])).length).toBe(1);
   });
 
-  it(title('refuses a wrong password, a user in no mapped group and a user the filter excludes (disabled), all with 401 UNAUTHENTICATED'), async () => {
-    for (const [uid, password] of [
-      ['bob', 'not-bobs-password'],
-      ['dave', USERS.dave],
-      ['erin', USERS.erin],
-      ['nobody-at-all', 'whatever-password'],
-    ] as const) {
+  it(title('refuses a wrong password, a user in no mapped group and a user the filter excludes (disabled), all with 401 UNAUTHENTICATED, logging which'), async () => {
+    const cases = [
+      ['bob', 'not-bobs-password', 'wrong-password'],
+      ['dave', USERS.dave, 'no-role'],
+      ['erin', USERS.erin, 'not-found'],
+      ['nobody-at-all', 'whatever-password', 'not-found'],
+    ] as const;
+    // bob has a row (signed in once), the others do not.
+    expect((await login(app, 'bob', USERS.bob)).status).toBe(200);
+    const mark = app.logs.entries().length;
+    for (const [uid, password] of cases) {
       const response = await login(app, uid, password);
       expect(response.status, uid).toBe(401);
       expect(await codeOf(response)).toBe('UNAUTHENTICATED');
     }
     expect((await app.db.query('SELECT 1 FROM users WHERE username IN ($1, $2)', ['dave', 'erin'])).length).toBe(0);
+    // One line per refusal naming the kind (the answer is the same 401 for all): the row's id for a
+    // user Rampart knows, the budget's subject for one it does not; never the name or password typed.
+    const logged = app.logs.entries().slice(mark);
+    const refusals = logged.filter((entry) => entry.event === 'directory-login-refused');
+    expect(refusals.map((entry) => entry.outcome)).toEqual(cases.map(([, , outcome]) => outcome));
+    const [bob] = await app.db.query<{ id: number }>("SELECT id FROM users WHERE username = 'bob'");
+    expect(refusals[0]).toMatchObject({ level: 'info', userId: bob!.id });
+    expect(refusals[0]!.subject).toBeUndefined();
+    for (const entry of refusals.slice(1)) expect(entry.subject).toMatch(/^[\w-]{43}$/);
+    const text = JSON.stringify(logged);
+    for (const [uid, password] of cases) {
+      expect(text).not.toContain(password);
+      if (uid !== 'bob') expect(text).not.toContain(uid);
+    }
   });
 
   it(title('directory refusals spend the same per-name failure budget as local ones, whatever the spelling; a success gives its attempt back'), async () => {
@@ -165,12 +185,17 @@ suite('directory sign-in against a real slapd', () => {
     expect(slapd.since(mark)).toEqual([]);
   });
 
-  it(title('escapes the username in the search filter: wildcards and filter syntax find nobody, a NUL is refused at validation'), async () => {
-    for (const username of ['*', ')(uid=*', 'ali*', '*)(|(uid=*', 'alice)(uid=*']) {
+  it(title('escapes the username in the search filter: wildcards, filter syntax and replacement patterns find nobody, a NUL is refused at validation'), async () => {
+    const unavailable = () => app.logs.entries().filter((entry) => entry.event === 'directory-unavailable').length;
+    const before = unavailable();
+    // `$\``, `$'` and `$&` are replacement patterns to String.replace: they must reach the filter as
+    // typed, or they splice the template into it, which fails to parse and counted against the breaker.
+    for (const username of ['*', ')(uid=*', 'ali*', '*)(|(uid=*', 'alice)(uid=*', '$`', "$'", '$&', "alice$'", 'x$`y']) {
       const response = await login(app, username, USERS.alice);
       expect(response.status, username).toBe(401);
       expect(await codeOf(response)).toBe('UNAUTHENTICATED');
     }
+    expect(unavailable()).toBe(before);
     const nul = await login(app, 'ali\u0000ce', USERS.alice);
     expect(nul.status).toBe(400);
     expect(await codeOf(nul)).toBe('VALIDATION_FAILED');
@@ -264,8 +289,10 @@ suite('directory sign-in against a real slapd', () => {
     await loginWith(app.url, 'carol', USERS.carol);
     await app.db.query("UPDATE users SET disabled = true WHERE username = 'carol'");
     const before = await app.db.query<{ last_login_at: Date }>("SELECT last_login_at FROM users WHERE username = 'carol'");
+    const mark = app.logs.entries().length;
     const refused = await login(app, 'carol', USERS.carol);
     expect(refused.status).toBe(401);
+    expect(app.logs.entries().slice(mark).filter((entry) => entry.event === 'directory-login-refused').map((entry) => entry.outcome)).toEqual(['disabled']);
     expect(await app.db.query<{ last_login_at: Date }>("SELECT last_login_at FROM users WHERE username = 'carol'")).toEqual(before);
     await app.db.query("UPDATE users SET disabled = false WHERE username = 'carol'");
   });
@@ -353,7 +380,9 @@ suite('directory sign-in over StartTLS', () => {
       users: [{ uid: 'olga', password: 'olga-password-1' }],
       groups: [{ cn: 'mes-operators', members: [userDn('olga')] }],
     });
-    app = await startTestApp(directoryEnv(slapd.ldapUrl, slapd.caFile, { LDAP_STARTTLS: 'true', LDAP_ROLE_RULES: `admin=${groupDn('mes-admins')};viewer=*` }));
+    app = await startTestApp(
+      directoryEnv(slapd.ldapUrl, slapd.caFile, { LDAP_STARTTLS: 'true', LDAP_ROLE_RULES: `admin=${groupDn('mes-admins')};viewer=*`, LDAP_SESSION_MAX_S: '3' }),
+    );
   });
   afterAll(async () => {
     await app?.stop();
@@ -370,5 +399,103 @@ suite('directory sign-in over StartTLS', () => {
     const ops = slapd.since(mark).map((op) => op.op);
     expect(ops[0]).toBe('EXT');
     expect(slapd.since(mark)[0]!.text).toContain('1.3.6.1.4.1.1466.20037');
+  });
+
+  it(title("a directory user's session ends LDAP_SESSION_MAX_S after sign-in, in use or not; a local user's does not"), async () => {
+    const olga = await loginWith(app.url, 'olga', 'olga-password-1');
+    const admin = await loginWith(app.url, TEST_ADMIN.username, TEST_ADMIN.password);
+    expect((await olga.get('/api/auth/me')).status).toBe(200);
+    await sleep(1500);
+    expect((await olga.get('/api/auth/me')).status).toBe(200);
+    await sleep(2000);
+    // The directory is asked again only at a sign-in: this is what forces one.
+    expect((await olga.get('/api/auth/me')).status).toBe(401);
+    expect((await admin.get('/api/auth/me')).status).toBe(200);
+  });
+});
+
+suite('the per-name directory failure budget, against a real slapd and a real Redis', () => {
+  let slapd: Slapd;
+  let redis: OwnRedis;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({
+      users: [
+        { uid: 'uma', password: 'uma-password-1' },
+        { uid: 'vera', password: 'vera-password-1' },
+      ],
+      groups: [{ cn: 'mes-viewers', members: [userDn('uma'), userDn('vera')] }],
+    });
+    // Redis of this suite's own: one test makes it refuse writes.
+    redis = await startOwnRedis();
+    app = await startTestApp(
+      directoryEnv(`ldaps://127.0.0.1:${slapd.ldapsPort}`, slapd.caFile, {
+        REDIS_URL: redis.url,
+        REDIS_KEY_PREFIX: uniquePrefix(),
+        // The default, spelled out: what this suite is about.
+        LDAP_FAILURES_PER_ACCOUNT: '3',
+      }),
+    );
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await redis?.stop();
+    await slapd?.stop();
+  });
+
+  it(title('the 4th wrong password of a directory user is refused 429 without a bind, the right one too; local names keep the larger budget'), async () => {
+    for (let i = 1; i <= 3; i++) {
+      await sleep(200);
+      const mark = slapd.mark();
+      const response = await login(app, 'uma', `wrong-${i}`);
+      expect(response.status, `attempt ${i}`).toBe(401);
+      // No RateLimit field names the directory budget: it would tell directory names from local ones.
+      expect(response.headers.get('ratelimit-policy') ?? '').not.toContain('ldap-account');
+      await sleep(300);
+      expect(slapd.since(mark).map((op) => op.op)).toEqual(['BIND', 'SRCH', 'BIND', 'UNBIND']);
+    }
+    await sleep(200);
+    const mark = slapd.mark();
+    for (const password of ['wrong-4', 'uma-password-1']) {
+      const refused = await login(app, 'UMA ', password);
+      expect(refused.status, password).toBe(429);
+      expect(await codeOf(refused)).toBe('RATE_LIMITED');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    await sleep(300);
+    expect(slapd.since(mark)).toEqual([]);
+    expect(app.logs.entries().filter((entry) => entry.event === 'login-budget-exhausted').map((entry) => entry.policy)).toEqual(['ldap-account']);
+    // Another directory name is not affected.
+    expect((await login(app, 'vera', 'vera-password-1')).status).toBe(200);
+    // The local admin's wrong passwords never reach the directory: only the name budget counts them.
+    for (let i = 1; i <= 4; i++) expect((await login(app, TEST_ADMIN.username, `wrong-${i}`)).status).toBe(401);
+  });
+
+  it(title('a budget store that refuses writes answers 503 SESSION_STORE_UNAVAILABLE before any bind, right password or wrong (no oracle, no uncounted guesses)'), async () => {
+    // Pre-login sessions made while Redis still takes writes; then it refuses them (OOM, as a
+    // full Redis with noeviction does) while still serving the session reads.
+    const sessions = await Promise.all([anonymousSession(app.url), anonymousSession(app.url), anonymousSession(app.url)]);
+    const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8', timeout: 5000 });
+    expect(cli('config', 'set', 'maxmemory-policy', 'noeviction').trim()).toBe('OK');
+    expect(cli('config', 'set', 'maxmemory', '1').trim()).toBe('OK');
+    try {
+      await sleep(200);
+      const mark = slapd.mark();
+      const answers = [];
+      for (const [session, password] of [
+        [sessions[0]!, 'wrong-1'],
+        [sessions[1]!, 'vera-password-1'],
+        [sessions[2]!, 'wrong-2'],
+      ] as const) {
+        const response = await session.post('/api/auth/login', { username: 'vera', password });
+        answers.push([response.status, await codeOf(response)]);
+      }
+      expect(answers).toEqual(Array(3).fill([503, 'SESSION_STORE_UNAVAILABLE']));
+      await sleep(300);
+      expect(slapd.since(mark)).toEqual([]);
+    } finally {
+      cli('config', 'set', 'maxmemory', '0');
+    }
   });
 });

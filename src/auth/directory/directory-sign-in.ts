@@ -59,6 +59,11 @@ export class DirectorySignIn {
     });
   }
 
+  /** LDAP_SESSION_MAX_S: the longest a directory user's session lives. */
+  get sessionMaxS(): number {
+    return this.config.sessionMaxS;
+  }
+
   async check(username: string, password: string): Promise<DirectoryOutcome> {
     let verdict: DirectoryVerdict;
     try {

@@ -16,6 +16,7 @@ const CONFIG: DirectoryConfig = {
   timeoutMs: 1000,
   caFile: null,
   startTls: false,
+  sessionMaxS: 3600,
 };
 
 type Call = ['bind', string] | ['search', string, SearchOptions] | ['unbind'];
@@ -64,6 +65,24 @@ describe(LdapDirectory.name, () => {
     expect(await directory.authenticate('*)(cn=*', 'right')).toEqual({ kind: 'not-found' });
     const userSearch = calls.find((call) => call[0] === 'search') as ['search', string, SearchOptions];
     expect(userSearch[2]).toMatchObject({ filter: '(sAMAccountName=\\2a\\29\\28cn=\\2a)', derefAliases: 'never', sizeLimit: 2 });
+  });
+
+  it('puts $` $\' $& into the filter as they are: a replacement pattern splices nothing of the template in', async () => {
+    for (const username of ['$`', "$'", '$&', 'x$\'y']) {
+      const calls: Call[] = [];
+      // Not a DirectoryError (a breaker failure): the search ran with the name as typed, and found nobody.
+      expect(await new LdapDirectory(CONFIG, fake(calls)).authenticate(username, 'right'), username).toEqual({ kind: 'not-found' });
+      const userSearch = calls.find((call) => call[0] === 'search') as ['search', string, SearchOptions];
+      expect(userSearch[2].filter, username).toBe(`(sAMAccountName=${username})`);
+    }
+  });
+
+  it('a name that still makes no valid filter finds nobody, with the same binds and no DirectoryError', async () => {
+    const calls: Call[] = [];
+    // Unreachable with a configured filter (the start refuses one that cannot parse): defence in depth.
+    const directory = new LdapDirectory({ ...CONFIG, userFilter: '(cn={username}))' }, fake(calls));
+    expect(await directory.authenticate('alice', 'right')).toEqual({ kind: 'not-found' });
+    expect(calls.map((call) => call[0])).toEqual(['bind', 'bind', 'unbind']);
   });
 
   it('an unknown name and a wrong password cost the same round trips', async () => {

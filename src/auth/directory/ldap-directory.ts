@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type ClientOptions, type Entry, Filter, InvalidCredentialsError, type SearchOptions } from 'ldapts';
 import type { DirectoryConfig } from '../../config/directory-config.js';
-import { normaliseDn } from '../../config/directory-config.js';
+import { normaliseDn, userFilterFor } from '../../config/directory-config.js';
 
 /** What the directory said about a username and password; an unreachable directory throws DirectoryError instead. */
 export type DirectoryVerdict =
@@ -65,9 +65,11 @@ export class LdapDirectory {
   async authenticate(username: string, password: string): Promise<DirectoryVerdict> {
     return this.withClient(async (client) => {
       await this.serviceBind(client);
-      const filter = this.config.userFilter.replaceAll('{username}', Filter.escape(username));
+      // A name that makes no valid filter finds nobody (parsed here: ldapts' parse error would
+      // be a DirectoryError, a breaker failure anyone could cause, with the name in its message).
+      const filter = userFilterFor(this.config.userFilter, username);
       const attributes = this.config.groupSearch === 'memberOf' ? ['memberOf'] : ['1.1'];
-      const { searchEntries } = await this.search(client, this.config.userBase, { filter, attributes, sizeLimit: 2 });
+      const searchEntries = filter === null ? [] : (await this.search(client, this.config.userBase, { filter, attributes, sizeLimit: 2 })).searchEntries;
       // Two entries for one name is a directory problem, never a reason to pick one.
       const entry = searchEntries.length === 1 ? searchEntries[0]! : null;
       // Not found: the same bind, against a DN that cannot exist with a password nobody has.

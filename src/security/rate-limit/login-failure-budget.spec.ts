@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { LoginFailureBudget, normaliseUsername } from './login-failure-budget.js';
+import { FailureBudgetUnavailableError, LoginFailureBudget, normaliseUsername } from './login-failure-budget.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
 import { ratePolicies } from './rate-limit.policies.js';
@@ -17,7 +17,7 @@ const policy = ratePolicies({
   resetPerHour: 5,
   accountPerMin: 100,
   anonymousPerMin: 60,
-  loginFailures: { perAccount: 3, windowS: 60, maxDelayS: 300 },
+  loginFailures: { perAccount: 3, directoryPerAccount: 2, windowS: 60, maxDelayS: 300 },
 })['login-account'];
 
 function setup(store?: RateLimitStore) {
@@ -104,5 +104,25 @@ describe(LoginFailureBudget.name, () => {
     for (let i = 0; i < 5; i += 1) await fail('frank');
     expect(await refusedFor('frank')).toBeNull();
     expect(metrics.snapshot().storeFailures).toBe(6);
+  });
+
+  it('fails closed when asked to (the directory budget): store down is an error, never an uncounted attempt', async () => {
+    class BrokenStore extends MemoryRateLimitStore {
+      override increment(): never {
+        throw new Error('OOM command not allowed');
+      }
+    }
+    const store = new BrokenStore();
+    const metrics = new RateLimitMetrics();
+    const limiter = new RateLimiter(store, metrics, silent);
+    const closed = new LoginFailureBudget(store, limiter, metrics, policy, 'a-test-secret-of-enough-length-123', silent, { failClosed: true });
+    await expect(closed.admit('grace', null)).rejects.toBeInstanceOf(FailureBudgetUnavailableError);
+    expect(metrics.snapshot().storeFailures).toBe(1);
+  });
+
+  it('writes no RateLimit fields when given no response, but still refuses with the wait', async () => {
+    const { budget } = setup();
+    for (let i = 0; i < 3; i += 1) (await budget.admit('heidi', null)).failed();
+    await expect(budget.admit('heidi', null)).rejects.toMatchObject({ retryAfterMs: 60_000 });
   });
 });

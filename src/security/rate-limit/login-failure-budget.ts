@@ -13,12 +13,26 @@ export const STRIKE_MEMORY_MS = 24 * 60 * 60 * 1000;
 /** Strikes are counted, never refused: a limit no key reaches. */
 const NO_LIMIT = 1_000_000_000;
 
+/** DI token: the LoginFailureBudget of attempts that reach the directory (`ldap-account`), failing closed. */
+export const DIRECTORY_FAILURE_BUDGET = Symbol('DIRECTORY_FAILURE_BUDGET');
+
 /** One admitted attempt: settle it exactly once with the outcome. */
 export interface LoginAttempt {
   /** The credentials were refused: the attempt stays counted. */
   failed(): void;
   /** Anything else (success, or an error before a verdict): the attempt is given back. */
   settle(): Promise<void>;
+}
+
+/**
+ * The budget's store could not count an attempt, from a budget that fails closed (the
+ * directory's: see CredentialVerifier, which answers it with 503 before any bind).
+ */
+export class FailureBudgetUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('the failed-login budget store is unavailable', { cause });
+    this.name = 'FailureBudgetUnavailableError';
+  }
 }
 
 /**
@@ -43,6 +57,11 @@ export class LoginFailureBudget {
     private readonly policy: RatePolicy,
     private readonly secret: string,
     private readonly logger: Logger,
+    /**
+     * Throw FailureBudgetUnavailableError instead of admitting uncounted when the store fails;
+     * without it the budget fails open (see `admit`).
+     */
+    private readonly options: { failClosed?: boolean } = {},
   ) {}
 
   /** The counter's subject for a username: what an operator needs to clear it (see RUNBOOK). */
@@ -50,8 +69,12 @@ export class LoginFailureBudget {
     return createHmac('sha256', this.secret).update(normaliseUsername(username)).digest('base64url');
   }
 
-  /** Charges one attempt against the username, or refuses with 429 when its budget is spent. */
-  async admit(username: string, res: ServerResponse): Promise<LoginAttempt> {
+  /**
+   * Charges one attempt against the username, or refuses with 429 when its budget is spent.
+   * `res` null: no RateLimit fields (only the refusal's Retry-After), for a budget whose mere
+   * presence would tell which names take which path.
+   */
+  async admit(username: string, res: ServerResponse | null): Promise<LoginAttempt> {
     const subject = this.subject(username);
     const key = `${this.policy.name}:${subject}`;
     const { limit, windowMs, name } = this.policy;
@@ -65,18 +88,21 @@ export class LoginFailureBudget {
       if (hits === limit + 1) remainingS = await this.escalate(subject, key);
     } catch (error) {
       // Fails open like the per-IP budgets: sessions on the same Redis fail closed, so no
-      // login succeeds while the store is down anyway.
+      // login succeeds while the store is down anyway. Not for the directory's budget: a
+      // Redis refusing writes (OOM, a read-only replica) still serves session reads, so the
+      // guesses would reach the directory uncounted and lock the account there.
       this.limiter.storeFailed(error);
+      if (this.options.failClosed === true) throw new FailureBudgetUnavailableError(error);
       return { failed: () => undefined, settle: async () => undefined };
     }
-    appendListItem(res, RATE_LIMIT_POLICY_HEADER, policyItem(this.policy));
+    if (res !== null) appendListItem(res, RATE_LIMIT_POLICY_HEADER, policyItem(this.policy));
     if (hits > limit) {
-      appendListItem(res, RATE_LIMIT_HEADER, limitItem(name, 0, remainingS));
+      if (res !== null) appendListItem(res, RATE_LIMIT_HEADER, limitItem(name, 0, remainingS));
       this.metrics.rejected(name);
       throw new RateLimitedException(remainingS * 1000);
     }
     // `r` counts this attempt as spent until it is known not to have failed.
-    appendListItem(res, RATE_LIMIT_HEADER, limitItem(name, limit - hits, remainingS));
+    if (res !== null) appendListItem(res, RATE_LIMIT_HEADER, limitItem(name, limit - hits, remainingS));
     let outcome: 'open' | 'failed' | 'settled' = 'open';
     return {
       failed: () => {
@@ -101,7 +127,7 @@ export class LoginFailureBudget {
     const leftMs = await this.store.extend(key, delayMs);
     const delayS = Math.max(1, Math.ceil(leftMs / 1000));
     // Once per exhaustion, not per refusal; `subject` names the key (never the username).
-    this.logger.warn({ event: 'login-budget-exhausted', subject, strikes: strikes.totalHits, delayS }, "a username's failed-login budget is spent");
+    this.logger.warn({ event: 'login-budget-exhausted', policy: this.policy.name, subject, strikes: strikes.totalHits, delayS }, "a username's failed-login budget is spent");
     return delayS;
   }
 }

@@ -8,7 +8,7 @@ import { ROOT_LOGGER } from '../../observability/observability.tokens.js';
 import type { RampartConfig } from '../../config/rampart-config.js';
 import { REDIS_CLIENT } from '../../redis/redis.tokens.js';
 import { AccountRateLimitGuard } from './account-rate-limit.guard.js';
-import { LoginFailureBudget } from './login-failure-budget.js';
+import { DIRECTORY_FAILURE_BUDGET, LoginFailureBudget } from './login-failure-budget.js';
 import { routeRatePolicy } from './rate-limit.decorator.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
@@ -89,7 +89,17 @@ export class RateLimitStoreModule {}
         return new LoginFailureBudget(store, limiter, metrics, policy, security.sessionSecret, logger.child({ component: 'login-budget' }));
       },
     },
+    {
+      // Same store, same keying (the HMAC subject), its own policy: `ldap-account:<subject>`.
+      provide: DIRECTORY_FAILURE_BUDGET,
+      inject: [RateLimitStore, RateLimiter, RateLimitMetrics, ConfigService, ROOT_LOGGER],
+      useFactory: (store: RateLimitStore, limiter: RateLimiter, metrics: RateLimitMetrics, config: Config, logger: Logger) => {
+        const security = config.get('security', { infer: true });
+        const policy = ratePolicies(security)['ldap-account'];
+        return new LoginFailureBudget(store, limiter, metrics, policy, security.sessionSecret, logger.child({ component: 'login-budget' }), { failClosed: true });
+      },
+    },
   ],
-  exports: [RateLimitMetrics, RateLimiter, RateLimitGuard, LoginFailureBudget],
+  exports: [RateLimitMetrics, RateLimiter, RateLimitGuard, LoginFailureBudget, DIRECTORY_FAILURE_BUDGET],
 })
 export class RateLimitModule {}

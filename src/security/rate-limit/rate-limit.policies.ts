@@ -3,11 +3,11 @@ import type { SecurityConfig } from '../../config/rampart-config.js';
 /**
  * The named budgets. `login`, `reset`, `csp-report` and `anonymous` are per client IP and
  * apply to the routes that carry `@RateLimit(name)`; `account` is per user id on every
- * authenticated `/api/*` route; `login-account` counts failed logins per username (see
- * LoginFailureBudget).
+ * authenticated `/api/*` route; `login-account` counts failed logins per username and
+ * `ldap-account` those of them that reached the directory (see LoginFailureBudget).
  */
-export type RatePolicyName = 'login' | 'reset' | 'csp-report' | 'anonymous' | 'account' | 'login-account';
-export type IpRatePolicyName = Exclude<RatePolicyName, 'account' | 'login-account'>;
+export type RatePolicyName = 'login' | 'reset' | 'csp-report' | 'anonymous' | 'account' | 'login-account' | 'ldap-account';
+export type IpRatePolicyName = Exclude<RatePolicyName, 'account' | 'login-account' | 'ldap-account'>;
 
 export interface RatePolicy {
   name: RatePolicyName;
@@ -42,6 +42,14 @@ export function ratePolicies(
     'login-account': {
       name: 'login-account',
       limit: failures.perAccount,
+      windowMs: failureWindowMs,
+      blockMs: Math.max(failureWindowMs, failures.maxDelayS * 1000),
+    },
+    // Every refused directory attempt may be a bad-password count at the directory (AD locks the
+    // account at lockoutThreshold): a budget of its own, well below the one for any name.
+    'ldap-account': {
+      name: 'ldap-account',
+      limit: failures.directoryPerAccount,
       windowMs: failureWindowMs,
       blockMs: Math.max(failureWindowMs, failures.maxDelayS * 1000),
     },

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type AccountCount, type AccountHit, SessionBackend } from './session-backend.js';
 import type { SessionData } from './session-data.js';
-import { remainingLifetimeMs, type SessionTimeouts } from './session-lifetime.js';
+import { absoluteTimeoutMs, remainingLifetimeMs, type SessionTimeouts } from './session-lifetime.js';
 
 /** Sessions whose last idle-timeout slide this process remembers (bounded, oldest dropped). */
 const TOUCH_MEMORY = 10_000;
@@ -61,7 +61,7 @@ export class RampartSessionStore {
     data.createdAt ??= this.now();
     const ttlMs = remainingLifetimeMs(data, this.timeouts, this.now());
     if (ttlMs <= 0) throw new Error('refusing to store a session that has already expired');
-    const owner = data.user === undefined ? undefined : { userId: data.user.id, expiresAt: data.createdAt + this.timeouts.absoluteTimeoutS * 1000 };
+    const owner = data.user === undefined ? undefined : { userId: data.user.id, expiresAt: data.createdAt + absoluteTimeoutMs(data, this.timeouts) };
     if (!(await this.backend.create(id, serialise(data), ttlMs, owner))) throw new Error('session id already in use');
     // Written with a full TTL just now: a touch within the granularity would add nothing.
     this.markRefreshed(id, this.now());
@@ -127,6 +127,7 @@ function serialise(data: SessionData): string {
     csrfToken: data.csrfToken ?? undefined,
     credential: data.credential,
     mustChangePassword: data.mustChangePassword,
+    maxLifetimeS: data.maxLifetimeS,
   });
 }
 
@@ -134,13 +135,14 @@ function parse(raw: string): SessionData | null {
   try {
     const data = JSON.parse(raw) as unknown;
     if (data === null || typeof data !== 'object') return null;
-    const { createdAt, user, csrfToken, credential, mustChangePassword } = data as Record<string, unknown>;
+    const { createdAt, user, csrfToken, credential, mustChangePassword, maxLifetimeS } = data as Record<string, unknown>;
     if (typeof createdAt !== 'number') return null;
     const session: SessionData = { createdAt };
     if (user !== undefined) session.user = user as SessionData['user'];
     if (typeof csrfToken === 'string') session.csrfToken = csrfToken;
     if (typeof credential === 'string') session.credential = credential;
     if (mustChangePassword === true) session.mustChangePassword = true;
+    if (typeof maxLifetimeS === 'number') session.maxLifetimeS = maxLifetimeS;
     return session;
   } catch {
     return null;

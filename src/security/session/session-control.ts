@@ -80,13 +80,21 @@ export class SessionControl {
    * Login: the old id (and whatever an attacker may have planted in it) is destroyed first.
    * `credential` is the stamp of the password hash the login was checked against, so a
    * password changed meanwhile makes this session invalid at its first use. `mustChangePassword`
-   * holds the session to the password change (a one-time password was used).
+   * holds the session to the password change (a one-time password was used); `maxLifetimeS`
+   * shortens its absolute timeout (never lengthens it).
    */
-  async establish(req: Request, res: Response, user: AuthenticatedUser, credential?: string, options: { mustChangePassword?: boolean } = {}): Promise<void> {
+  async establish(
+    req: Request,
+    res: Response,
+    user: AuthenticatedUser,
+    credential?: string,
+    options: { mustChangePassword?: boolean; maxLifetimeS?: number } = {},
+  ): Promise<void> {
     await this.destroyCurrent(req);
     const fresh: SessionData = { createdAt: Date.now(), user };
     if (credential !== undefined) fresh.credential = credential;
     if (options.mustChangePassword === true) fresh.mustChangePassword = true;
+    if (options.maxLifetimeS !== undefined) fresh.maxLifetimeS = options.maxLifetimeS;
     attachSession(req, fresh, null);
     await this.save(req, res);
     req.user = user;

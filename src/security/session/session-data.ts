@@ -20,6 +20,12 @@ export interface SessionData {
    * only change it, read itself, fetch a CSRF token and log out (see AuthGuard).
    */
   mustChangePassword?: true;
+  /**
+   * A shorter absolute timeout (seconds) for this session than SESSION_ABSOLUTE_TIMEOUT_S:
+   * directory users' (LDAP_SESSION_MAX_S), whose removal from the directory Rampart only learns
+   * at a sign-in.
+   */
+  maxLifetimeS?: number;
   /** The synchroniser token (csrf-sync reads and writes `req.session.csrfToken`). */
   csrfToken?: string | null;
 }

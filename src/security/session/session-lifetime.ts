@@ -11,8 +11,13 @@ export type SessionTimeouts = Pick<SecurityConfig, 'idleTimeoutS' | 'absoluteTim
  */
 export function remainingLifetimeMs(data: SessionData, timeouts: SessionTimeouts, now: number): number {
   if (typeof data.createdAt !== 'number' || !Number.isFinite(data.createdAt)) return 0;
-  const authenticated = data.user !== undefined;
-  const idleMs = (authenticated ? timeouts.idleTimeoutS : timeouts.anonymousTimeoutS) * 1000;
-  const absoluteMs = (authenticated ? timeouts.absoluteTimeoutS : timeouts.anonymousTimeoutS) * 1000;
-  return Math.min(idleMs, data.createdAt + absoluteMs - now);
+  const idleMs = (data.user !== undefined ? timeouts.idleTimeoutS : timeouts.anonymousTimeoutS) * 1000;
+  return Math.min(idleMs, data.createdAt + absoluteTimeoutMs(data, timeouts) - now);
+}
+
+/** The session's absolute timeout: the anonymous one, or the configured one unless the session carries a shorter one. */
+export function absoluteTimeoutMs(data: SessionData, timeouts: SessionTimeouts): number {
+  if (data.user === undefined) return timeouts.anonymousTimeoutS * 1000;
+  const own = typeof data.maxLifetimeS === 'number' && data.maxLifetimeS > 0 ? data.maxLifetimeS : Infinity;
+  return Math.min(timeouts.absoluteTimeoutS, own) * 1000;
 }
