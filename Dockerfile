@@ -56,10 +56,14 @@ RUN apt-get update \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
            /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 
+# MALLOC_MMAP_THRESHOLD_: glibc keeps each freed 19 MiB argon2 block resident in the hashing
+# thread's arena unless the mmap threshold is fixed (RUNBOOK "Memory"); it must be in the
+# environment before node starts, so it is set here for compose and Kubernetes alike.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    DATA_DIR=/tmp/rampart
+    DATA_DIR=/tmp/rampart \
+    MALLOC_MMAP_THRESHOLD_=131072
 
 WORKDIR /app
 # Files stay root-owned and read-only to the app user: the process cannot rewrite its own code.

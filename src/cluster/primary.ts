@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { RampartConfig } from '../config/rampart-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../database/embedded-postgres.js';
+import { allocatorEnvFor } from './allocator-env.js';
 import type { LogLine } from './protocol.js';
 import { Supervisor } from './supervisor.js';
 
@@ -23,7 +24,8 @@ export async function runPrimary(
   /** The primary's recent warn/error lines, for the console. */
   recentLogs: () => LogLine[] = () => [],
 ): Promise<'running' | 'stopped'> {
-  const workerEnv: Record<string, string> = {};
+  // The primary cannot change its own allocator, but it starts the workers (allocator-env.ts).
+  const workerEnv: Record<string, string> = { ...allocatorEnvFor(env) };
   let embedded: EmbeddedDatabase | null = null;
   if (!config.database.url) {
     embedded = await startEmbeddedPostgres({ dataDir: config.app.dataDir, port: config.database.embeddedPort, logger });

@@ -365,8 +365,17 @@ async function main() {
   const heapTimer = setInterval(() => {
     heapProbe.request('GET', '/metrics', { headers: { accept: 'text/plain' } }).then(
       (res) => {
-        const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([0-9.e+]+)/m.exec(res.body);
-        if (res.status === 200 && m) heapSamples.push({ t: (performance.now() - rssStartedAt) / 1000, rssMb: Number(m[1]) / 1048576 });
+        const metric = (name) => {
+          const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(res.body);
+          return m ? Number(m[1]) / 1048576 : null;
+        };
+        const used = metric('nodejs_heap_size_used_bytes');
+        // Committed heap (what V8 holds from the OS, in RSS) and external memory (Buffers and
+        // other native memory V8 accounts for): RSS growth that neither explains is the
+        // allocator's or an addon's.
+        if (res.status === 200 && used !== null) {
+          heapSamples.push({ t: (performance.now() - rssStartedAt) / 1000, rssMb: used, committedMb: metric('nodejs_heap_size_total_bytes'), externalMb: metric('nodejs_external_memory_bytes') });
+        }
       },
       () => {},
     );
@@ -431,6 +440,12 @@ async function main() {
       maxMb: Math.max(...heapSamples.map((x) => x.rssMb)),
       floorSlopeMbPerMin: floor.length >= 2 ? slopeMbPerMin(floor) : null,
     };
+    for (const key of ['committedMb', 'externalMb']) {
+      const series = heapAfter.filter((x) => x[key] !== null).map((x) => ({ t: x.t, rssMb: x[key] }));
+      if (series.length >= 2) {
+        heap[key] = { afterWarmupMb: series[0].rssMb, endMb: series.at(-1).rssMb, maxMb: Math.max(...series.map((x) => x.rssMb)), slopeMbPerMin: slopeMbPerMin(series) };
+      }
+    }
     if (memory) memory.heap = heap;
   }
 
@@ -480,7 +495,14 @@ async function main() {
   ]);
   const heapLine = heap
     ? `V8 heap in use (/metrics every 2 s; floor = lowest sample of each minute, what survives GC): floor after warm-up ${fmt(heap.floorAfterWarmupMb, 1)} MiB, ` +
-      `floor at the end ${fmt(heap.floorEndMb, 1)} MiB, peak ${fmt(heap.maxMb, 1)} MiB, floor slope after warm-up ${fmt(heap.floorSlopeMbPerMin, 2)} MiB/min`
+      `floor at the end ${fmt(heap.floorEndMb, 1)} MiB, peak ${fmt(heap.maxMb, 1)} MiB, floor slope after warm-up ${fmt(heap.floorSlopeMbPerMin, 2)} MiB/min` +
+      [
+        ['V8 heap committed', heap.committedMb],
+        ['external (Buffers etc.)', heap.externalMb],
+      ]
+        .filter(([, x]) => x)
+        .map(([label, x]) => `\n${label}: after warm-up ${fmt(x.afterWarmupMb, 1)} MiB, end ${fmt(x.endMb, 1)} MiB, max ${fmt(x.maxMb, 1)} MiB, slope after warm-up ${fmt(x.slopeMbPerMin, 2)} MiB/min`)
+        .join('')
     : '';
   const rssTable = rssRows.length > 0 ? `RSS per Node process of the app (sampled every second; start = before load):\n\n${textTable(rssHeader, rssRows)}\n` : '';
   const summaryLine =
