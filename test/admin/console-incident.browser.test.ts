@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSuite, launchChromium, NO_CHROMIUM } from '../support/browser.js';
 import { FaultProxy } from '../chaos/support/fault-proxy.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -15,11 +15,7 @@ import { loginAs, SESSION_TEST_ENV, type LoggedIn } from '../support/session.js'
  * list the failing requests' lines (with their correlation ids); healing turns it green again.
  * Screenshots at desktop and phone width go to test/admin/screenshots/ (gitignored).
  */
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '');
-const NO_CHROMIUM = CHROMIUM_PATH === '' || !existsSync(CHROMIUM_PATH);
-const SKIP_REASON = 'skipped: no Chromium (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)';
 const SCREENSHOTS = join(import.meta.dirname, 'screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** The console refreshes every 5 s; one refresh plus the health probe's own bound and slack for a busy machine. */
 const ONE_REFRESH_MS = 7000;
 const DB_CODES = /^DB_(QUERY_TIMEOUT|POOL_EXHAUSTED|CIRCUIT_OPEN|UNAVAILABLE)$/;
@@ -58,7 +54,7 @@ async function shoot(page: Page, name: string): Promise<string[]> {
   return paths;
 }
 
-describe.skipIf(NO_CHROMIUM)(`console incident view in headless Chromium${NO_CHROMIUM ? ` (${SKIP_REASON})` : ''}`, () => {
+describe.skipIf(NO_CHROMIUM)(browserSuite('console incident view in headless Chromium'), () => {
   let db: TestDatabase;
   let proxy: FaultProxy;
   let app: TestApp;
@@ -87,13 +83,7 @@ describe.skipIf(NO_CHROMIUM)(`console incident view in headless Chromium${NO_CHR
       { db },
     );
     user = await loginAs(app, 'viewer');
-    profileDir = mkdtempSync(join(tmpdir(), 'rampart-chromium-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: [...CHROMIUM_ARGS, `--disk-cache-dir=${join(profileDir, 'cache')}`],
-      env: { ...process.env, HOME: profileDir, XDG_CONFIG_HOME: profileDir, XDG_CACHE_HOME: profileDir },
-      timeout: 30_000,
-    });
+    ({ browser, profileDir } = await launchChromium('rampart-chromium-'));
   }, 90_000);
 
   afterAll(async () => {

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSuite, launchChromium, NO_CHROMIUM, SKIP_REASON } from '../support/browser.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { createUser, SESSION_TEST_ENV } from '../support/session.js';
 
@@ -12,21 +13,8 @@ import { createUser, SESSION_TEST_ENV } from '../support/session.js';
  * exports CHROMIUM_PATH; run directly, the Debian path is used when present. Without a
  * browser every test here is reported as skipped.
  */
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '');
-const NO_CHROMIUM = CHROMIUM_PATH === '' || !existsSync(CHROMIUM_PATH);
-const SKIP_REASON = 'skipped: no Chromium (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)';
 if (NO_CHROMIUM) console.warn(`console.browser.test: ${SKIP_REASON}`);
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const HOSTILE = '</script><script>alert(1)</script>';
 const STEP_MS = 15_000;
 
@@ -84,7 +72,7 @@ function dataBlock(html: string): string {
 }
 
 // Without a browser the suite's name carries the reason, so the skip explains itself.
-describe.skipIf(NO_CHROMIUM)(`operator console in headless Chromium${NO_CHROMIUM ? ` (${SKIP_REASON})` : ''}`, () => {
+describe.skipIf(NO_CHROMIUM)(browserSuite('operator console in headless Chromium'), () => {
   let app: TestApp;
   let browser: Browser;
   let profileDir: string;
@@ -93,16 +81,8 @@ describe.skipIf(NO_CHROMIUM)(`operator console in headless Chromium${NO_CHROMIUM
 
   beforeAll(async () => {
     app = await startTestApp({ ...SESSION_TEST_ENV, CSP_MODE: 'enforce' });
-    profileDir = mkdtempSync(join(tmpdir(), 'rampart-chromium-'));
     screenshotDir = mkdtempSync(join(tmpdir(), 'rampart-console-shot-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: [...CHROMIUM_ARGS, `--disk-cache-dir=${join(profileDir, 'cache')}`],
-      // Playwright gives every launch a fresh temporary --user-data-dir of its own (and
-      // refuses one in args); the cache goes to our temp dir as well.
-      env: { ...process.env, HOME: profileDir, XDG_CONFIG_HOME: profileDir, XDG_CACHE_HOME: profileDir },
-      timeout: 30_000,
-    });
+    ({ browser, profileDir } = await launchChromium('rampart-chromium-'));
   }, 60_000);
 
   afterAll(async () => {

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { rmSync } from 'node:fs';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSuite, launchChromium, NO_CHROMIUM, SKIP_REASON } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
@@ -11,12 +10,8 @@ import { startTestApp, type TestApp } from '../support/app.js';
  * console, or reported to /csp-report. Chromium as in test/admin/console.browser.test.ts
  * (Debian's package via CHROMIUM_PATH); without it the suite is skipped and says why.
  */
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '');
-const NO_CHROMIUM = CHROMIUM_PATH === '' || !existsSync(CHROMIUM_PATH);
-const SKIP_REASON = 'skipped: no Chromium (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)';
 if (NO_CHROMIUM) console.warn(`api-docs.browser.test: ${SKIP_REASON}`);
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const STEP_MS = 15_000;
 
 interface Violation {
@@ -30,20 +25,14 @@ declare global {
   }
 }
 
-describe.skipIf(NO_CHROMIUM)(`Swagger UI in headless Chromium under CSP_MODE=enforce${NO_CHROMIUM ? ` (${SKIP_REASON})` : ''}`, () => {
+describe.skipIf(NO_CHROMIUM)(browserSuite('Swagger UI in headless Chromium under CSP_MODE=enforce'), () => {
   let app: TestApp;
   let browser: Browser;
   let profileDir: string;
 
   beforeAll(async () => {
     app = await startTestApp({ CSP_MODE: 'enforce' });
-    profileDir = mkdtempSync(join(tmpdir(), 'rampart-chromium-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: [...CHROMIUM_ARGS, `--disk-cache-dir=${join(profileDir, 'cache')}`],
-      env: { ...process.env, HOME: profileDir, XDG_CONFIG_HOME: profileDir, XDG_CACHE_HOME: profileDir },
-      timeout: 30_000,
-    });
+    ({ browser, profileDir } = await launchChromium('rampart-chromium-'));
   }, 60_000);
 
   afterAll(async () => {

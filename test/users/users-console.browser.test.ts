@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { rmSync } from 'node:fs';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserSuite, launchChromium, NO_CHROMIUM } from '../support/browser.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { SESSION_TEST_ENV } from '../support/session.js';
@@ -14,10 +13,6 @@ import { openStream, type SseReader } from '../support/sse.js';
  * creates, demotes, disables and signs out a user who meanwhile has an open session (in a
  * second browser) and a live stream; each time both end at once.
  */
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : '');
-const NO_CHROMIUM = CHROMIUM_PATH === '' || !existsSync(CHROMIUM_PATH);
-const SKIP_REASON = 'skipped: no Chromium (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const STEP_MS = 15_000;
 /** "At once": well under the account check's second and the 60 s stream check configured here. */
 const AT_ONCE_MS = 1000;
@@ -27,7 +22,7 @@ interface Problems {
   pageErrors: string[];
 }
 
-describe.skipIf(NO_CHROMIUM)(`user management console in headless Chromium${NO_CHROMIUM ? ` (${SKIP_REASON})` : ''}`, () => {
+describe.skipIf(NO_CHROMIUM)(browserSuite('user management console in headless Chromium'), () => {
   let app: TestApp;
   let browser: Browser;
   let profileDir: string;
@@ -36,13 +31,7 @@ describe.skipIf(NO_CHROMIUM)(`user management console in headless Chromium${NO_C
 
   beforeAll(async () => {
     app = await startTestApp({ ...SESSION_TEST_ENV, CSP_MODE: 'enforce', SSE_SESSION_CHECK_MS: '60000', REDIS_URL: SHARED_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() });
-    profileDir = mkdtempSync(join(tmpdir(), 'rampart-chromium-users-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: [...CHROMIUM_ARGS, `--disk-cache-dir=${join(profileDir, 'cache')}`],
-      env: { ...process.env, HOME: profileDir, XDG_CONFIG_HOME: profileDir, XDG_CACHE_HOME: profileDir },
-      timeout: 30_000,
-    });
+    ({ browser, profileDir } = await launchChromium('rampart-chromium-users-'));
   }, 60_000);
 
   afterAll(async () => {
