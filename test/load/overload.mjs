@@ -32,7 +32,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -77,6 +77,8 @@ const { values: opts } = parseArgs({
     // Only the named runs (default all): `on` (defaults), `off`, and the variants' names.
     only: { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
+    'generator-nice': { type: 'string', default: '' },
+    'app-node-args': { type: 'string', default: '' },
   },
 });
 const USERS = Number(opts.users);
@@ -91,6 +93,8 @@ const STATUSES = ['queued', 'running', 'hold', 'done'];
 const log = (line) => process.stdout.write(`${line}\n`);
 const runId = randomBytes(3).toString('hex');
 const PASSWORD = `ovl-${randomBytes(9).toString('base64url')}`;
+const GENERATOR_NICE = opts['generator-nice'] === '' ? null : Number(opts['generator-nice']);
+if (GENERATOR_NICE !== null && !(Number.isInteger(GENERATOR_NICE) && GENERATOR_NICE >= -20 && GENERATOR_NICE <= 19)) throw new Error('--generator-nice takes a whole number from -20 to 19 (negative needs root; write --generator-nice=-10)');
 const kv = (pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
 
 const VARIANTS = [
@@ -116,7 +120,7 @@ async function startApp(dbUrl, variant) {
     ...variant.env,
   };
   const logFile = join('/tmp', `rampart-overload-${runId}-${variant.name}.log`);
-  const app = await spawnNode({ env, logFile, name: `rampart (${variant.name})`, readyUrl: `http://127.0.0.1:${port}/health/live`, readyTimeoutMs: 120_000 });
+  const app = await spawnNode({ nodeArgs: opts['app-node-args'] ? opts['app-node-args'].split(' ') : [], env, logFile, name: `rampart (${variant.name})`, readyUrl: `http://127.0.0.1:${port}/health/live`, readyTimeoutMs: 120_000 });
   return { app, url: `http://127.0.0.1:${port}`, logFile };
 }
 
@@ -439,6 +443,8 @@ async function main() {
       // Warm-up: JIT, pool connections, the limit's no-load latency.
       await closedLoop(run.url, run.sessions, lotIds, 4, 3);
     }
+    // After the apps started (they keep the default priority): see --generator-nice in the README.
+    if (GENERATOR_NICE !== null) setPriority(GENERATOR_NICE);
     const off = runs.find((r) => r.variant.name === 'off');
     for (const run of runs) {
       run.unloaded = await closedLoop(run.url, run.sessions, lotIds, 1, 5);
@@ -465,7 +471,7 @@ async function main() {
 
     const out = [];
     out.push(
-      `capacity ${fmt(cap.rps, 0)} 2xx/s (without admission control, closed loop, ${CAPACITY_CONCURRENCY} at once), unloaded p99 ${fmt(unloadedP99)} ms (${runs.map((r) => `${r.variant.name} ${fmt(r.unloaded.latency.p99)}`).join(', ')}); ${PHASE_S} s per phase, ${ROUNDS} rounds alternating; ${USERS} signed-in users; cells: median (min-max)`,
+      `capacity ${fmt(cap.rps, 0)} 2xx/s (without admission control, closed loop, ${CAPACITY_CONCURRENCY} at once), unloaded p99 ${fmt(unloadedP99)} ms (${runs.map((r) => `${r.variant.name} ${fmt(r.unloaded.latency.p99)}`).join(', ')}); ${PHASE_S} s per phase, ${ROUNDS} rounds alternating; ${USERS} signed-in users${GENERATOR_NICE === null ? '' : `; generator at nice ${GENERATOR_NICE}`}; cells: median (min-max)`,
     );
     const checks = [];
     for (const run of runs) {
