@@ -37,9 +37,9 @@ export class AuthService {
       req.log?.info({ event: 'login-failed' }, 'login refused');
       throw new UnauthenticatedException(LOGIN_FAILED_MESSAGE);
     }
-    const { user, credential, mustChangePassword, maxLifetimeS } = verified;
+    const { user, credential, mustChangePassword, maxLifetimeS, loginRecorded } = verified;
     await this.sessions.establish(req, res, user, credential, { mustChangePassword, ...(maxLifetimeS === undefined ? {} : { maxLifetimeS }) });
-    await this.credentials.recordLogin(user.id).catch((error: unknown) => req.log?.warn({ err: error }, 'last login time not recorded'));
+    if (!loginRecorded) await this.credentials.recordLogin(user.id).catch((error: unknown) => req.log?.warn({ err: error }, 'last login time not recorded'));
     req.log?.info({ event: 'login', userId: user.id, mustChangePassword }, 'logged in');
     return { ...user, mustChangePassword };
   }

@@ -29,6 +29,8 @@ export interface VerifiedUser {
   mustChangePassword: boolean;
   /** A directory user's session ends this long after sign-in at the latest (LDAP_SESSION_MAX_S). */
   maxLifetimeS?: number;
+  /** The sign-in already wrote `last_login_at` (the directory upsert does); otherwise `recordLogin`. */
+  loginRecorded: boolean;
 }
 
 interface UserRow {
@@ -169,7 +171,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     if (user.disabled) return this.refused('disabled', name, user);
     // The directory is asked again only at a sign-in: this bounds how long a user removed or
     // disabled there keeps a session (the re-check is the next sign-in it forces).
-    return { ...this.accepted(user), maxLifetimeS: directory.sessionMaxS };
+    return { ...this.accepted(user), maxLifetimeS: directory.sessionMaxS, loginRecorded: true };
   }
 
   /**
@@ -188,7 +190,7 @@ export class CredentialVerifier implements OnApplicationBootstrap {
     const credential = credentialStamp(row.password_hash);
     // The row was just read: the session's first requests need not read it again.
     this.accounts.remember(row.id, { role: row.role, disabled: row.disabled, credential });
-    return { user: { id: row.id, username: row.username, role: row.role }, credential, mustChangePassword: row.must_change_password };
+    return { user: { id: row.id, username: row.username, role: row.role }, credential, mustChangePassword: row.must_change_password, loginRecorded: false };
   }
 
   /** For the user list ("last login"); a login never fails because this could not be written. */
