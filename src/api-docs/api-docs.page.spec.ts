@@ -7,7 +7,7 @@ describe(renderApiDocsPage.name, () => {
     const scripts = html.match(/<script\b[^>]*>/g) ?? [];
     expect(scripts).toHaveLength(2);
     for (const tag of scripts) expect(tag).toContain('nonce="abc+/="');
-    for (const [, url] of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect(url).toMatch(/^\/assets\/swagger-ui\//);
+    for (const [, url] of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect(url).toMatch(/^\/(?:assets\/swagger-ui\/|favicon\.svg$)/);
     expect(html).not.toMatch(/style=|<style|\son[a-z]+=/i);
     expect(html).toContain('"/api/docs-json"');
   });

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../core/html.js';
+import { escapeHtml, htmlPage } from '../core/html.js';
 import { SWAGGER_UI_ASSETS_PATH } from './swagger-ui-assets.js';
 
 export const API_DOCS_PATH = '/api/docs';
@@ -14,21 +14,14 @@ export const API_DOCS_JSON_PATH = '/api/docs-json';
  */
 export function renderApiDocsPage(nonce: string): string {
   const n = escapeHtml(nonce);
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rampart dashboard API</title>
-<link rel="stylesheet" href="${SWAGGER_UI_ASSETS_PATH}/swagger-ui.css">
-</head>
-<body>
-<div id="swagger-ui"></div>
+  return htmlPage({
+    title: 'Rampart dashboard API',
+    nonce,
+    head: `<link rel="stylesheet" href="${SWAGGER_UI_ASSETS_PATH}/swagger-ui.css">`,
+    body: `<div id="swagger-ui"></div>
 <script nonce="${n}" src="${SWAGGER_UI_ASSETS_PATH}/swagger-ui-bundle.js"></script>
 <script nonce="${n}">
 window.ui = SwaggerUIBundle({ url: ${JSON.stringify(API_DOCS_JSON_PATH)}, dom_id: '#swagger-ui', deepLinking: true, presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout', validatorUrl: null });
-</script>
-</body>
-</html>
-`;
+</script>`,
+  });
 }

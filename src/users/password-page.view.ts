@@ -1,4 +1,4 @@
-import { escapeHtml } from '../core/html.js';
+import { escapeHtml, htmlPage } from '../core/html.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.js';
 
 export interface PasswordPageModel {
@@ -10,29 +10,19 @@ export interface PasswordPageModel {
   error: string | null;
 }
 
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}
+label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.4rem;box-sizing:border-box}
+button{margin-top:1rem;padding:.5rem 1rem}.error{color:#a00}`;
+
 /** The server-rendered password change form; no script, posts to `POST /password`. */
 export function renderPasswordPage(model: PasswordPageModel): string {
-  const style =
-    model.nonce === null
-      ? ''
-      : `<style nonce="${escapeHtml(model.nonce)}">
-body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}
-label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.4rem;box-sizing:border-box}
-button{margin-top:1rem;padding:.5rem 1rem}.error{color:#a00}
-</style>`;
   const notice = model.required ? '<p id="required">You signed in with a one-time password. Choose your own password to continue.</p>' : '';
   const error = model.error === null ? '' : `<p class="error" id="error" role="alert">${escapeHtml(model.error)}</p>`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
-<title>Change password · Rampart</title>
-${style}
-</head>
-<body>
-<main>
+  return htmlPage({
+    title: 'Change password · Rampart',
+    nonce: model.nonce,
+    style: STYLE,
+    body: `<main>
 <h1>Change password</h1>
 <p>Signed in as <span id="user">${escapeHtml(model.username)}</span>.</p>
 ${notice}
@@ -48,8 +38,6 @@ ${error}
 <input id="confirmPassword" name="confirmPassword" type="password" autocomplete="new-password" required minlength="${PASSWORD_MIN_LENGTH}" maxlength="${PASSWORD_MAX_LENGTH}">
 <button type="submit">Change password</button>
 </form>
-</main>
-</body>
-</html>
-`;
+</main>`,
+  });
 }

@@ -1,6 +1,16 @@
-import { escapeHtml } from '../core/html.js';
+import { escapeHtml, htmlPage } from '../core/html.js';
 import { ROLES } from '../database/entities/index.js';
 import type { UserSummary } from './user-accounts.js';
+
+const STYLE = `  body { font: 14px/1.4 system-ui, sans-serif; margin: 1rem; color: #1d2430; max-width: 60rem; }
+  h1 { font-size: 1.3rem; } h2 { font-size: 1.05rem; margin-top: 1.5rem; }
+  ul.users { list-style: none; padding: 0; } li.user { border: 1px solid #cfd6e0; border-radius: .4rem; padding: .5rem; margin: .5rem 0; }
+  .summary { display: flex; flex-wrap: wrap; gap: .4rem; align-items: baseline; } .name { overflow-wrap: anywhere; }
+  .badge { padding: .1rem .4rem; border-radius: .3rem; background: #e8edf3; } .off { background: #f8d7da; } .on { background: #d1e7dd; } .otp { background: #fff3cd; }
+  form { margin: .5rem 0; display: flex; flex-wrap: wrap; gap: .4rem; align-items: end; } label { display: flex; flex-direction: column; }
+  input, select { padding: .3rem; max-width: 100%; box-sizing: border-box; } button { padding: .35rem .8rem; }
+  .ok { color: #0f5132; } .error { color: #842029; } .otp-box { border: 2px solid #997404; padding: .5rem; overflow-wrap: anywhere; }
+  code { font-size: 1.1rem; user-select: all; }`;
 
 export interface UsersPageModel {
   nonce: string;
@@ -54,7 +64,6 @@ ${forms}
  * than a wide table, so it works on a 390 px phone screen.
  */
 export function renderUsersPage(model: UsersPageModel): string {
-  const nonce = e(model.nonce);
   const message = model.message === null ? '' : `<p id="message" class="${model.message.kind}" role="${model.message.kind === 'error' ? 'alert' : 'status'}">${e(model.message.text)}</p>`;
   const otp =
     model.oneTimePassword === null
@@ -63,27 +72,11 @@ export function renderUsersPage(model: UsersPageModel): string {
 Hand it over on a safe channel; it must be changed at first sign-in.</p><code id="otp-value">${e(model.oneTimePassword.password)}</code></div>`;
   const roleOptions = ROLES.map((r) => `<option value="${r}"${r === 'viewer' ? ' selected' : ''}>${r}</option>`).join('');
   const more = model.nextAfter === null ? '' : `<p><a href="/admin/users?after=${model.nextAfter}">More users</a></p>`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
-<title>Users · Rampart operator console</title>
-<style nonce="${nonce}">
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1rem; color: #1d2430; max-width: 60rem; }
-  h1 { font-size: 1.3rem; } h2 { font-size: 1.05rem; margin-top: 1.5rem; }
-  ul.users { list-style: none; padding: 0; } li.user { border: 1px solid #cfd6e0; border-radius: .4rem; padding: .5rem; margin: .5rem 0; }
-  .summary { display: flex; flex-wrap: wrap; gap: .4rem; align-items: baseline; } .name { overflow-wrap: anywhere; }
-  .badge { padding: .1rem .4rem; border-radius: .3rem; background: #e8edf3; } .off { background: #f8d7da; } .on { background: #d1e7dd; } .otp { background: #fff3cd; }
-  form { margin: .5rem 0; display: flex; flex-wrap: wrap; gap: .4rem; align-items: end; } label { display: flex; flex-direction: column; }
-  input, select { padding: .3rem; max-width: 100%; box-sizing: border-box; } button { padding: .35rem .8rem; }
-  .ok { color: #0f5132; } .error { color: #842029; } .otp-box { border: 2px solid #997404; padding: .5rem; overflow-wrap: anywhere; }
-  code { font-size: 1.1rem; user-select: all; }
-</style>
-</head>
-<body>
-<nav><a href="/admin">Console</a> · <a href="/password">Change my password</a></nav>
+  return htmlPage({
+    title: 'Users · Rampart operator console',
+    nonce: model.nonce,
+    style: STYLE,
+    body: `<nav><a href="/admin">Console</a> · <a href="/password">Change my password</a></nav>
 <h1>Users</h1>
 <p>Signed in as <span id="user">${e(model.username)}</span>. Role changes, disabling and password resets end the user's sessions at once.</p>
 ${message}
@@ -104,7 +97,6 @@ ${reasonField()}
 ${model.users.map((u) => userCard(model, u)).join('\n')}
 </ul>
 ${more}
-</section>
-</body>
-</html>`;
+</section>`,
+  });
 }

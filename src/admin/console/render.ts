@@ -1,37 +1,7 @@
-import { escapeHtml } from '../../core/html.js';
+import { escapeHtml, htmlPage } from '../../core/html.js';
 import { scriptSafeJson } from './safe-json.js';
 
-export interface ConsoleModel {
-  nonce: string;
-  csrfToken: string;
-  username: string;
-  state: unknown;
-  flash: string | null;
-  /** The server-rendered incident view (renderIncident); trusted markup built with escapeHtml. */
-  incidentHtml: string;
-  minutes: number;
-  /** GRAFANA_URL, linked from the nav when set. */
-  grafanaUrl: string | null;
-}
-
-/**
- * The operator console, server-rendered. The incident view (status strip, charts, recent
- * lines) is HTML built with escapeHtml (incident-view.ts); everything else dynamic reaches the
- * page as JSON in a data block and is put on screen with textContent by console.client.js, so
- * a hostile value (a restart reason, a worker state) is only ever text. The one inline script carries the
- * request's CSP nonce; `strict-dynamic` lets it load the client module.
- */
-export function renderConsole(model: ConsoleModel): string {
-  const nonce = escapeHtml(model.nonce);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rampart operator console</title>
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
-<style nonce="${nonce}">
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; padding: 0 1rem 2rem; max-width: 1400px; color: #1d2430; }
+const STYLE = `  body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; padding: 0 1rem 2rem; max-width: 1400px; color: #1d2430; }
   h1 { font-size: 1.2rem; margin: 0; } h2 { font-size: 1.05rem; margin: 1.2rem 0 .4rem; }
   header { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1rem; padding: .6rem 0; border-bottom: 1px solid #cfd6e0; }
   nav#console-nav { display: flex; flex-wrap: wrap; gap: .3rem .9rem; align-items: center; flex: 1; }
@@ -66,11 +36,35 @@ export function renderConsole(model: ConsoleModel): string {
     .lines thead { display: none; } .lines, .lines tbody { display: block; }
     .lines tr { display: block; border: 1px solid #cfd6e0; margin-bottom: .3rem; }
     .lines td { display: inline-block; border: 0; } .lines td:nth-child(4), .lines td.cid { display: block; }
-  }
-</style>
-</head>
-<body>
-<header>
+  }`;
+
+export interface ConsoleModel {
+  nonce: string;
+  csrfToken: string;
+  username: string;
+  state: unknown;
+  flash: string | null;
+  /** The server-rendered incident view (renderIncident); trusted markup built with escapeHtml. */
+  incidentHtml: string;
+  minutes: number;
+  /** GRAFANA_URL, linked from the nav when set. */
+  grafanaUrl: string | null;
+}
+
+/**
+ * The operator console, server-rendered. The incident view (status strip, charts, recent
+ * lines) is HTML built with escapeHtml (incident-view.ts); everything else dynamic reaches the
+ * page as JSON in a data block and is put on screen with textContent by console.client.js, so
+ * a hostile value (a restart reason, a worker state) is only ever text. The one inline script carries the
+ * request's CSP nonce; `strict-dynamic` lets it load the client module.
+ */
+export function renderConsole(model: ConsoleModel): string {
+  const nonce = escapeHtml(model.nonce);
+  return htmlPage({
+    title: 'Rampart operator console',
+    nonce: model.nonce,
+    style: STYLE,
+    body: `<header>
 <h1>Rampart operator console</h1>
 <nav id="console-nav" aria-label="Console">
   <a href="/admin">Console</a>
@@ -128,7 +122,6 @@ export function renderConsole(model: ConsoleModel): string {
   </table></div>
 </section>
 <script type="application/json" id="rampart-state">${scriptSafeJson(model.state)}</script>
-<script type="module" nonce="${nonce}" src="/assets/src/admin/console/console.client.js"></script>
-</body>
-</html>`;
+<script type="module" nonce="${nonce}" src="/assets/src/admin/console/console.client.js"></script>`,
+  });
 }
