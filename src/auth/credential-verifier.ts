@@ -9,14 +9,12 @@ import { ROOT_LOGGER } from '../observability/observability.tokens.js';
 import { requestContext } from '../observability/request-context.js';
 import {
   DIRECTORY_FAILURE_BUDGET,
-  FailureBudgetUnavailableError,
   type LoginAttempt,
   LoginFailureBudget,
   normaliseUsername,
 } from '../security/rate-limit/login-failure-budget.js';
 import { AccountStatus, credentialStamp, type RevocationCause } from '../security/session/account-status.js';
 import { SessionRevocation } from '../security/session/session-revocation.js';
-import { SessionStoreUnavailableException } from '../security/session/session-store-unavailable.exception.js';
 import type { AuthenticatedUser } from './auth.decorators.js';
 import { DIRECTORY, type DirectorySignIn } from './directory/directory-sign-in.js';
 import { PasswordHasher } from './password-hasher.js';
@@ -130,14 +128,9 @@ export class CredentialVerifier implements OnApplicationBootstrap {
    * is fine (the login page would tell users it cannot be reached); and it comes before any
    * bind, so right and wrong passwords get the same answer: no oracle, no uncounted guess.
    */
-  private async admitToDirectory(name: string): Promise<LoginAttempt> {
-    try {
-      // No RateLimit fields: they would mark which names go to the directory (local ones do not).
-      return await this.directoryFailures.admit(name, null);
-    } catch (error) {
-      if (error instanceof FailureBudgetUnavailableError) throw new SessionStoreUnavailableException(error);
-      throw error;
-    }
+  private admitToDirectory(name: string): Promise<LoginAttempt> {
+    // No RateLimit fields: they would mark which names go to the directory (local ones do not).
+    return this.directoryFailures.admit(name, null);
   }
 
   private async askDirectory(directory: DirectorySignIn, name: string, password: string, row: UserRow | undefined): Promise<VerifiedUser | null> {

@@ -1,10 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
-import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
-import { anonymousSession, type BrowserSession, createUser, sessionCookieOf, type TestUser } from '../support/session.js';
+import { type OwnRedis, SHARED_REDIS_URL, startOwnRedis, uniquePrefix } from '../support/redis.js';
+import { anonymousSession, type BrowserSession, createUser, loginWith, sessionCookieOf, type TestUser } from '../support/session.js';
 import { limitState } from './rate-limit-support.js';
 
 const WINDOW_S = 10;
@@ -233,5 +234,51 @@ describe('per-account login failure budget without Redis (single-instance mode)'
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(800);
     expect(limitState(response, 'login-account')?.remaining).toBe(0);
     expect(await response.text()).toContain('Too many failed sign-ins for this username. Try again in 15 minutes.');
+  });
+});
+
+describe('per-account login failure budget when Redis refuses writes (a Redis of its own)', () => {
+  let redis: OwnRedis;
+  let app: TestApp;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    app = await startTestApp({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: uniquePrefix() });
+    user = await createUser(app, 'operator');
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await redis?.stop();
+  });
+
+  it('answers 503 SESSION_STORE_UNAVAILABLE to right and wrong passwords alike, at sign-in and at password change (no oracle, no uncounted guess)', async () => {
+    // Sessions made while Redis still takes writes; then it refuses them (OOM, as a full Redis
+    // with noeviction does) while still serving the session reads the CSRF check needs.
+    const pre = await Promise.all([anonymousSession(app.url), anonymousSession(app.url)]);
+    const signedIn = await loginWith(app.url, user.username, user.password);
+    const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8', timeout: 5000 });
+    expect(cli('config', 'set', 'maxmemory-policy', 'noeviction').trim()).toBe('OK');
+    expect(cli('config', 'set', 'maxmemory', '1').trim()).toBe('OK');
+    try {
+      const codeOf = async (response: Response) => ((await response.json()) as { error?: { code?: string } }).error?.code;
+      const answers: [number, string | undefined][] = [];
+      for (const [session, password] of [
+        [pre[0]!, 'wrong-password-1'],
+        [pre[1]!, user.password],
+      ] as const) {
+        const response = await session.post('/api/auth/login', { username: user.username, password });
+        answers.push([response.status, await codeOf(response)]);
+      }
+      for (const currentPassword of ['wrong-password-2', user.password]) {
+        const response = await signedIn.post('/api/auth/password', { currentPassword, newPassword: `new-${randomBytes(12).toString('base64url')}` });
+        answers.push([response.status, await codeOf(response)]);
+      }
+      expect(answers).toEqual(Array(4).fill([503, 'SESSION_STORE_UNAVAILABLE']));
+    } finally {
+      cli('config', 'set', 'maxmemory', '0');
+    }
+    // Nothing was changed meanwhile: the old password still signs in.
+    await loginWith(app.url, user.username, user.password);
   });
 });

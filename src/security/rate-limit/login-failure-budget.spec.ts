@@ -2,7 +2,8 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { FailureBudgetUnavailableError, LoginFailureBudget, normaliseUsername } from './login-failure-budget.js';
+import { SessionStoreUnavailableException } from '../session/session-store-unavailable.exception.js';
+import { LoginFailureBudget, normaliseUsername } from './login-failure-budget.js';
 import { MemoryRateLimitStore } from './memory-rate-limit.store.js';
 import { RateLimitMetrics } from './rate-limit.metrics.js';
 import { ratePolicies } from './rate-limit.policies.js';
@@ -94,30 +95,15 @@ describe(LoginFailureBudget.name, () => {
     expect(budget.subject('dave')).not.toContain('dave');
   });
 
-  it('lets logins through when the store is down', async () => {
-    class BrokenStore extends MemoryRateLimitStore {
-      override increment(): never {
-        throw new Error('connection refused');
-      }
-    }
-    const { fail, refusedFor, metrics } = setup(new BrokenStore());
-    for (let i = 0; i < 5; i += 1) await fail('frank');
-    expect(await refusedFor('frank')).toBeNull();
-    expect(metrics.snapshot().storeFailures).toBe(6);
-  });
-
-  it('fails closed when asked to (the directory budget): store down is an error, never an uncounted attempt', async () => {
+  it('fails closed when the store is down or refuses writes: an error before any password check, never an uncounted attempt', async () => {
     class BrokenStore extends MemoryRateLimitStore {
       override increment(): never {
         throw new Error('OOM command not allowed');
       }
     }
-    const store = new BrokenStore();
-    const metrics = new RateLimitMetrics();
-    const limiter = new RateLimiter(store, metrics, silent);
-    const closed = new LoginFailureBudget(store, limiter, metrics, policy, 'a-test-secret-of-enough-length-123', silent, { failClosed: true });
-    await expect(closed.admit('grace', null)).rejects.toBeInstanceOf(FailureBudgetUnavailableError);
-    expect(metrics.snapshot().storeFailures).toBe(1);
+    const { budget, metrics } = setup(new BrokenStore());
+    for (const name of ['frank', 'grace']) await expect(budget.admit(name, null)).rejects.toBeInstanceOf(SessionStoreUnavailableException);
+    expect(metrics.snapshot().storeFailures).toBe(2);
   });
 
   it('writes no RateLimit fields when given no response, but still refuses with the wait', async () => {

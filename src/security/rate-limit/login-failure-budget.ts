@@ -5,6 +5,7 @@ import { appendListItem, limitItem, policyItem, RATE_LIMIT_HEADER, RATE_LIMIT_PO
 import { RateLimitMetrics } from './rate-limit.metrics.js';
 import type { RatePolicy } from './rate-limit.policies.js';
 import { RateLimitStore } from './rate-limit.store.js';
+import { SessionStoreUnavailableException } from '../session/session-store-unavailable.exception.js';
 import { RateLimitedException } from './rate-limited.exception.js';
 import type { RateLimiter } from './rate-limiter.service.js';
 
@@ -13,7 +14,7 @@ export const STRIKE_MEMORY_MS = 24 * 60 * 60 * 1000;
 /** Strikes are counted, never refused: a limit no key reaches. */
 const NO_LIMIT = 1_000_000_000;
 
-/** DI token: the LoginFailureBudget of attempts that reach the directory (`ldap-account`), failing closed. */
+/** DI token: the LoginFailureBudget of attempts that reach the directory (`ldap-account`). */
 export const DIRECTORY_FAILURE_BUDGET = Symbol('DIRECTORY_FAILURE_BUDGET');
 
 /** One admitted attempt: settle it exactly once with the outcome. */
@@ -22,17 +23,6 @@ export interface LoginAttempt {
   failed(): void;
   /** Anything else (success, or an error before a verdict): the attempt is given back. */
   settle(): Promise<void>;
-}
-
-/**
- * The budget's store could not count an attempt, from a budget that fails closed (the
- * directory's: see CredentialVerifier, which answers it with 503 before any bind).
- */
-export class FailureBudgetUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super('the failed-login budget store is unavailable', { cause });
-    this.name = 'FailureBudgetUnavailableError';
-  }
 }
 
 /**
@@ -57,11 +47,6 @@ export class LoginFailureBudget {
     private readonly policy: RatePolicy,
     private readonly secret: string,
     private readonly logger: Logger,
-    /**
-     * Throw FailureBudgetUnavailableError instead of admitting uncounted when the store fails;
-     * without it the budget fails open (see `admit`).
-     */
-    private readonly options: { failClosed?: boolean } = {},
   ) {}
 
   /** The counter's subject for a username: what an operator needs to clear it (see RUNBOOK). */
@@ -87,13 +72,14 @@ export class LoginFailureBudget {
       remainingS = record.isBlocked ? record.timeToBlockExpire : record.timeToExpire;
       if (hits === limit + 1) remainingS = await this.escalate(subject, key);
     } catch (error) {
-      // Fails open like the per-IP budgets: sessions on the same Redis fail closed, so no
-      // login succeeds while the store is down anyway. Not for the directory's budget: a
-      // Redis refusing writes (OOM, a read-only replica) still serves session reads, so the
-      // guesses would reach the directory uncounted and lock the account there.
+      // Fails closed, unlike the per-IP budgets, and before any password is checked. The store
+      // is the sessions' Redis, so no sign-in could succeed anyway; but a Redis refusing writes
+      // (OOM, a read-only replica) still serves session reads, and admitting uncounted would
+      // make the answers an oracle (right password: 503 when the session cannot be stored;
+      // wrong: 401) with no budget against guessing, and send the guesses to the directory,
+      // which would lock the account there. So right and wrong passwords get the same answer.
       this.limiter.storeFailed(error);
-      if (this.options.failClosed === true) throw new FailureBudgetUnavailableError(error);
-      return { failed: () => undefined, settle: async () => undefined };
+      throw new SessionStoreUnavailableException(error);
     }
     if (res !== null) appendListItem(res, RATE_LIMIT_POLICY_HEADER, policyItem(this.policy));
     if (hits > limit) {

@@ -96,7 +96,7 @@ export class RateLimitStoreModule {}
       useFactory: (store: RateLimitStore, limiter: RateLimiter, metrics: RateLimitMetrics, config: Config, logger: Logger) => {
         const security = config.get('security', { infer: true });
         const policy = ratePolicies(security)['ldap-account'];
-        return new LoginFailureBudget(store, limiter, metrics, policy, security.sessionSecret, logger.child({ component: 'login-budget' }), { failClosed: true });
+        return new LoginFailureBudget(store, limiter, metrics, policy, security.sessionSecret, logger.child({ component: 'login-budget' }));
       },
     },
   ],
