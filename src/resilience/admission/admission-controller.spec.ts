@@ -219,6 +219,56 @@ describe('AdmissionController', () => {
     expect(run(1)).toBeLessThan(8);
   });
 
+  it('lets users who wait for their answers queue up to the interval, and holds an open stream to the target', () => {
+    vi.useFakeTimers();
+    const run = (extraPerAnswer: number) => {
+      const controller = new AdmissionController(
+        { ...CONFIG, initialLimit: 2, minLimit: 2, maxLimit: 2, queueSize: 8, queueTargetMs: 5, queueIntervalMs: 100 },
+        { lagMs: () => 0 },
+        { info: vi.fn(), warn: vi.fn() },
+        () => Date.now(),
+      );
+      controller.start();
+      const settledAt = Date.now() + 1500;
+      let longestWaitMs = 0;
+      controller.onQueueTime((seconds, _lane, admitted) => {
+        // Once the last second of arrivals is all of this pattern.
+        if (admitted && Date.now() >= settledAt) longestWaitMs = Math.max(longestWaitMs, seconds * 1000);
+      });
+      const inService: FakeResponse[] = [];
+      let refused = 0;
+      const send = () => {
+        const res = new FakeResponse();
+        // Admitted now or later (from the queue): then in service until answered.
+        controller.middleware({ url: '/api/lots', headers: { cookie: 'sid=x' } } as unknown as IncomingMessage, res as unknown as ServerResponse, () => inService.push(res));
+        if (res.status === 503) refused += 1;
+        return res;
+      };
+      // Six users, each sending again as soon as answered (refused or not); two in service at a
+      // time for 10 ms each, so four wait about 20 ms: more than the target, less than the interval.
+      for (let i = 0; i < 6; i += 1) send();
+      for (let t = 0; t < 300; t += 1) {
+        vi.advanceTimersByTime(10);
+        for (const res of inService.splice(0, 2)) {
+          res.finish();
+          send();
+          for (let j = 0; j < extraPerAnswer; j += 1) send();
+        }
+      }
+      controller.stop();
+      const shed = [...controller.snapshot().shed.values()].reduce((a, b) => a + b, 0);
+      return { refused, shed, longestWaitMs };
+    };
+    const closed = run(0);
+    expect(closed).toMatchObject({ refused: 0, shed: 0 });
+    expect(closed.longestWaitMs).toBeGreaterThan(5);
+    // The same users plus an open stream of three more requests per answer: the excess is
+    // refused, and what is admitted waited no longer than the target.
+    const open = run(3);
+    expect(open.shed).toBeGreaterThan(500);
+    expect(open.longestWaitMs).toBeLessThanOrEqual(5);
+  });
+
   it('switched off, counts but never refuses', () => {
     const { send, controller } = harness({ enabled: false });
     const all = Array.from({ length: 10 }, () => send('/api/lots'));

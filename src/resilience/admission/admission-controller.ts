@@ -110,6 +110,8 @@ const MIN_SAMPLES = 5;
 const SHEDDING_QUIET_MS = 1000;
 const RATE_WINDOWS = 10;
 const RETRY_AFTER_MS = 1000;
+/** Arrivals over completions beyond which the worker counts as overloaded (see `isOverloaded`). */
+const OVERLOAD_RATIO = 1.1;
 // One instance for every refusal: building an Error (and its stack) per refused request is
 // work the refusal exists to avoid; only the correlation id differs between answers.
 const OVERLOADED = new OverloadedException(RETRY_AFTER_MS);
@@ -157,7 +159,6 @@ export class AdmissionController {
   private rttSumMs = 0;
   private rttCount = 0;
   private windowStartedAt: number;
-  private queueNonEmptySince: number | null = null;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepAt = Infinity;
   private lagging = false;
@@ -167,9 +168,15 @@ export class AdmissionController {
   private shedInEpisode = 0;
   private readonly admittedCounts = new Map<Lane, number>();
   private readonly shedCounts = new Map<string, number>();
-  private readonly recent: { admitted: number; shed: number }[] = [];
+  private readonly recent: { admitted: number; shed: number; arrived: number; finished: number }[] = [];
   private windowAdmitted = 0;
   private windowShed = 0;
+  /** General-lane requests that reached the gate (admitted, queued or refused) in this window. */
+  private windowArrived = 0;
+  /** Admitted requests that finished in this window. */
+  private windowFinished = 0;
+  /** See `isOverloaded`; updated every window. */
+  private overloaded = false;
   private readonly bulkheadList: Bulkhead[] = [];
   private readonly queueListeners: ((seconds: number, lane: Lane, admitted: boolean) => void)[] = [];
   private readonly refusalListeners: ((refusal: Refusal) => void)[] = [];
@@ -282,6 +289,7 @@ export class AdmissionController {
       this.count(this.admittedCounts, lane);
       return next();
     }
+    if (lane !== 'stream') this.windowArrived += 1;
     if (lane === 'signin' && this.config.enabled && this.early.length > 0) {
       const route = `${req.method ?? ''} ${pathOf(req.url ?? '/')}`;
       for (const { bulkhead, routes } of this.early) {
@@ -311,6 +319,7 @@ export class AdmissionController {
     this.count(this.admittedCounts, lane);
     res.once('close', () => {
       this.inFlight -= 1;
+      this.windowFinished += 1;
       // Sign-in costs an argon2 hash by design; its bulkhead bounds it, and its latency would
       // only teach the limit that every request is slow.
       if (lane !== 'signin' && res.writableFinished) {
@@ -324,11 +333,14 @@ export class AdmissionController {
 
   private enqueue(waiter: Waiter): void {
     const { queueSize, queueTargetMs, queueIntervalMs } = this.config;
+    // Two modes, after CoDel's: while more requests arrive than finish (an open stream the
+    // worker cannot keep up with) or the loop lags, a request may wait only the short target;
+    // otherwise the interval. CoDel's own test, a queue that has not emptied for an interval,
+    // cannot tell that stream from users who each wait for their answer before sending again:
+    // their queue never empties either, yet it cannot grow, and refusing them only turns a
+    // wait of a few milliseconds into an error and a retry.
+    const maxWait = this.lagging || this.overloaded ? queueTargetMs : queueIntervalMs;
     const now = waiter.enqueuedAt;
-    // CoDel's two modes: a queue that has not emptied for an interval is standing, and from
-    // then on a request may wait only the short target; so may every request while the loop lags.
-    const standing = this.queueNonEmptySince !== null && now - this.queueNonEmptySince >= queueIntervalMs;
-    const maxWait = this.lagging || standing ? queueTargetMs : queueIntervalMs;
     const ahead = waiter.lane === 'anonymous' ? this.queueLength() : this.preferred.length;
     // A request that would wait past its time is refused now rather than at its deadline: the
     // queue is as long as what the limit serves within the wait (from the measured service
@@ -342,7 +354,6 @@ export class AdmissionController {
       }
       this.refuseWaiter(victim, 'displaced');
     }
-    this.queueNonEmptySince ??= now;
     waiter.deadline = now + maxWait;
     (waiter.lane === 'anonymous' ? this.anonymous : this.preferred).push(waiter);
     this.scheduleSweep(waiter.deadline);
@@ -357,7 +368,6 @@ export class AdmissionController {
       if (now > waiter.deadline) this.refuseWaiter(waiter, 'queue_timeout');
       else this.admit(waiter.req, waiter.res, waiter.next, waiter.lane, waiter.enqueuedAt);
     }
-    if (this.queueLength() === 0) this.queueNonEmptySince = null;
   }
 
   private scheduleSweep(deadline: number): void {
@@ -385,8 +395,7 @@ export class AdmissionController {
         }
       }
     }
-    if (this.queueLength() === 0) this.queueNonEmptySince = null;
-    else this.scheduleSweep(next);
+    if (this.queueLength() > 0) this.scheduleSweep(next);
   }
 
   private refuseWaiter(waiter: Waiter, reason: ShedReason): void {
@@ -453,10 +462,13 @@ export class AdmissionController {
       // A raised limit lets waiters in without waiting for the next completion.
       this.drain();
     }
-    this.recent.push({ admitted: this.windowAdmitted, shed: this.windowShed });
+    this.recent.push({ admitted: this.windowAdmitted, shed: this.windowShed, arrived: this.windowArrived, finished: this.windowFinished });
     if (this.recent.length > RATE_WINDOWS - 1) this.recent.shift();
     this.windowAdmitted = 0;
     this.windowShed = 0;
+    this.windowArrived = 0;
+    this.windowFinished = 0;
+    this.overloaded = this.isOverloaded();
     if (this.shedding && now - this.lastShedAt >= SHEDDING_QUIET_MS) {
       this.shedding = false;
       this.logger.info(
@@ -465,6 +477,22 @@ export class AdmissionController {
       );
       this.shedInEpisode = 0;
     }
+  }
+
+  /**
+   * More general requests arrived than finished over the last second, by more than a tenth and
+   * more than the queue holds: the excess can only pile up. Refusals count as arrivals, so
+   * shedding does not hide the stream that caused it. Users who wait for their answers never
+   * trip it, however many: arrivals track completions.
+   */
+  private isOverloaded(): boolean {
+    let arrived = 0;
+    let finished = 0;
+    for (const window of this.recent) {
+      arrived += window.arrived;
+      finished += window.finished;
+    }
+    return arrived > finished * OVERLOAD_RATIO + this.config.queueSize;
   }
 
   private queueLength(): number {
