@@ -3,6 +3,7 @@ import { parseCanonicalInt } from '../../core/canonical-int.js';
 import { NotFoundException, ValidationFailedException } from '../../core/errors/index.js';
 import { DEFAULT_PAGE_LIMIT } from '../../core/page-limit.query.js';
 import { DatabaseService } from '../../database/database.service.js';
+import { isoFromJsonTimestamp } from '../../database/json-timestamp.js';
 import { prepared } from '../../database/prepared-statement.js';
 import { type IdempotencyScope, IdempotencyService } from '../../idempotency/idempotency.service.js';
 import type { LotStatus } from '../../database/entities/index.js';
@@ -60,8 +61,6 @@ interface JsonNoteRow {
   created_at: string;
 }
 
-/** `2026-01-01T10:00:00.123456+00:00` as the API writes every timestamp: milliseconds, UTC, `Z`. */
-const isoUtc = (text: string): string => new Date(text).toISOString();
 
 /**
  * One statement, one round trip: the lot with its last 20 events and last 50 notes as JSON
@@ -127,9 +126,9 @@ export class LotsService {
       ...toLot(lot),
       // Inside JSON, timestamps are ISO text with an offset and bigints plain numbers.
       events: lot.events.map(
-        (e): LotEventDto => ({ id: Number(e.id), at: isoUtc(e.at), kind: e.kind, stationId: e.station_id, payload: e.payload }),
+        (e): LotEventDto => ({ id: Number(e.id), at: isoFromJsonTimestamp(e.at), kind: e.kind, stationId: e.station_id, payload: e.payload }),
       ),
-      notes: lot.notes.map((n) => ({ id: Number(n.id), lotId: n.lot_id, authorId: n.author_id, text: n.text, createdAt: isoUtc(n.created_at) })),
+      notes: lot.notes.map((n) => ({ id: Number(n.id), lotId: n.lot_id, authorId: n.author_id, text: n.text, createdAt: isoFromJsonTimestamp(n.created_at) })),
     };
   }
 
