@@ -156,6 +156,7 @@ export function loadConfig(rawEnv: Env, version = '0.0.0'): LoadedConfig {
       keepAliveIdleMs: num('DB_KEEPALIVE_IDLE_MS'),
       slowQueryMs: num('DB_SLOW_QUERY_MS'),
       connectionMaxLifetimeS: num('DB_CONNECTION_MAX_LIFETIME_S'),
+      preparedStatements: v.DB_PREPARED_STATEMENTS === true,
       embeddedPort: num('EMBEDDED_PG_PORT'),
       seedLots: num('SEED_LOTS'),
       adminUsername: String(v.ADMIN_BOOTSTRAP_USERNAME),

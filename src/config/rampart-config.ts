@@ -38,6 +38,8 @@ export interface DatabaseConfig {
   slowQueryMs: number;
   /** Request-pool connections are closed (when idle) after this many seconds; 0 = never. */
   connectionMaxLifetimeS: number;
+  /** Statements registered with `prepared()` go out named, parsed once per connection (DB_PREPARED_STATEMENTS). */
+  preparedStatements: boolean;
   embeddedPort: number;
   seedLots: number;
   adminUsername: string;

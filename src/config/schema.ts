@@ -36,6 +36,8 @@ export const databaseSchema = Joi.object({
   DB_SLOW_QUERY_MS: Joi.number().integer().min(0).max(600_000).default(1000),
   // 0 = connections live until they fail; HikariCP's maxLifetime default is 30 min.
   DB_CONNECTION_MAX_LIFETIME_S: Joi.number().integer().min(0).max(86_400).default(1800),
+  // false behind a PgBouncer in transaction mode that does not track prepared statements (< 1.21).
+  DB_PREPARED_STATEMENTS: Joi.boolean().default(true),
   EMBEDDED_PG_PORT: Joi.number().port().default(0),
   SEED_LOTS: Joi.number().integer().min(0).max(1_000_000).default(200),
   // Lower-cased as sign-in folds names, so `Admin` cannot become a second spelling of `admin`.

@@ -14,6 +14,7 @@ const config: DatabaseConfig = {
   keepAliveIdleMs: 7000,
   slowQueryMs: 1000,
   connectionMaxLifetimeS: 1800,
+  preparedStatements: true,
   embeddedPort: 0,
   seedLots: 0,
   adminUsername: 'admin',

@@ -33,9 +33,15 @@ export function statementName(text: string): string {
   return name;
 }
 
-function derive(text: string): string {
+/** The name a statement gives itself in its leading comment, if it is a valid one. */
+export function declaredName(text: string): string | undefined {
   const comment = LEADING_COMMENT.exec(text)?.[1]?.toLowerCase();
-  if (comment !== undefined && NAME.test(comment)) return comment;
+  return comment !== undefined && NAME.test(comment) ? comment : undefined;
+}
+
+function derive(text: string): string {
+  const comment = declaredName(text);
+  if (comment !== undefined) return comment;
   const body = text.replace(LEADING_COMMENT, '').trimStart();
   const verb = /^[a-z]+/i.exec(body)?.[0]?.toLowerCase();
   if (verb === undefined) return 'other';

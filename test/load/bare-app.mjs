@@ -5,6 +5,8 @@
 //                       one connection from a plain pg.Pool of the same size, same response shape
 //   GET /bench/db1/:id  the one statement Rampart's GET /api/lots/:id makes since (the same
 //                       text as src/domain/lots/lots.service.ts; the bench checks the answers match)
+//   GET /bench/db1p/:id the same statement named (prepared once per connection), as Rampart sends
+//                       it with DB_PREPARED_STATEMENTS on; for profile-db.mjs --bare-path, not the gate
 // Plain JS: the decorators are applied as the functions they are (what tsc's __decorate does),
 // so no compile step is needed. Env: PORT, DATABASE_URL, POOL_MAX. Binds 127.0.0.1 only.
 import 'reflect-metadata';
@@ -80,6 +82,22 @@ BenchController.prototype.db1 = async function db1(id) {
   };
 };
 
+BenchController.prototype.db1p = async function db1p(id) {
+  const { rows: [lot] } = await this.pool.query({ name: 'lots.get', text: LOT_DETAIL_SQL, values: [id] });
+  if (!lot) throw new NotFoundException(`Lot ${id} does not exist`);
+  return {
+    id: lot.id,
+    code: lot.code,
+    product: lot.product,
+    stationId: lot.station_id,
+    status: lot.status,
+    priority: lot.priority,
+    updatedAt: lot.updated_at.toISOString(),
+    events: lot.events.map((e) => ({ id: Number(e.id), at: isoUtc(e.at), kind: e.kind, stationId: e.station_id, payload: e.payload })),
+    notes: lot.notes.map((n) => ({ id: Number(n.id), lotId: n.lot_id, authorId: n.author_id, text: n.text, createdAt: isoUtc(n.created_at) })),
+  };
+};
+
 const method = (name) => Object.getOwnPropertyDescriptor(BenchController.prototype, name);
 Inject(POOL)(BenchController, undefined, 0);
 Get('json')(BenchController.prototype, 'json', method('json'));
@@ -87,6 +105,8 @@ Param('id', ParseIntPipe)(BenchController.prototype, 'db', 0);
 Get('db/:id')(BenchController.prototype, 'db', method('db'));
 Param('id', ParseIntPipe)(BenchController.prototype, 'db1', 0);
 Get('db1/:id')(BenchController.prototype, 'db1', method('db1'));
+Param('id', ParseIntPipe)(BenchController.prototype, 'db1p', 0);
+Get('db1p/:id')(BenchController.prototype, 'db1p', method('db1p'));
 Controller('bench')(BenchController);
 
 class BareModule {}

@@ -128,6 +128,21 @@ function printDifference(rampart, rampartRequests, bare, bareRequests, top) {
   for (const [fn, d, x, y] of diff.slice(0, top)) log(`  ${d.toFixed(1).padStart(6)}  (${x.toFixed(1)} vs ${y.toFixed(1)})  ${fn}`);
 }
 
+/** Per area (package, Rampart folder, GC, native), self time per request of both apps and the difference. */
+function printAreaDifference(rampart, rampartRequests, bare, bareRequests) {
+  const perReq = (areas, n) => new Map(areas.filter(([area]) => area !== '(idle)').map(([area, ms]) => [area, (ms * 1000) / n]));
+  const a = perReq(rampart.areas, rampartRequests);
+  const b = perReq(bare.areas, bareRequests);
+  const rows = [...new Set([...a.keys(), ...b.keys()])]
+    .map((area) => [area, a.get(area) ?? 0, b.get(area) ?? 0])
+    .sort((x, y) => y[1] - y[2] - (x[1] - x[2]));
+  log('\nper area, self time per request (incl. start-up, us):');
+  log(`  ${'Rampart'.padStart(8)} ${'bare'.padStart(8)} ${'diff'.padStart(8)}  area`);
+  for (const [area, x, y] of rows.filter(([, x, y]) => Math.max(x, y) >= 1)) {
+    log(`  ${x.toFixed(1).padStart(8)} ${y.toFixed(1).padStart(8)} ${(x - y).toFixed(1).padStart(8)}  ${area}`);
+  }
+}
+
 async function main() {
   if (opts.summarise) {
     for (const file of opts.summarise.split(',')) printSummary(file, summarise(file), Number(opts.top));
@@ -177,6 +192,7 @@ async function main() {
   printSummary(`Rampart GET /api/lots/1 (${r.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('rampart')), top);
   printSummary(`bare GET ${opts['bare-path']} (${b.cpuUs.toFixed(0)} us CPU/req)`, summarise(profileOf('bare')), top);
   printDifference(summarise(profileOf('rampart')), r.requests, summarise(profileOf('bare')), b.requests, top);
+  printAreaDifference(summarise(profileOf('rampart')), r.requests, summarise(profileOf('bare')), b.requests);
   if (opts.keep) log(`profiles: ${profileOf('rampart')} ${profileOf('bare')}`);
   return 0;
 }
