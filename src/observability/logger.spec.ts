@@ -26,11 +26,11 @@ describe('batchedDestination', () => {
     await sleep(20);
     // Ten lines are far from a batch: nothing written yet.
     expect(readFileSync(path, 'utf8')).toBe('');
-    for (let i = 10; i < 200; i += 1) out.write(line(i));
+    for (let i = 10; i < 400; i += 1) out.write(line(i));
     await sleep(50);
-    expect(readFileSync(path, 'utf8').length).toBeGreaterThan(16_000);
+    expect(readFileSync(path, 'utf8').length).toBeGreaterThan(65_000);
     await new Promise<void>((resolve, reject) => out.flush((error) => (error ? reject(error) : resolve())));
-    const expected = Array.from({ length: 200 }, (_, i) => line(i)).join('');
+    const expected = Array.from({ length: 400 }, (_, i) => line(i)).join('');
     expect(readFileSync(path, 'utf8')).toBe(expected);
     closeSync(fd);
   });
