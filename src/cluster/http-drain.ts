@@ -70,7 +70,8 @@ export function trackHttpServer(server: Server, now: () => number = Date.now): H
     if (!state) return;
     state.active += 1;
     state.pending.add(res);
-    res.once('close', () => {
+    // A response closes once; a plain listener spares once()'s wrapper and removal per request.
+    res.on('close', () => {
       state.active = Math.max(0, state.active - 1);
       state.pending.delete(res);
       state.idleSince = now();

@@ -10,7 +10,10 @@ import { errorCodeOf, routeTemplateOf } from './route-template.js';
 export function metricsMiddleware(metrics: MetricsService, telemetry?: TelemetryRecorder) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
-    res.once('finish', () => {
+    // 'close' follows 'finish' on every answered request; a plain listener costs less than
+    // once()'s wrapper and removal. Abandoned requests are not timed, as before.
+    res.on('close', () => {
+      if (!res.writableFinished) return;
       const route = routeTemplateOf(req) ?? 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observeRequest(req.method, route, res.statusCode, seconds);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { infoLineWriter } from './logger.js';
 import { redactString } from './redact.js';
 import { requestContext } from './request-context.js';
 import { errorCodeOf, routeTemplateOf } from './route-template.js';
@@ -32,30 +33,50 @@ function pathOnly(url: string): string {
  * the request context) correlation id and user. Nothing else: a header dump per line costs
  * more throughput than the rest of the stack together. `req.log` is the root logger, for code
  * that expects one; the context supplies the ids.
+ *
+ * A successful answer's line (info) is written as JSON text straight to pino's destination
+ * (see infoLineWriter): every request pays for it. Failures and aborted requests go through
+ * pino itself, so their warn and error lines feed the console's recent errors as before.
  */
 export function requestLogger(logger: Logger) {
+  const writeInfo = infoLineWriter(logger);
   return (req: Request, res: LoggedResponse, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     const url = req.originalUrl ?? req.url;
+    // Taken now: 'close' may fire outside the request's async context. The session names the
+    // user on this same object later (requestContext.setUser).
+    const context = requestContext.current();
     req.log = logger;
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
+    // 'close' follows 'finish' on every answered request and also ends one the client
+    // abandoned: one listener sees both.
+    res.on('close', () => {
       const status = res.statusCode;
       const aborted = !res.writableFinished;
       const route = routeTemplateOf(req);
       // Seen at debug (a runtime log level, PUT /admin/api/log-level), when someone asks.
       if (status < 400 && !aborted && QUIET_PREFIXES.some((prefix) => url.startsWith(prefix))) return void logger.debug({ route, res: { statusCode: status } }, `${req.method} ${route ?? 'unmatched'} ${status}`);
-      const context = requestContext.current();
+      const responseTimeMs = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+      const path = redactString(pathOnly(url));
+      if (writeInfo !== null && status < 400 && !aborted && res.err === undefined) {
+        // The members of the object below as pino would serialise them (the mixin's ids first),
+        // every string through redactString as the log formatter would put it.
+        let fields = '';
+        if (context) {
+          fields = `,"correlationId":${JSON.stringify(redactString(context.correlationId))}`;
+          const user = context.userId;
+          if (user !== undefined) fields += `,"userId":${JSON.stringify(typeof user === 'string' ? redactString(user) : user)}`;
+        }
+        fields += `,"req":{"method":${JSON.stringify(req.method)},"url":${JSON.stringify(path)}},"res":{"statusCode":${status}},"route":${JSON.stringify(route === null ? null : redactString(route))},"responseTimeMs":${responseTimeMs}`;
+        writeInfo(fields, `${req.method} ${route ?? 'unmatched'} ${status}`);
+        return;
+      }
       const line: Record<string, unknown> = {
-        req: { method: req.method, url: redactString(pathOnly(url)) },
+        req: { method: req.method, url: path },
         res: { statusCode: status },
         route,
         ...(status >= 400 ? { errorCode: errorCodeOf(res) } : {}),
-        responseTimeMs: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
+        responseTimeMs,
       };
-      // 'finish' may fire outside the request's async context; the ids are put in explicitly.
       if (context) {
         line.correlationId = context.correlationId;
         if (context.userId !== undefined) line.userId = context.userId;
@@ -66,9 +87,7 @@ export function requestLogger(logger: Logger) {
       if (status >= 500 || res.err) logger.error(line, msg);
       else if (status >= 400 || aborted) logger.warn(line, msg);
       else logger.info(line, msg);
-    };
-    res.once('finish', finish);
-    res.once('close', finish);
+    });
     next();
   };
 }

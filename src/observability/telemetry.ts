@@ -119,7 +119,10 @@ export class TelemetryRecorder implements TelemetrySource {
   }
 }
 
-/** Cheap pre-check on the serialized line, so info lines cost one substring search. */
+/**
+ * Cheap pre-check on the serialized line: pino writes the level first (`{"level":"warn",...`),
+ * so only the line's start is looked at, not the whole line three times.
+ */
 export function isWarnOrWorse(serialized: string): boolean {
-  return serialized.includes('"level":"warn"') || serialized.includes('"level":"error"') || serialized.includes('"level":"fatal"');
+  return serialized.startsWith('{"level":"warn"') || serialized.startsWith('{"level":"error"') || serialized.startsWith('{"level":"fatal"');
 }

@@ -106,7 +106,8 @@ export class ShutdownRegistry implements BeforeApplicationShutdown {
     this.drainer = trackHttpServer(server);
     server.on('request', (_req, res) => {
       this.inFlight += 1;
-      res.once('close', () => {
+      // A response closes once; a plain listener spares once()'s wrapper and removal per request.
+      res.on('close', () => {
         this.inFlight -= 1;
       });
     });

@@ -283,7 +283,7 @@ export class AdmissionController {
     if (lane === 'priority') {
       if (this.config.enabled && this.priorityInFlight >= this.config.priorityLimit) return this.refuse(req, res, lane, 'priority_budget');
       this.priorityInFlight += 1;
-      res.once('close', () => {
+      res.on('close', () => {
         this.priorityInFlight -= 1;
       });
       this.count(this.admittedCounts, lane);
@@ -317,7 +317,8 @@ export class AdmissionController {
     if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
     this.windowAdmitted += 1;
     this.count(this.admittedCounts, lane);
-    res.once('close', () => {
+    // A response closes once; a plain listener spares once()'s wrapper and removal per request.
+    res.on('close', () => {
       this.inFlight -= 1;
       this.windowFinished += 1;
       // Sign-in costs an argon2 hash by design; its bulkhead bounds it, and its latency would

@@ -100,6 +100,11 @@ export function bodyParsers(bodyLimit: string): Handler[] {
     json.set(limit, express.json({ limit, strict: true, verify: verifyJson }));
     form.set(limit, express.urlencoded({ limit, extended: false, parameterLimit: FORM_PARAMETER_LIMIT, verify: verifyFormBody }));
   }
-  const pick = (parsers: Map<number, Handler>): Handler => (req, res, next) => parsers.get(bodyLimitFor(req, req.path, fallback))!(req, res, next);
+  // A request with neither header has no body: the parsers would only find that out (type-is's
+  // hasBody, their first test) after their own bookkeeping, on every GET.
+  const pick = (parsers: Map<number, Handler>): Handler => (req, res, next) => {
+    if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) return next();
+    parsers.get(bodyLimitFor(req, req.path, fallback))!(req, res, next);
+  };
   return [pick(json), pick(form)];
 }

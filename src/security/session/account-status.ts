@@ -67,15 +67,12 @@ export class AccountStatus {
 
   /** The user's state, no older than `maxAgeMs` (0: read now). Null when the user no longer exists. */
   async current(userId: number, maxAgeMs = ACCOUNT_FRESH_MS): Promise<AccountState | null> {
-    const known = this.remembered.get(userId);
-    const now = this.now();
-    if (known !== undefined && now - known.at < maxAgeMs) return known.state;
+    const answer = this.known(userId, maxAgeMs);
+    if (answer !== undefined) return answer;
     // While the database cannot be asked, nobody can change a user through it either: the last
     // answer stands for as long as the outage lasts.
+    const known = this.remembered.get(userId);
     const usable = known !== undefined;
-    // A read just failed: until it is due again, requests go on with the last answer rather
-    // than each waiting out the pool for another failure.
-    if (usable && maxAgeMs > 0 && now - known.askedAt < maxAgeMs) return known.state;
     try {
       return await this.read(userId);
     } catch (error) {
@@ -86,6 +83,21 @@ export class AccountStatus {
       if (latest !== undefined) latest.askedAt = this.now();
       return known.state;
     }
+  }
+
+  /**
+   * What current() answers without reading, synchronously (undefined: it would read): most
+   * requests need no promise for it.
+   */
+  known(userId: number, maxAgeMs = ACCOUNT_FRESH_MS): AccountState | null | undefined {
+    const known = this.remembered.get(userId);
+    if (known === undefined) return undefined;
+    const now = this.now();
+    if (now - known.at < maxAgeMs) return known.state;
+    // A read just failed: until it is due again, requests go on with the last answer rather
+    // than each waiting out the pool for another failure.
+    if (maxAgeMs > 0 && now - known.askedAt < maxAgeMs) return known.state;
+    return undefined;
   }
 
   /** Records a state read elsewhere (at login), so the first request after it needs no read. */

@@ -85,12 +85,13 @@ export class RampartSessionStore {
    * good as fresh, so a busy session costs one Redis command per granularity, not per request.
    * Never extends a life: every TTL is capped by the absolute deadline too.
    */
-  async touch(id: string, data: SessionData): Promise<void> {
+  touch(id: string, data: SessionData): Promise<void> | null {
     const now = this.now();
     const ttlMs = remainingLifetimeMs(data, this.timeouts, now);
-    if (ttlMs > 0 && this.recentlyRefreshed(id, now)) return;
-    if (ttlMs <= 0) await this.backend.remove(id, data.user?.id);
-    else await this.backend.refresh(id, ttlMs);
+    // Null when there is nothing to write (most requests): the caller awaits no promise then.
+    if (ttlMs > 0 && this.recentlyRefreshed(id, now)) return null;
+    if (ttlMs <= 0) return this.backend.remove(id, data.user?.id);
+    return this.backend.refresh(id, ttlMs).then(() => undefined);
   }
 
   /** Deletes one session; `ownerId` (its user) also takes it off that user's index. */

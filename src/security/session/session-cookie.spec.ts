@@ -21,6 +21,15 @@ describe(SessionCookie.name, () => {
     expect(cookie.idFrom(`theme=dark; sid=${legacyValue('abc123')}; other=1`)).toBe('abc123');
   });
 
+  it('answers a repeated header from memory, and still tells headers that differ apart', () => {
+    const cookie = cookieFor(false);
+    const header = `theme=dark; sid=${legacyValue('abc123')}`;
+    expect(cookie.idFrom(header)).toBe('abc123');
+    expect(cookie.idFrom(header)).toBe('abc123');
+    expect(cookie.idFrom(`theme=light; sid=${legacyValue('abc124')}`)).toBe('abc124');
+    expect(cookie.idFrom(`theme=dark; sid=${legacyValue('abc123', 'another-secret-that-an-attacker-guessed-000')}`)).toBeNull();
+  });
+
   it('tells a request that carries the cookie at all, valid or not, from one that carries none', () => {
     const cookie = cookieFor(false);
     expect(cookie.carriedBy(`theme=dark; sid=${legacyValue('abc123')}`)).toBe(true);

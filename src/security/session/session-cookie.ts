@@ -11,6 +11,14 @@ const SIGNED_PREFIX = 's:';
 const ID_BYTES = 24;
 /** Signed values whose signature this process has checked (bounded, oldest dropped). */
 const VERIFIED_MEMORY = 10_000;
+/** Cookie headers longer than this are parsed every time (keeps the header memory small). */
+const REMEMBERED_HEADER_LENGTH = 256;
+
+function remember(memory: Map<string, string>, key: string, id: string): void {
+  if (memory.has(key)) return;
+  memory.set(key, id);
+  if (memory.size > VERIFIED_MEMORY) memory.delete(memory.keys().next().value as string);
+}
 
 /**
  * The session cookie: its name and flags, and the signed session id it carries. The value
@@ -29,6 +37,12 @@ export class SessionCookie {
    * the whole genuine value. The session itself is still read from the store every time.
    */
   private readonly verified = new Map<string, string>();
+  /**
+   * The same by whole Cookie header (short ones only), so a browser's repeated header costs
+   * one lookup instead of parsing and decoding every cookie in it. Only headers whose session
+   * cookie verified are kept.
+   */
+  private readonly idByHeader = new Map<string, string>();
 
   constructor(@Inject(ConfigService) config: ConfigService<RampartConfig, true>) {
     const { isProduction } = config.get('app', { infer: true });
@@ -46,14 +60,14 @@ export class SessionCookie {
   idFrom(cookieHeader: string | undefined): string | null {
     // Requests outside a browser mostly carry no cookie at all; skip parsing then.
     if (cookieHeader === undefined || !cookieHeader.includes(this.name)) return null;
+    const remembered = this.idByHeader.get(cookieHeader);
+    if (remembered !== undefined) return remembered;
     const value = parseCookies(cookieHeader)[this.name];
     if (value === undefined) return null;
-    const known = this.verified.get(value);
-    if (known !== undefined) return known;
-    const id = this.verify(value);
+    const id = this.verified.get(value) ?? this.verify(value);
     if (id !== null) {
-      this.verified.set(value, id);
-      if (this.verified.size > VERIFIED_MEMORY) this.verified.delete(this.verified.keys().next().value as string);
+      remember(this.verified, value, id);
+      if (cookieHeader.length <= REMEMBERED_HEADER_LENGTH) remember(this.idByHeader, cookieHeader, id);
     }
     return id;
   }

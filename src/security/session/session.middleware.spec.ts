@@ -13,8 +13,9 @@ import type { SessionRevocation } from './session-revocation.js';
 
 const user = { id: 7, username: 'op', role: 'operator' as const };
 
-function middleware(account: () => Promise<AccountState | null>, options: { count?: AccountCount; hit?: AccountHit } = {}) {
+function middleware(account: () => Promise<AccountState | null>, options: { count?: AccountCount; hit?: AccountHit; known?: AccountState | null } = {}) {
   const revoked: number[] = [];
+  let reads = 0;
   const asked: (AccountCount | null)[] = [];
   const store = {
     loadCounting: async (_id: string, count: AccountCount | null) => {
@@ -24,9 +25,16 @@ function middleware(account: () => Promise<AccountState | null>, options: { coun
     touch: async () => undefined,
   } as unknown as RampartSessionStore;
   const cookie = { idFrom: () => 'sid-1', carriedBy: () => true } as unknown as SessionCookie;
-  const accounts = { current: account } as unknown as AccountStatus;
+  const accounts = {
+    current: () => {
+      reads += 1;
+      return account();
+    },
+    // What the worker remembers of the row (undefined: nothing fresh, current() decides).
+    known: () => options.known,
+  } as unknown as AccountStatus;
   const revocation = { revokeUser: async (id: number) => void revoked.push(id) } as unknown as SessionRevocation;
-  return { mw: new SessionMiddleware(store, cookie, accounts, revocation, options.count ?? null), revoked, asked };
+  return { mw: new SessionMiddleware(store, cookie, accounts, revocation, options.count ?? null), revoked, asked, reads: () => reads };
 }
 
 async function run(mw: SessionMiddleware, url = '/api/auth/me'): Promise<{ req: Request; error: unknown }> {
@@ -42,6 +50,19 @@ describe(SessionMiddleware.name, () => {
     expect(error).toBeUndefined();
     expect(req.user).toEqual(user);
     expect(revoked).toEqual([]);
+  });
+
+  it('takes a fresh remembered row that matches without asking again, and confirms one that does not', async () => {
+    const matching = { role: 'operator' as const, disabled: false, credential: 'c1' };
+    const fresh = middleware(async () => matching, { known: matching });
+    const served = await run(fresh.mw);
+    expect(served.req.user).toEqual(user);
+    expect(fresh.reads()).toBe(0);
+    const changed = middleware(async () => ({ ...matching, disabled: true }), { known: { ...matching, disabled: true } });
+    const refused = await run(changed.mw);
+    expect(refused.req.user).toBeUndefined();
+    expect(changed.reads()).toBeGreaterThan(0);
+    expect(changed.revoked).toEqual([7]);
   });
 
   it('ends every session of a user whose row changed', async () => {

@@ -58,14 +58,22 @@ export class SessionMiddleware {
       return false;
     };
 
+    /** The common case, decided without a promise: this worker read the user's row within ACCOUNT_FRESH_MS and it matches. */
+    const matchesKnownAccount = (data: SessionData): boolean => {
+      if (data.user === undefined) return false;
+      const state = accounts.known(data.user.id, ACCOUNT_FRESH_MS);
+      return state !== undefined && sessionMismatch(data, state) === null;
+    };
+
     const load = async (req: Request, id: string): Promise<void> => {
       // The same test as the guard's isApiRoute, on the path: the route is not matched yet.
       const { data, hit } = await store.loadCounting(id, count !== null && isApiPath(req.path) ? count : null);
-      if (data === null || (data.user !== undefined && !(await stillValid({ ...data, user: data.user })))) {
+      if (data === null || (data.user !== undefined && !matchesKnownAccount(data) && !(await stillValid({ ...data, user: data.user })))) {
         attachSession(req, {}, null, true);
         return;
       }
-      await store.touch(id, data);
+      const touching = store.touch(id, data);
+      if (touching !== null) await touching;
       attachSession(req, data, id);
       if (hit !== null && count !== null) recordCountedHit(req, { userId: hit.userId, record: toRecord(hit.hits, count.limit, hit.remainingMs) });
       if (data.user !== undefined) {
