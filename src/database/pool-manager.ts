@@ -93,6 +93,9 @@ export function mainPoolOptions(url: string, config: DatabaseConfig, onConnectio
  * pg copies a config object descriptor by descriptor on every call (`cloneQueryConfig`, several
  * µs, a tenth of this layer's cost). The client still applies `query_timeout` to it.
  */
+/** `invalid_sql_statement_name` (not prepared on this server connection), `duplicate_prepared_statement`. */
+const PREPARED_LOST = new Set(['26000', '42P05']);
+
 function named(client: pg.PoolClient, name: string, text: string, params: unknown[] | undefined): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const query = new pg.Query(text, params, (error, result) => (error ? reject(error) : resolve(result.rows)));
@@ -119,12 +122,16 @@ export class PgPoolManager extends PoolManager {
   private lastLinkFailure = 0;
   private readonly lastFine = new WeakMap<pg.ClientBase, number>();
 
+  /** DB_PREPARED_STATEMENTS, until a connection path shows it cannot keep them (see `stopPreparing`). */
+  private preparedOn: boolean;
+
   constructor(
     url: string,
     private readonly config: DatabaseConfig,
     private readonly logger: Pick<Logger, 'warn' | 'debug'>,
   ) {
     super();
+    this.preparedOn = config.preparedStatements;
     this.pool = new pg.Pool(
       mainPoolOptions(url, config, (error) =>
         // The request using the connection (if any) answers and logs the failure itself.
@@ -135,6 +142,22 @@ export class PgPoolManager extends PoolManager {
     // pool would rethrow the failure as an uncaught exception.
     this.pool.on('error', (error) => this.logger.warn({ err: error }, 'idle request-pool connection failed; discarded'));
     this.pool.on('connect', (client) => this.lastFine.set(client, ++this.sequence));
+  }
+
+  /**
+   * A named statement the connection should hold was not there (or was there twice): a pooler
+   * in transaction mode that does not track prepared statements sits in between (PgBouncer
+   * before 1.21, or `max_prepared_statements = 0`), and each transaction may land on another
+   * server connection. From now on every statement goes out unnamed, as DB_PREPARED_STATEMENTS=false
+   * would send it; one warning says what to set so the next start does not find out this way.
+   */
+  private stopPreparing(name: string, error: pg.DatabaseError): void {
+    if (!this.preparedOn) return;
+    this.preparedOn = false;
+    this.logger.warn(
+      { statement: name, code: error.code, err: error },
+      'prepared statements do not survive on this connection path (a pooler in transaction mode?); sending them unnamed from now on: set DB_PREPARED_STATEMENTS=false',
+    );
   }
 
   /** Proves the database answers before the application starts serving. */
@@ -167,9 +190,17 @@ export class PgPoolManager extends PoolManager {
       const result = await work({
         query: async <R>(text: string, params?: unknown[]) => {
           const started = performance.now();
-          const name = this.config.preparedStatements ? preparedName(text) : undefined;
+          const name = this.preparedOn ? preparedName(text) : undefined;
           try {
-            return (name === undefined ? (await client.query(text, params)).rows : await named(client, name, text, params)) as R[];
+            if (name === undefined) return (await client.query(text, params)).rows as R[];
+            try {
+              return (await named(client, name, text, params)) as R[];
+            } catch (error) {
+              if (!(error instanceof pg.DatabaseError) || !PREPARED_LOST.has(error.code ?? '')) throw error;
+              this.stopPreparing(name, error);
+              // Refused at Parse or Bind, before it ran: sending it again unnamed runs it once.
+              return (await client.query(text, params)).rows as R[];
+            }
           } finally {
             this.timed(text, performance.now() - started);
           }

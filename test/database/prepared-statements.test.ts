@@ -20,7 +20,7 @@ const silent = { warn: () => undefined, debug: () => undefined };
 describe('prepared statements on the request pool', () => {
   let db: TestDatabase;
   const pools: PgPoolManager[] = [];
-  const poolWith = (overrides: Partial<DatabaseConfig>, url = db.url) => {
+  const poolWith = (overrides: Partial<DatabaseConfig>, url = db.url, logger: ConstructorParameters<typeof PgPoolManager>[2] = silent) => {
     const config: DatabaseConfig = {
       url: db.url,
       // One connection, so every call below runs on the connection the first one prepared on.
@@ -40,7 +40,7 @@ describe('prepared statements on the request pool', () => {
       adminPassword: null,
       ...overrides,
     };
-    const pool = new PgPoolManager(url, config, silent);
+    const pool = new PgPoolManager(url, config, logger);
     pools.push(pool);
     return pool;
   };
@@ -72,6 +72,21 @@ describe('prepared statements on the request pool', () => {
     const pool = poolWith({ preparedStatements: false });
     expect(await pool.withConnection((sql) => sql.query(LOOKUP, [5]))).toEqual([{ doubled: 10 }]);
     expect(await pool.withConnection((sql) => sql.query(PREPARED))).toEqual([]);
+  });
+
+  it('answers once the server connection has lost the statement (a pooler in transaction mode), then sends every statement unnamed with one warning', async () => {
+    const warnings: { obj: unknown; msg: string }[] = [];
+    // `as never`: pino's LogFn has overloads; the pool calls it as (object, message) only.
+    const pool = poolWith({}, db.url, { warn: ((obj: unknown, msg: string) => warnings.push({ obj, msg })) as never, debug: () => undefined });
+    expect(await pool.withConnection((sql) => sql.query(LOOKUP, [1]))).toEqual([{ doubled: 2 }]);
+    // What a transaction-mode pooler does to the client: its next Bind lands on a server
+    // connection that never saw the Parse. Here the one connection forgets it instead.
+    await pool.withConnection((sql) => sql.query('DEALLOCATE ALL'));
+    expect(await pool.withConnection((sql) => sql.query(LOOKUP, [2]))).toEqual([{ doubled: 4 }]);
+    expect(await pool.withConnection((sql) => sql.query(LOOKUP, [3]))).toEqual([{ doubled: 6 }]);
+    expect(await pool.withConnection((sql) => sql.query(PREPARED))).toEqual([]);
+    expect(warnings.map((w) => w.msg)).toEqual([expect.stringContaining('set DB_PREPARED_STATEMENTS=false')]);
+    expect(warnings[0]!.obj).toMatchObject({ statement: 'test.prepared_lookup', code: '26000' });
   });
 
   it('keeps the statement timeout, and the connection still serves the prepared statement after it', async () => {
