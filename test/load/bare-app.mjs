@@ -66,8 +66,8 @@ class BenchController {
   }
 }
 
-BenchController.prototype.db1 = async function db1(id) {
-  const { rows: [lot] } = await this.pool.query(LOT_DETAIL_SQL, [id]);
+/** The answer of GET /api/lots/:id from the one row of LOT_DETAIL_SQL. */
+function lotDetail(id, lot) {
   if (!lot) throw new NotFoundException(`Lot ${id} does not exist`);
   return {
     id: lot.id,
@@ -80,22 +80,16 @@ BenchController.prototype.db1 = async function db1(id) {
     events: lot.events.map((e) => ({ id: Number(e.id), at: isoUtc(e.at), kind: e.kind, stationId: e.station_id, payload: e.payload })),
     notes: lot.notes.map((n) => ({ id: Number(n.id), lotId: n.lot_id, authorId: n.author_id, text: n.text, createdAt: isoUtc(n.created_at) })),
   };
+}
+
+BenchController.prototype.db1 = async function db1(id) {
+  const { rows: [lot] } = await this.pool.query(LOT_DETAIL_SQL, [id]);
+  return lotDetail(id, lot);
 };
 
 BenchController.prototype.db1p = async function db1p(id) {
   const { rows: [lot] } = await this.pool.query({ name: 'lots.get', text: LOT_DETAIL_SQL, values: [id] });
-  if (!lot) throw new NotFoundException(`Lot ${id} does not exist`);
-  return {
-    id: lot.id,
-    code: lot.code,
-    product: lot.product,
-    stationId: lot.station_id,
-    status: lot.status,
-    priority: lot.priority,
-    updatedAt: lot.updated_at.toISOString(),
-    events: lot.events.map((e) => ({ id: Number(e.id), at: isoUtc(e.at), kind: e.kind, stationId: e.station_id, payload: e.payload })),
-    notes: lot.notes.map((n) => ({ id: Number(n.id), lotId: n.lot_id, authorId: n.author_id, text: n.text, createdAt: isoUtc(n.created_at) })),
-  };
+  return lotDetail(id, lot);
 };
 
 const method = (name) => Object.getOwnPropertyDescriptor(BenchController.prototype, name);
