@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { normaliseDn, parseRoleRules } from './directory-config.js';
-import { ConfigError, loadConfig } from './env.js';
+import { PROD_BASE as PROD, problemsOf } from '../../test/support/config.js';
+import { loadConfig } from './env.js';
 
-const STRONG = 'Zq8#pL2@vN5!xR7$kT4%mW9^bY3&cH6*';
-const PROD = { NODE_ENV: 'production', SESSION_SECRET: STRONG, DATABASE_URL: 'postgres://app:pw@db:5432/rampart', REDIS_URL: 'redis://cache:6379' };
 const LDAP = {
   AUTH_PROVIDERS: 'ldap,local',
   LDAP_URL: 'ldaps://dc1.example.com',
@@ -12,16 +11,6 @@ const LDAP = {
   LDAP_USER_BASE: 'ou=people,dc=example,dc=com',
   LDAP_ROLE_RULES: 'admin=cn=MES-Admins, ou=groups,dc=example,dc=com;viewer=*',
 };
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
 
 describe('directory configuration', () => {
   it('is local-only by default, with no directory', () => {

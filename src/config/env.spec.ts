@@ -1,23 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ENV_EXAMPLE_SESSION_SECRET, loadConfig, sessionSecretWeakness } from './env.js';
-
-const STRONG = 'Zq8#pL2@vN5!xR7$kT4%mW9^bY3&cH6*';
-const PROD_BASE = {
-  NODE_ENV: 'production',
-  SESSION_SECRET: STRONG,
-  DATABASE_URL: 'postgres://app:pw@db:5432/rampart',
-  REDIS_URL: 'redis://cache:6379',
-};
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+import { PROD_BASE, problemsOf, STRONG_SECRET as STRONG } from '../../test/support/config.js';
+import { ENV_EXAMPLE_SESSION_SECRET, loadConfig, sessionSecretWeakness } from './env.js';
 
 describe(loadConfig.name, () => {
   it('starts in development with no environment at all, generating a session secret with a warning', () => {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createScratchDatabase, requireBuild, ROOT, runMain } from './lib/common.mjs';
+import { LOT_DETAIL_SQL } from './lib/lot-detail-sql.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -22,14 +23,6 @@ const { values: opts } = parseArgs({
     'pg-url': { type: 'string', default: process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 });
-
-// The text of src/domain/lots/lots.service.ts (and of bare-app.mjs's /bench/db1/:id).
-const LOT_DETAIL_SQL = `/* lots.get */ SELECT l.id, l.code, l.product, l.station_id, l.status, l.priority, l.updated_at,
-           (SELECT coalesce(json_agg(e ORDER BY e.at DESC), '[]') FROM (
-              SELECT id, at, kind, station_id, payload FROM lot_events WHERE lot_id = l.id ORDER BY at DESC LIMIT 20) e) AS events,
-           (SELECT coalesce(json_agg(n ORDER BY n.created_at DESC, n.id DESC), '[]') FROM (
-              SELECT id, lot_id, author_id, text, created_at FROM lot_notes WHERE lot_id = l.id ORDER BY created_at DESC, id DESC LIMIT 50) n) AS notes
-         FROM lots l WHERE l.id = $1`;
 
 const TICKS = 100; // USER_HZ
 const cpuSeconds = (pid) => {
