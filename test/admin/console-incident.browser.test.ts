@@ -1,8 +1,8 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSuite, launchChromium, NO_CHROMIUM } from '../support/browser.js';
+import { browserSuite, closeChromium, launchChromium, NO_CHROMIUM } from '../support/browser.js';
 import { FaultProxy } from '../chaos/support/fault-proxy.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -87,12 +87,11 @@ describe.skipIf(NO_CHROMIUM)(browserSuite('console incident view in headless Chr
   }, 90_000);
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
+    await closeChromium(browser, profileDir);
     proxy?.pass();
     await app?.stop();
     await proxy?.close();
     await db?.drop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   }, 60_000);
 
   it.skipIf(NO_CHROMIUM)('shows a stalled database red within one refresh, errors by code and their lines, and green again after healing', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSuite, launchChromium, NO_CHROMIUM, SKIP_REASON } from '../support/browser.js';
+import { browserSuite, closeChromium, launchChromium, NO_CHROMIUM, SKIP_REASON } from '../support/browser.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { createUser, SESSION_TEST_ENV } from '../support/session.js';
 
@@ -86,10 +86,8 @@ describe.skipIf(NO_CHROMIUM)(browserSuite('operator console in headless Chromium
   }, 60_000);
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    await closeChromium(browser, profileDir, contexts);
     await app?.stop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
     if (screenshotDir && !process.env.KEEP_CONSOLE_SCREENSHOT) rmSync(screenshotDir, { recursive: true, force: true });
   }, 30_000);
 

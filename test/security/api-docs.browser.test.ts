@@ -1,7 +1,6 @@
-import { rmSync } from 'node:fs';
 import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSuite, launchChromium, NO_CHROMIUM, SKIP_REASON } from '../support/browser.js';
+import { browserSuite, closeChromium, launchChromium, NO_CHROMIUM, SKIP_REASON } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
@@ -36,9 +35,8 @@ describe.skipIf(NO_CHROMIUM)(browserSuite('Swagger UI in headless Chromium under
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
+    await closeChromium(browser, profileDir);
     await app?.stop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   }, 30_000);
 
   it('renders the operations (e.g. /api/lots) with no CSP violation anywhere', async () => {

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 
 /**
  * Headless Chromium for the browser tests: Debian's `chromium` driven by playwright-core, never
@@ -35,4 +35,14 @@ export async function launchChromium(prefix = 'rampart-chromium-'): Promise<{ br
     timeout: 30_000,
   });
   return { browser, profileDir };
+}
+
+/**
+ * Undoes `launchChromium` (and any contexts the suite opened), whatever failed before: for an
+ * `afterAll`, where `browser` may never have been launched.
+ */
+export async function closeChromium(browser: Browser | undefined, profileDir: string | undefined, contexts: readonly BrowserContext[] = []): Promise<void> {
+  for (const context of contexts) await context.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 }

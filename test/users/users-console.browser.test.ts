@@ -1,7 +1,6 @@
-import { rmSync } from 'node:fs';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserSuite, launchChromium, NO_CHROMIUM } from '../support/browser.js';
+import { browserSuite, closeChromium, launchChromium, NO_CHROMIUM } from '../support/browser.js';
 import { startTestApp, TEST_ADMIN, type TestApp } from '../support/app.js';
 import { SHARED_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { SESSION_TEST_ENV } from '../support/session.js';
@@ -35,10 +34,8 @@ describe.skipIf(NO_CHROMIUM)(browserSuite('user management console in headless C
   }, 60_000);
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    await closeChromium(browser, profileDir, contexts);
     await app?.stop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
     console.info(`[users console] ms from the admin's submit to the user's 401 and stream end: ${JSON.stringify(timings)}`);
   }, 30_000);
 
