@@ -68,6 +68,22 @@ describe('security headers and CSP', () => {
     }
   });
 
+  it('puts no ETag on dynamic answers (never stored, so never revalidated) and keeps it on static assets', async () => {
+    for (const path of ['/login', '/health/live', '/api/auth/csrf', '/no/such/route']) {
+      const response = await fetch(`${app.url}${path}`);
+      await response.arrayBuffer();
+      expect(response.headers.get('etag'), path).toBeNull();
+    }
+    const asset = await fetch(`${app.url}/assets/src/admin/console/render.js`);
+    await asset.arrayBuffer();
+    expect(asset.status).toBe(200);
+    const etag = asset.headers.get('etag');
+    expect(etag).toMatch(/^W\/"/);
+    // Not fetch: it adds `Cache-Control: no-cache` to a conditional request, which forbids a 304.
+    const again = await rawRequest(app.url, { path: '/assets/src/admin/console/render.js', headers: [['if-none-match', etag ?? '']] });
+    expect(again.status).toBe(304);
+  });
+
   it('replaces hostile X-Correlation-ID values with a UUID and never echoes them', async () => {
     const script = '<script>alert(1)</script>';
     const huge = 'A'.repeat(10_240);

@@ -411,7 +411,8 @@ export async function cpuBusy(ms = 2000, pids = []) {
 /** CPU seconds (user + system) used so far by `pid` and its descendants: Node processes and PostgreSQL apart. */
 export function treeCpuSeconds(pid) {
   const ticks = 100; // USER_HZ on Linux
-  const sum = { node: 0, postgres: 0 };
+  // node = nodeUser + nodeSystem
+  const sum = { node: 0, postgres: 0, nodeUser: 0, nodeSystem: 0 };
   const queue = [pid];
   const seen = new Set();
   while (queue.length > 0) {
@@ -423,7 +424,13 @@ export function treeCpuSeconds(pid) {
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const seconds = (Number(fields[11]) + Number(fields[12])) / ticks;
-      sum[name.startsWith('postgres') ? 'postgres' : 'node'] += seconds;
+      if (name.startsWith('postgres')) {
+        sum.postgres += seconds;
+      } else {
+        sum.node += seconds;
+        sum.nodeUser += Number(fields[11]) / ticks;
+        sum.nodeSystem += Number(fields[12]) / ticks;
+      }
     } catch {
       continue;
     }
