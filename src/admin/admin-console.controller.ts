@@ -5,6 +5,7 @@ import { type AuthenticatedUser, CurrentUser, RequireRole } from '../auth/auth.d
 import { AuthService } from '../auth/auth.service.js';
 import { AppException } from '../core/errors/index.js';
 import { correlationIdOf } from '../observability/correlation.js';
+import { cspNonceFor } from '../security/csp/security-headers.js';
 import { LogoutFormBody, RestartFormBody } from './admin.dto.js';
 import { renderIncident } from './console/incident-view.js';
 import { consoleWindow, IncidentService } from './incident.service.js';
@@ -58,7 +59,7 @@ export class AdminConsoleController {
       incidentHtml: renderIncident(incident),
       minutes: window,
       grafanaUrl: this.runtime.config.app.grafanaUrl,
-      nonce: String((res.locals as { cspNonce?: string }).cspNonce ?? ''),
+      nonce: cspNonceFor(res) ?? '',
       // Stored before the page goes out: a token no stored session backs would fail every post.
       csrfToken: await this.auth.csrfToken(req, res),
       username: user.username,

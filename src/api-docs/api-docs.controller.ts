@@ -2,6 +2,7 @@ import { Controller, Get, Header, Res, type Type } from '@nestjs/common';
 import { ApiExcludeController, type OpenAPIObject } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public, RequireRole } from '../auth/auth.decorators.js';
+import { cspNonceFor } from '../security/csp/security-headers.js';
 import { ApiDocsDocument } from './api-docs.document.js';
 import { renderApiDocsPage } from './api-docs.page.js';
 
@@ -20,7 +21,7 @@ export function apiDocsController(access: 'open' | 'admin'): Type<unknown> {
     @Get('docs')
     @Header('Content-Type', 'text/html; charset=utf-8')
     page(@Res({ passthrough: true }) res: Response): string {
-      return renderApiDocsPage(String((res.locals as { cspNonce?: string }).cspNonce ?? ''));
+      return renderApiDocsPage(cspNonceFor(res) ?? '');
     }
 
     @Get('docs-json')

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response as ExpressResponse } from 'express';
 import { AuthProviderUnavailableException, UnauthenticatedException } from '../core/errors/index.js';
+import { cspNonceFor } from '../security/csp/security-headers.js';
 import { RateLimitedException } from '../security/rate-limit/rate-limited.exception.js';
 import { AuthService, LOGIN_FAILED_MESSAGE } from './auth.service.js';
 import { renderLoginPage } from './login-page.view.js';
@@ -54,13 +55,7 @@ export class LoginPageService {
     extraHeaders: Record<string, string> = {},
   ): Promise<Response> {
     const csrfToken = await this.auth.csrfToken(req, res);
-    const html = renderLoginPage({ csrfToken, nonce: cspNonceOf(res), error, username });
+    const html = renderLoginPage({ csrfToken, nonce: cspNonceFor(res), error, username });
     return new Response(html, { status, headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', ...extraHeaders } });
   }
-}
-
-/** The nonce the CSP middleware puts in `res.locals.cspNonce`, if that middleware ran. */
-export function cspNonceOf(res: ExpressResponse): string | null {
-  const nonce: unknown = (res.locals as Record<string, unknown> | undefined)?.cspNonce;
-  return typeof nonce === 'string' && nonce !== '' ? nonce : null;
 }

@@ -4,9 +4,9 @@ import type { Request, Response as ExpressResponse } from 'express';
 import { AllowedBeforePasswordChange, type AuthenticatedUser, CurrentUser } from '../auth/auth.decorators.js';
 import { CurrentUserDto } from '../auth/auth.dto.js';
 import { AuthService } from '../auth/auth.service.js';
-import { cspNonceOf } from '../auth/login-page.service.js';
 import { AppException } from '../core/errors/index.js';
 import { ApiErrorResponses } from '../core/openapi.js';
+import { cspNonceFor } from '../security/csp/security-headers.js';
 import { RateLimit } from '../security/rate-limit/rate-limit.decorator.js';
 import { PasswordChangeService } from './password-change.service.js';
 import { renderPasswordPage } from './password-page.view.js';
@@ -81,7 +81,7 @@ export class PasswordPageController {
     if (user === undefined) return new Response(null, { status: 303, headers: { Location: '/login' } });
     const html = renderPasswordPage({
       csrfToken: await this.auth.csrfToken(req, res),
-      nonce: cspNonceOf(res),
+      nonce: cspNonceFor(res),
       username: user.username,
       required: req.session?.mustChangePassword === true,
       error,

@@ -8,6 +8,7 @@ import { AppException } from '../core/errors/index.js';
 import { MAX_PAGE_LIMIT } from '../core/page-limit.query.js';
 import { PositiveIntPipe } from '../core/positive-int.pipe.js';
 import { correlationIdOf } from '../observability/correlation.js';
+import { cspNonceFor } from '../security/csp/security-headers.js';
 import { CreateUserFormBody, SetRoleFormBody, UserReasonFormBody, UsersQuery } from './users.dto.js';
 import { renderUsersPage, type UsersPageModel } from './users-console.view.js';
 import { UsersService } from './users.service.js';
@@ -112,7 +113,7 @@ export class UsersConsoleController {
     const more = users.length > MAX_PAGE_LIMIT;
     const shown = more ? users.slice(0, MAX_PAGE_LIMIT) : users;
     const html = renderUsersPage({
-      nonce: String((res.locals as { cspNonce?: string }).cspNonce ?? ''),
+      nonce: cspNonceFor(res) ?? '',
       csrfToken: await this.auth.csrfToken(req, res),
       username: user.username,
       users: shown,

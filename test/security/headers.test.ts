@@ -55,16 +55,35 @@ describe('security headers and CSP', () => {
     expect(secondNonce).not.toBe(nonce);
   });
 
-  it('sends the fixed security headers on JSON responses and errors too, without HSTS outside production', async () => {
-    for (const path of ['/health/live', '/no/such/route']) {
+  it('sends the API set on JSON responses and errors: a policy that loads, runs and frames nothing, no nonce, no HSTS outside production', async () => {
+    for (const path of ['/health/live', '/no/such/route', '/api/auth/csrf', '/assets/src/admin/console/render.js']) {
       const response = await fetch(`${app.url}${path}`);
-      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      await response.arrayBuffer();
+      expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
       expect(response.headers.get('x-frame-options')).toBe('DENY');
       expect(response.headers.get('referrer-policy')).toBe('same-origin');
-      expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
-      expect(response.headers.get('content-security-policy')).toContain("object-src 'none'");
+      expect(response.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+      expect(response.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none'");
+      // What only a rendered document uses.
+      expect(response.headers.get('cross-origin-opener-policy')).toBeNull();
+      expect(response.headers.get('reporting-endpoints')).toBeNull();
       expect(response.headers.get('strict-transport-security')).toBeNull();
       expect(response.headers.get('x-powered-by')).toBeNull();
+    }
+  });
+
+  it('gives every HTML page the document set with its nonce policy', async () => {
+    for (const path of ['/login', '/api/docs']) {
+      const response = await fetch(`${app.url}${path}`);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await response.text();
+      const nonce = /script-src 'nonce-([^']+)'/.exec(response.headers.get('content-security-policy') ?? '')?.[1];
+      expect(nonce, path).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+      expect(html).toContain(`nonce="${nonce as string}"`);
+      expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(response.headers.get('origin-agent-cluster')).toBe('?1');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     }
   });
 

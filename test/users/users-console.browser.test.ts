@@ -70,8 +70,13 @@ describe.skipIf(NO_CHROMIUM)(browserSuite('user management console in headless C
     return { message: (await page.textContent('#message')) ?? '', at };
   }
 
-  /** The user's own browser asks who it is: 200 while its session lives, 401 once it ended. */
-  const meStatus = (page: Page) => page.evaluate(() => fetch('/api/auth/me').then((r) => r.status));
+  /**
+   * The user's own browser asks who it is (its cookies, its context): 200 while its session lives,
+   * 401 once it ended. Not a fetch from the page: a non-admin lands on `/`, which here is
+   * Rampart's JSON 404 (the dashboard is served elsewhere), and a JSON answer's policy lets that
+   * document connect nowhere.
+   */
+  const meStatus = async (page: Page) => (await page.context().request.get(`${app.url}/api/auth/me`)).status();
 
   async function cookieOf(context: BrowserContext): Promise<string> {
     const sid = (await context.cookies(app.url)).find((c) => c.name === 'sid');

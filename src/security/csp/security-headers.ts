@@ -13,10 +13,12 @@ export interface SecurityHeaderOptions {
 }
 
 export interface SecurityHeaders {
-  /** Header name/value pairs that are the same on every response. */
+  /** Header name/value pairs for every response, the API policy `API_CSP` included. */
   readonly fixed: ReadonlyArray<readonly [string, string]>;
+  /** Pairs an HTML document adds (see `DOCUMENT_ONLY`); its nonce policy replaces `API_CSP`. */
+  readonly document: ReadonlyArray<readonly [string, string]>;
   readonly cspHeader: 'Content-Security-Policy' | 'Content-Security-Policy-Report-Only';
-  /** The policy for one nonce. */
+  /** The document policy for one nonce. */
   csp(nonce: string): string;
 }
 
@@ -83,15 +85,40 @@ function record(middleware: Middleware): Array<[string, string]> {
   return headers;
 }
 
-/** Computed once at startup; only the nonce differs between responses. */
+/**
+ * What a response that is not an HTML document (JSON, errors, health, metrics, scripts) may do if
+ * a browser renders it anyway: load nothing, run nothing, be framed by no one.
+ */
+export const API_CSP = "default-src 'none';frame-ancestors 'none'";
+
+/**
+ * Helmet's headers that only mean something on a document a browser renders: the browsing
+ * context (opener, agent cluster), prefetching, and legacy ones (IE's download prompt, Flash
+ * and Acrobat policy files, the retired XSS auditor). Every response keeps nosniff, framing
+ * denial, Referrer-Policy, CORP (no cross-origin reads of our JSON) and HSTS. Sending these
+ * on every JSON answer cost the API path about a tenth of its throughput (issue 17).
+ */
+const DOCUMENT_ONLY = new Set([
+  'cross-origin-opener-policy',
+  'origin-agent-cluster',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+]);
+
+/** Computed once at startup; only a document's nonce differs between responses. */
 export function buildSecurityHeaders(options: SecurityHeaderOptions): SecurityHeaders {
-  const fixed = record(helmet(helmetOptions(options)) as Middleware);
-  fixed.push(['Reporting-Endpoints', `${CSP_REPORT_GROUP}="${CSP_REPORT_PATH}"`]);
+  const helmetHeaders = record(helmet(helmetOptions(options)) as Middleware);
   const [[cspHeader, template]] = record(
     helmet.contentSecurityPolicy({ useDefaults: false, reportOnly: options.cspMode === 'report-only', directives: cspDirectives(NONCE_SLOT) }) as Middleware,
   ) as [[SecurityHeaders['cspHeader'], string]];
+  const fixed = helmetHeaders.filter(([name]) => !DOCUMENT_ONLY.has(name.toLowerCase()));
+  fixed.push([cspHeader, API_CSP]);
+  const document = helmetHeaders.filter(([name]) => DOCUMENT_ONLY.has(name.toLowerCase()));
+  document.push(['Reporting-Endpoints', `${CSP_REPORT_GROUP}="${CSP_REPORT_PATH}"`]);
   const parts = template.split(NONCE_SLOT);
-  return { fixed, cspHeader, csp: (nonce) => parts.join(nonce) };
+  return { fixed, document, cspHeader, csp: (nonce) => parts.join(nonce) };
 }
 
 const NONCE_BYTES = 16;
@@ -113,21 +140,48 @@ export function createNonce(): string {
   return nonce;
 }
 
-export type NonceLocals = { locals?: Record<string, unknown> };
+/**
+ * Where the middleware leaves the headers a document adds, for `cspNonceFor`: in Express's
+ * per-request `res.locals`. Not on the response itself: a property added to every
+ * ServerResponse after Express has swapped its prototype cost the JSON route 7% of its
+ * throughput (ab-json.mjs), which is what the API set was meant to save.
+ */
+const DOCUMENT_HEADERS = Symbol('documentHeaders');
+const NONCE = Symbol('cspNonce');
+type DocumentLocals = { [DOCUMENT_HEADERS]?: SecurityHeaders; [NONCE]?: string };
+type WithLocals = { locals?: DocumentLocals };
 
 /**
- * Sets the fixed headers and a CSP with a fresh nonce on every response, and exposes the nonce
- * as `res.locals.cspNonce` for HTML renderers (`<script nonce="...">`). JSON responses carry
- * the same policy; it is harmless there and spares guessing the content type up front.
+ * Sets the headers every response carries, CSP `API_CSP` among them. An HTML renderer turns its
+ * response into a document with `cspNonceFor`; a page that forgets gets `API_CSP`, so its
+ * scripts do not run (a visible failure, never a weaker policy).
  */
 export function securityHeadersMiddleware(headers: SecurityHeaders): Middleware {
-  const { fixed, cspHeader } = headers;
+  const { fixed } = headers;
   return (_req, res, next) => {
     for (const [name, value] of fixed) res.setHeader(name, value);
-    const nonce = createNonce();
-    res.setHeader(cspHeader, headers.csp(nonce));
-    const locals = (res as ServerResponse & NonceLocals).locals;
-    if (locals) locals.cspNonce = nonce;
+    const locals = (res as ServerResponse & WithLocals).locals;
+    if (locals) locals[DOCUMENT_HEADERS] = headers;
     next();
   };
+}
+
+/**
+ * For an HTML answer: adds the document headers and the contract's policy with a fresh nonce
+ * (replacing `API_CSP`) and returns that nonce, to be put on every inline `<script>`/`<style>`
+ * and the entry `<script src>`. The same nonce for repeated calls on one response; null when the
+ * middleware did not run (a renderer's unit test).
+ */
+export function cspNonceFor(res: ServerResponse): string | null {
+  const locals = (res as ServerResponse & WithLocals).locals;
+  if (locals === undefined) return null;
+  const existing = locals[NONCE];
+  if (existing !== undefined) return existing;
+  const headers = locals[DOCUMENT_HEADERS];
+  if (headers === undefined) return null;
+  const nonce = createNonce();
+  for (const [name, value] of headers.document) res.setHeader(name, value);
+  res.setHeader(headers.cspHeader, headers.csp(nonce));
+  locals[NONCE] = nonce;
+  return nonce;
 }
