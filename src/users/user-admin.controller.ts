@@ -83,7 +83,8 @@ export class UserAdminController {
     description: 'Every session of the user ends at once; the answer carries the one-time password, once. 403 FORBIDDEN for a directory user.',
   })
   @ApiOkResponse({ type: PasswordResetDto })
+  // No Idempotency-Key (CONTRACT.md names the routes that take one); the console's form has one.
   resetPassword(@Param('id', PositiveIntPipe) id: number, @Body() body: UserReasonBody, @CurrentUser() user: AuthenticatedUser, @Req() req: Request) {
-    return this.users.resetPassword({ userId: id, reason: body.reason, actor: actorOf(user), correlationId: correlationIdOf(req) });
+    return this.users.resetPassword({ userId: id, reason: body.reason, actor: actorOf(user), correlationId: correlationIdOf(req) }, null);
   }
 }

@@ -7,17 +7,26 @@ import { AuthService } from '../auth/auth.service.js';
 import { AppException } from '../core/errors/index.js';
 import { MAX_PAGE_LIMIT } from '../core/page-limit.query.js';
 import { PositiveIntPipe } from '../core/positive-int.pipe.js';
+import { IdempotencyKeyScope, IdempotentForm } from '../idempotency/idempotency.interceptor.js';
+import type { IdempotencyScope } from '../idempotency/idempotency.service.js';
 import { correlationIdOf } from '../observability/correlation.js';
 import { cspNonceFor } from '../security/csp/security-headers.js';
-import { CreateUserFormBody, SetRoleFormBody, UserReasonFormBody, UsersQuery } from './users.dto.js';
+import { CreateUserFormBody, ResetPasswordFormBody, SetRoleFormBody, UserReasonFormBody, UsersQuery } from './users.dto.js';
 import { renderUsersPage, type UsersPageModel } from './users-console.view.js';
 import { UsersService } from './users.service.js';
 
-type Outcome = Pick<UsersPageModel, 'message' | 'oneTimePassword'> & { status: number };
+type Outcome = Pick<UsersPageModel, 'message' | 'oneTimePassword'> & { status: number; retryAfterMs?: number | null };
+
+const ALREADY_DONE = 'This form was already submitted (a reload sends it again): nothing was done again.';
+const CANNOT_SHOW =
+  'Its one-time password can no longer be shown (SESSION_SECRET changed since); reset the password with a fresh form.';
 
 /**
  * The console's user management pages. Each action is a form post answered with the page itself
  * (not a redirect): a one-time password must be shown exactly once, and a URL would keep it.
+ * Reloading that page makes the browser post the form again, so the two forms that answer a
+ * one-time password (create, reset) carry an idempotency key (IdempotentForm): the repeat is
+ * answered with the first result, the same password, and creates or resets nothing again.
  */
 @ApiExcludeController()
 @RequireRole('admin')
@@ -35,11 +44,19 @@ export class UsersConsoleController {
   }
 
   @Post()
-  create(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Body() body: CreateUserFormBody) {
+  @IdempotentForm()
+  create(
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: ExpressResponse,
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: CreateUserFormBody,
+    @IdempotencyKeyScope() scope: IdempotencyScope | null,
+  ) {
     return this.act(req, res, user, async (command) => {
-      const created = await this.users.create({ ...command, username: body.username, role: body.role }, null);
+      const created = await this.users.create({ ...command, username: body.username, role: body.role }, scope);
+      const done = `Created ${created.user.username} (${created.user.role}).`;
       return {
-        text: `Created ${created.user.username} (${created.user.role}).`,
+        text: scope?.replayed !== true ? done : `${ALREADY_DONE} ${done}${created.oneTimePassword === null ? ` ${CANNOT_SHOW}` : ''}`,
         oneTimePassword: created.oneTimePassword === null ? null : { username: created.user.username, password: created.oneTimePassword },
       };
     }, body.reason);
@@ -70,13 +87,23 @@ export class UsersConsoleController {
   }
 
   @Post(':id/reset-password')
-  resetPassword(@Req() req: Request, @Res({ passthrough: true }) res: ExpressResponse, @CurrentUser() user: AuthenticatedUser, @Param('id', PositiveIntPipe) id: number, @Body() body: UserReasonFormBody) {
+  @IdempotentForm()
+  resetPassword(
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: ExpressResponse,
+    @CurrentUser() user: AuthenticatedUser,
+    @Param('id', PositiveIntPipe) id: number,
+    @Body() body: ResetPasswordFormBody,
+    @IdempotencyKeyScope() scope: IdempotencyScope | null,
+  ) {
     return this.act(req, res, user, async (command) => {
-      const reset = await this.users.resetPassword({ ...command, userId: id });
-      return {
-        text: `New one-time password for ${reset.user.username}; ${reset.revokedSessions} session(s) ended.`,
-        oneTimePassword: { username: reset.user.username, password: reset.oneTimePassword },
-      };
+      const reset = await this.users.resetPassword({ ...command, userId: id }, scope);
+      const username = reset.user.username;
+      const text =
+        scope?.replayed !== true
+          ? `New one-time password for ${username}; ${reset.revokedSessions} session(s) ended.`
+          : `${ALREADY_DONE} The password of ${username} was reset once; no session was ended now.${reset.oneTimePassword === null ? ` ${CANNOT_SHOW}` : ''}`;
+      return { text, oneTimePassword: reset.oneTimePassword === null ? null : { username, password: reset.oneTimePassword } };
     }, body.reason);
   }
 
@@ -103,7 +130,12 @@ export class UsersConsoleController {
       // Refusals are shown on the page; failures of the service itself go through the one filter.
       if (!(error instanceof AppException) || error.status >= 500) throw error;
       const details = error.details?.map((d) => `${d.path} ${d.message}`).join('; ');
-      outcome = { status: error.status, message: { kind: 'error', text: `${error.code}: ${error.message}${details ? ` (${details})` : ''}` }, oneTimePassword: null };
+      outcome = {
+        status: error.status,
+        message: { kind: 'error', text: `${error.code}: ${error.message}${details ? ` (${details})` : ''}` },
+        oneTimePassword: null,
+        retryAfterMs: error.retryAfterMs,
+      };
     }
     return this.page(req, res, user, outcome, null);
   }
@@ -121,6 +153,9 @@ export class UsersConsoleController {
       oneTimePassword: outcome.oneTimePassword,
       nextAfter: more ? shown.at(-1)!.id : null,
     });
-    return new Response(html, { status: outcome.status, headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' } });
+    const headers: Record<string, string> = { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' };
+    // As the JSON envelope does: IDEMPOTENCY_IN_PROGRESS says when to try again.
+    if (outcome.retryAfterMs != null) headers['Retry-After'] = String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)));
+    return new Response(html, { status: outcome.status, headers });
   }
 }

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { escapeHtml, htmlPage } from '../core/html.js';
 import { ROLES } from '../database/entities/index.js';
+import { IDEMPOTENCY_FORM_FIELD } from '../idempotency/idempotency.interceptor.js';
 import type { UserSummary } from './user-accounts.js';
 
 const STYLE = `  body { font: 14px/1.4 system-ui, sans-serif; margin: 1rem; color: #1d2430; max-width: 60rem; }
@@ -31,6 +33,15 @@ function reasonField(): string {
   return '<label>Reason <input name="reason" required minlength="3" maxlength="500" autocomplete="off"></label>';
 }
 
+/**
+ * A fresh key for each form on each rendering: the browser's re-submission of this very form
+ * (a reload of its result page) repeats the key and is answered with the first result; any new
+ * submission comes from a newly rendered form, with a new key (IdempotentForm).
+ */
+function idempotencyField(): string {
+  return `<input type="hidden" name="${IDEMPOTENCY_FORM_FIELD}" value="${randomUUID()}">`;
+}
+
 function actionForm(model: UsersPageModel, user: UserSummary, action: string, label: string, extra = ''): string {
   return `<form method="post" action="/admin/users/${user.id}/${action}" data-action="${action}">
 <input type="hidden" name="_csrf" value="${e(model.csrfToken)}">${extra}${reasonField()}<button type="submit">${e(label)}</button></form>`;
@@ -42,7 +53,7 @@ function userCard(model: UsersPageModel, user: UserSummary): string {
   const forms = [
     directory ? '' : actionForm(model, user, 'role', 'Change role', `<label>Role <select name="role">${roleOptions}</select></label>`),
     user.disabled ? actionForm(model, user, 'enable', 'Enable') : actionForm(model, user, 'disable', 'Disable'),
-    directory ? '' : actionForm(model, user, 'reset-password', 'Reset password'),
+    directory ? '' : actionForm(model, user, 'reset-password', 'Reset password', idempotencyField()),
     actionForm(model, user, 'sign-out', 'Sign out everywhere'),
   ].join('\n');
   return `<li class="user" id="user-${user.id}" data-username="${e(user.username)}">
@@ -84,7 +95,7 @@ ${otp}
 <section>
 <h2>Create a local user</h2>
 <form method="post" action="/admin/users" id="create-form">
-<input type="hidden" name="_csrf" value="${e(model.csrfToken)}">
+<input type="hidden" name="_csrf" value="${e(model.csrfToken)}">${idempotencyField()}
 <label>Username <input name="username" required pattern="[a-z0-9][a-z0-9._@\\-]{1,63}" maxlength="64" autocomplete="off"></label>
 <label>Role <select name="role">${roleOptions}</select></label>
 ${reasonField()}

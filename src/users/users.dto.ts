@@ -4,6 +4,7 @@ import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { IsCanonicalInt } from '../core/canonical-int.js';
 import { PageLimitQuery } from '../core/page-limit.query.js';
 import { ROLES, type Role } from '../database/entities/index.js';
+import { IDEMPOTENCY_KEY_PATTERN } from '../idempotency/fingerprint.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.js';
 import { normaliseUsername, USERNAME_PATTERN } from './user-accounts.js';
 
@@ -64,15 +65,22 @@ export class ChangePasswordBody {
   newPassword!: string;
 }
 
-/** The console's forms: the same bodies plus the CSRF field the middleware has already checked. */
+/**
+ * The console's forms: the same bodies plus the CSRF field the middleware has already checked
+ * and, on the forms that answer a one-time password, the key IdempotentForm has already read.
+ */
 export class CreateUserFormBody extends CreateUserBody {
   @IsOptional() @IsString() _csrf?: string;
+  @IsOptional() @Matches(IDEMPOTENCY_KEY_PATTERN) idempotencyKey?: string;
 }
 export class SetRoleFormBody extends SetRoleBody {
   @IsOptional() @IsString() _csrf?: string;
 }
 export class UserReasonFormBody extends ReasonBody {
   @IsOptional() @IsString() _csrf?: string;
+}
+export class ResetPasswordFormBody extends UserReasonFormBody {
+  @IsOptional() @Matches(IDEMPOTENCY_KEY_PATTERN) idempotencyKey?: string;
 }
 export class ChangePasswordFormBody {
   @IsString() @Length(0, PASSWORD_MAX_LENGTH * 4) currentPassword!: string;

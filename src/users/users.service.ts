@@ -31,6 +31,17 @@ export interface ChangedUser {
   revokedSessions: number;
 }
 
+export interface PasswordReset extends ChangedUser {
+  /** Shown once; null only for a replay that can no longer open the sealed answer (see OneTimePasswordSeal). */
+  oneTimePassword: string | null;
+}
+
+/** What the idempotency store keeps of a reset: the change, the password only sealed. */
+interface StoredReset {
+  change: UserChange;
+  sealedPassword: string;
+}
+
 /** What the idempotency store keeps of a creation: the password only sealed. */
 interface StoredCreation {
   user: UserSummary;
@@ -87,11 +98,30 @@ export class UsersService {
     );
   }
 
-  async resetPassword(command: Command & { userId: number }): Promise<ChangedUser & { oneTimePassword: string }> {
-    const password = generateOneTimePassword();
-    const hash = await this.hasher.hash(password);
-    const changed = await this.change('user.reset-password', command, {}, (sql) => resetPassword(sql, command.userId, hash), () => 'password_changed');
-    return { ...changed, oneTimePassword: password };
+  /**
+   * With a scope, a repeat of the same request (the console form re-submitted) answers the first
+   * reset's one-time password again and neither resets nor ends sessions again: sessions begun
+   * since with that password stay. Audited as `replayed (Idempotency-Key)`, not as another reset.
+   */
+  async resetPassword(command: Command & { userId: number }, scope: IdempotencyScope | null): Promise<PasswordReset> {
+    return this.audited('user.reset-password', command, { userId: command.userId }, async () => {
+      const password = generateOneTimePassword();
+      const hash = await this.hasher.hash(password);
+      const stored = await this.idempotency.write<StoredReset>(scope, async (sql) => ({
+        change: await resetPassword(sql, command.userId, hash),
+        sealedPassword: this.seal.seal(password),
+      }));
+      if (scope?.replayed === true) {
+        const user = stored.change.after;
+        return {
+          result: { user, revokedSessions: 0, oneTimePassword: this.seal.open(stored.sealedPassword) },
+          outcome: 'replayed (Idempotency-Key)',
+          details: { username: user.username },
+        };
+      }
+      const done = await this.revokeAfter(stored.change, 'password_changed');
+      return { ...done, result: { ...done.result, oneTimePassword: password } };
+    });
   }
 
   private change(
@@ -103,20 +133,25 @@ export class UsersService {
   ): Promise<ChangedUser> {
     return this.audited(action, command, { userId: command.userId, ...extra }, async () => {
       const change = await this.db.transaction(work);
-      const cause = revokeFor(change);
-      const details = { username: change.after.username, before: pick(change.before), after: pick(change.after) };
-      let revokedSessions = 0;
-      if (cause !== null) {
-        try {
-          revokedSessions = await this.revocation.revokeUser(change.after.id, cause);
-        } catch (error) {
-          // Applied, but the sessions could not be ended now (session store down): they end at
-          // their next request through the account check; a retry of the call ends them too.
-          throw new RevocationFailed(error, details);
-        }
-      }
-      return { result: { user: change.after, revokedSessions }, outcome: cause === null ? 'applied' : `applied; sessions revoked (${cause})`, details: { ...details, revokedSessions } };
+      return this.revokeAfter(change, revokeFor(change));
     });
+  }
+
+  /** After the change committed: ends the user's sessions when `cause` says so. */
+  private async revokeAfter(change: UserChange, cause: RevocationCause | null): Promise<{ result: ChangedUser; outcome: string; details: Record<string, unknown> }> {
+    const details = { username: change.after.username, before: pick(change.before), after: pick(change.after) };
+    let revokedSessions = 0;
+    if (cause !== null) {
+      try {
+        revokedSessions = await this.revocation.revokeUser(change.after.id, cause);
+      } catch (error) {
+        // Applied, but the sessions could not be ended now (session store down): they end at
+        // their next request through the account check; a retry of the call ends them too (a
+        // replay of a keyed reset does not: see resetPassword).
+        throw new RevocationFailed(error, details);
+      }
+    }
+    return { result: { user: change.after, revokedSessions }, outcome: cause === null ? 'applied' : `applied; sessions revoked (${cause})`, details: { ...details, revokedSessions } };
   }
 
   private async audited<T>(
