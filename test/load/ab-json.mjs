@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { createScratchDatabase, fmt, freePort, MAIN_JS, onCleanup, requireBuild, runMain, scratchRedisPrefix, spawnNode, textTable, treeCpuSeconds } from './lib/common.mjs';
-import { parseJson, VirtualUser } from './lib/http-client.mjs';
+import { signedInCookie } from './lib/http-client.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -49,16 +49,6 @@ function splitPair(text, flag) {
 function cpuOf(pid) {
   const { nodeUser, nodeSystem } = treeCpuSeconds(pid);
   return { user: nodeUser, system: nodeSystem };
-}
-
-async function login(baseUrl, password) {
-  const vu = new VirtualUser(baseUrl);
-  const pre = await vu.request('GET', '/api/auth/csrf');
-  vu.csrfToken = parseJson('csrf', pre).token;
-  const res = await vu.request('POST', '/api/auth/login', { json: { username: 'admin', password } });
-  if (res.status !== 200) throw new Error(`POST /api/auth/login answered ${res.status}: ${res.body.slice(0, 300)}`);
-  vu.close();
-  return vu.cookieHeader();
 }
 
 async function main() {
@@ -103,7 +93,7 @@ async function main() {
       readyTimeoutMs: 300_000,
     });
     const url = `http://127.0.0.1:${port}`;
-    const cookie = await login(url, password);
+    const cookie = await signedInCookie(url, 'admin', password);
     const me = await fetch(`${url}/api/auth/me`, { headers: { cookie } });
     if (me.status !== 200) throw new Error(`${name}: GET /api/auth/me answered ${me.status}`);
     user ??= (await me.json()).user;

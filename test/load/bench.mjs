@@ -48,7 +48,7 @@ import {
   treeCpuSeconds,
   writeResults,
 } from './lib/common.mjs';
-import { parseJson, VirtualUser } from './lib/http-client.mjs';
+import { parseJson, signedInCookie, VirtualUser } from './lib/http-client.mjs';
 
 const TARGETS = { jsonPeer: 2, jsonFloor: 0.9, db: 0.85 };
 
@@ -160,16 +160,7 @@ async function expectOk(label, url, headers = {}) {
   return body;
 }
 
-async function adminSession(baseUrl, password) {
-  const vu = new VirtualUser(baseUrl);
-  const pre = await vu.request('GET', '/api/auth/csrf');
-  if (pre.status !== 200) throw new Error(`GET /api/auth/csrf answered ${pre.status}: ${pre.body.slice(0, 300)}`);
-  vu.csrfToken = parseJson('csrf', pre).token;
-  const res = await vu.request('POST', '/api/auth/login', { json: { username: 'admin', password } });
-  if (res.status !== 200) throw new Error(`POST /api/auth/login answered ${res.status}: ${res.body.slice(0, 300)}`);
-  vu.close();
-  return vu.cookieHeader();
-}
+const adminSession = (baseUrl, password) => signedInCookie(baseUrl, 'admin', password);
 
 async function main() {
   requireBuild();

@@ -84,3 +84,18 @@ export function parseJson(step, response) {
     throw new HttpError(step, response.status, `not JSON: ${response.body}`);
   }
 }
+
+/** The contract's sign-in (CSRF token, then login) for one account; its Cookie header. */
+export async function signedInCookie(baseUrl, username, password) {
+  const vu = new VirtualUser(baseUrl);
+  try {
+    const pre = await vu.request('GET', '/api/auth/csrf');
+    if (pre.status !== 200) throw new HttpError('GET /api/auth/csrf', pre.status, pre.body);
+    vu.csrfToken = parseJson('csrf', pre).token;
+    const res = await vu.request('POST', '/api/auth/login', { json: { username, password } });
+    if (res.status !== 200) throw new HttpError('POST /api/auth/login', res.status, res.body);
+    return vu.cookieHeader();
+  } finally {
+    vu.close();
+  }
+}
