@@ -164,9 +164,10 @@ function configureHttp(app: NestExpressApplication, runtime: Runtime): void {
   const { config, logger, registry } = runtime;
   const express = app.getHttpAdapter().getInstance() as import('express').Express;
   express.disable('x-powered-by');
-  // Every dynamic answer is no-store (or a health or metrics probe nobody revalidates), so an
-  // ETag would never be sent back; Express would hash each body for it (SHA-1) and hand Node the
-  // body as a separate buffer. Static assets keep theirs: serve-static makes its own.
+  // Dynamic answers are no-store (or probes and scrapes nobody revalidates; the favicon, the one
+  // cacheable exception, is re-sent whole after its day), so an ETag would not be sent back;
+  // Express would hash each body for it (SHA-1) and hand Node the body as a separate buffer.
+  // Static assets keep theirs: serve-static makes its own.
   express.set('etag', false);
   // req.ip (and req.protocol/secure) follow TRUSTED_PROXIES everywhere, rate limits included.
   installClientIp(express, app.get(TrustedProxies).trust);

@@ -55,13 +55,15 @@ export class AdminConsoleController {
       ),
       this.incident.model(window),
     ]);
+    // Stored before the page goes out: a token no stored session backs would fail every post.
+    const csrfToken = await this.auth.csrfToken(req, res);
     return renderConsole({
       incidentHtml: renderIncident(incident),
       minutes: window,
       grafanaUrl: this.runtime.config.app.grafanaUrl,
+      // After the last await: an error answered instead of the page keeps the API headers.
       nonce: cspNonceFor(res) ?? '',
-      // Stored before the page goes out: a token no stored session backs would fail every post.
-      csrfToken: await this.auth.csrfToken(req, res),
+      csrfToken,
       username: user.username,
       state: { system, workers, audit: audit.entries, auditError: audit.error },
       flash: flash !== undefined ? (FLASH[flash] ?? null) : null,
@@ -72,8 +74,11 @@ export class AdminConsoleController {
   @Get('incident')
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
-  async incidentFragment(@Query('minutes') minutes?: string): Promise<string> {
-    return renderIncident(await this.incident.model(consoleWindow(minutes)));
+  async incidentFragment(@Res({ passthrough: true }) res: Response, @Query('minutes') minutes?: string): Promise<string> {
+    const html = renderIncident(await this.incident.model(consoleWindow(minutes)));
+    // Parsed by the console, never run, but HTML: it carries the document policy like any page.
+    cspNonceFor(res);
+    return html;
   }
 
   /** The console's sign-out button: a form post (CSRF-checked like every post), then the login page. */

@@ -144,9 +144,11 @@ export class UsersConsoleController {
     const users = await this.users.list(MAX_PAGE_LIMIT + 1, after);
     const more = users.length > MAX_PAGE_LIMIT;
     const shown = more ? users.slice(0, MAX_PAGE_LIMIT) : users;
+    const csrfToken = await this.auth.csrfToken(req, res);
     const html = renderUsersPage({
+      // After the last await: an error answered instead of the page keeps the API headers.
       nonce: cspNonceFor(res) ?? '',
-      csrfToken: await this.auth.csrfToken(req, res),
+      csrfToken,
       username: user.username,
       users: shown,
       message: outcome.message,

@@ -39,7 +39,8 @@ function reasonField(): string {
  * submission comes from a newly rendered form, with a new key (IdempotentForm).
  */
 function idempotencyField(): string {
-  return `<input type="hidden" name="${IDEMPOTENCY_FORM_FIELD}" value="${randomUUID()}">`;
+  // autocomplete off: a browser that restores form values on reload would send a spent key.
+  return `<input type="hidden" name="${IDEMPOTENCY_FORM_FIELD}" value="${randomUUID()}" autocomplete="off">`;
 }
 
 function actionForm(model: UsersPageModel, user: UserSummary, action: string, label: string, extra = ''): string {

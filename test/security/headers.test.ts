@@ -63,7 +63,7 @@ describe('security headers and CSP', () => {
       expect(response.headers.get('x-frame-options')).toBe('DENY');
       expect(response.headers.get('referrer-policy')).toBe('same-origin');
       expect(response.headers.get('cross-origin-resource-policy')).toBe('same-origin');
-      expect(response.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none'");
+      expect(response.headers.get('content-security-policy')).toBe("default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none';report-uri /csp-report");
       // What only a rendered document uses.
       expect(response.headers.get('cross-origin-opener-policy')).toBeNull();
       expect(response.headers.get('reporting-endpoints')).toBeNull();

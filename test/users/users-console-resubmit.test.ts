@@ -38,7 +38,7 @@ describe('users console: a re-submitted reset or create form replays the first a
   function hiddenFields(html: string, action: string): Record<string, string> {
     const form = new RegExp(`<form method="post" action="${action.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"[^>]*>([\\s\\S]*?)</form>`).exec(html);
     if (!form) throw new Error(`no form posting to ${action} on the page`);
-    return Object.fromEntries([...form[1]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!]));
+    return Object.fromEntries([...form[1]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"[^>]*>/g)].map((m) => [m[1]!, m[2]!]));
   }
 
   /** As a browser posts a form: the session cookie, this site's Origin, the token only in the body. */
@@ -63,8 +63,11 @@ describe('users console: a re-submitted reset or create form replays the first a
     const target = await loginAs(app, 'operator');
     const action = `/admin/users/${target.user.id}/reset-password`;
     const before = await passwordRow(target.user.id);
-    const hidden = hiddenFields(await usersPage(), action);
+    const page = await usersPage();
+    const hidden = hiddenFields(page, action);
     expect(hidden.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    // Never restored by a browser's form memory on reload: that would send a spent key.
+    expect(page).toContain(`name="idempotencyKey" value="${hidden.idempotencyKey}" autocomplete="off">`);
     const fields: Record<string, string> = { ...hidden, reason: 'forgot it, ticket 77' };
 
     const first = await postForm(action, fields);

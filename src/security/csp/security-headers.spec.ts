@@ -30,7 +30,7 @@ describe(buildSecurityHeaders.name, () => {
 
   it('gives every response the API set: nothing loads, runs or frames it; nosniff, CORP, no nonce', () => {
     const res = run(securityHeadersMiddleware(buildSecurityHeaders({ cspMode: 'enforce', hsts: false })));
-    expect(res.getHeader('Content-Security-Policy')).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(res.getHeader('Content-Security-Policy')).toBe("default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none';report-uri /csp-report");
     expect(res.getHeader('X-Content-Type-Options')).toBe('nosniff');
     expect(res.getHeader('X-Frame-Options')).toBe('DENY');
     expect(res.getHeader('Cross-Origin-Resource-Policy')).toBe('same-origin');
@@ -61,6 +61,12 @@ describe(buildSecurityHeaders.name, () => {
     expect(first.getHeader('Content-Security-Policy')).toContain(`'nonce-${nonce as string}'`);
     expect(cspNonceFor(run(securityHeadersMiddleware(headers)))).not.toBe(nonce);
     expect(cspNonceFor(run(() => {}))).toBeNull();
+  });
+
+  it('refuses to make a document of a response whose headers are already sent, rather than fail halfway', () => {
+    const res = run(securityHeadersMiddleware(buildSecurityHeaders({ cspMode: 'enforce', hsts: false })));
+    res.writeHead(200);
+    expect(() => cspNonceFor(res)).toThrow(/already sent/);
   });
 
   it('uses the Report-Only header in report-only mode, for both policies', () => {

@@ -87,9 +87,11 @@ function record(middleware: Middleware): Array<[string, string]> {
 
 /**
  * What a response that is not an HTML document (JSON, errors, health, metrics, scripts) may do if
- * a browser renders it anyway: load nothing, run nothing, be framed by no one.
+ * a browser renders it anyway: load nothing, run nothing, be framed by no one (`base-uri` and
+ * `form-action` do not fall back to default-src). Violations are reported, so a page that forgot
+ * `cspNonceFor` shows up in the reports of a `CSP_MODE=report-only` rollout.
  */
-export const API_CSP = "default-src 'none';frame-ancestors 'none'";
+export const API_CSP = `default-src 'none';base-uri 'none';form-action 'none';frame-ancestors 'none';report-uri ${CSP_REPORT_PATH}`;
 
 /**
  * Helmet's headers that only mean something on a document a browser renders: the browsing
@@ -179,6 +181,8 @@ export function cspNonceFor(res: ServerResponse): string | null {
   if (existing !== undefined) return existing;
   const headers = locals[DOCUMENT_HEADERS];
   if (headers === undefined) return null;
+  // Otherwise setHeader would throw halfway through the document headers.
+  if (res.headersSent) throw new Error('cspNonceFor: the response headers are already sent');
   const nonce = createNonce();
   for (const [name, value] of headers.document) res.setHeader(name, value);
   res.setHeader(headers.cspHeader, headers.csp(nonce));
